@@ -1,0 +1,45 @@
+using Actors.Api.Access;
+using Actors.Api.Health;
+using Actors.Api.Replay;
+using Actors.Api.Tracking;
+using Actors.Api.Visitors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Scalar.AspNetCore;
+
+namespace Actors.Api;
+
+public static class ApiSetup
+{
+    public static IServiceCollection AddActorsApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        var connectionString = configuration.GetConnectionString("Postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddActorsHealth();
+        services.AddActorsRateLimiting(configuration);
+        services.AddHostedService<BootstrapKeys>();
+        services.AddSingleton<TrackingGateway>();
+        return services;
+    }
+
+    public static WebApplication MapActorsApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRateLimiter();
+        app.MapHealthApi();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs");
+        app.MapTrackingApi();
+        app.MapVisitorsApi();
+        app.MapReplayApi();
+        return app;
+    }
+}

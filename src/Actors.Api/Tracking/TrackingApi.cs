@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Actors.Api.Access;
+using Actors.Storage.Access;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Actors.Api.Tracking;
+
+/// <summary>
+/// The Segment-compatible tracking API (/v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/alias, /v1/group):
+/// what the official Segment and RudderStack SDKs send, so a shop changes only the host name. A 200 means every
+/// accepted message is durable.
+/// </summary>
+public static class TrackingApi
+{
+    public static IEndpointRouteBuilder MapTrackingApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").WithTags("Tracking").RequireScope(ApiScope.Ingest);
+        v1.MapPost("/batch", Batch).WithName("Batch").WithSummary("A batch of Segment messages (up to 500 KB)");
+        foreach (var type in new[] { "track", "identify", "page", "screen", "alias", "group" })
+            v1.MapPost($"/{type}", (HttpRequest request, TrackingGateway gateway) => Single(request, gateway, type))
+                .WithName($"Segment{char.ToUpperInvariant(type[0])}{type[1..]}")
+                .WithSummary($"One Segment '{type}' message (up to 32 KB)");
+        return app;
+    }
+
+    private static async Task<IResult> Batch(HttpRequest request, TrackingGateway gateway)
+    {
+        var body = await RequestBody.ReadJsonAsync(request, RequestBody.BatchLimit);
+        if (body.Error is not null) return body.Error;
+        using var document = body.Document!;
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("batch", out var batch) || batch.ValueKind != JsonValueKind.Array)
+            return Problems.Invalid([("batch", "A JSON object with a 'batch' array of messages is expected.")]);
+
+        // Batch-level context and integrations apply to every message (as in Segment's spec); we only need the messages.
+        var messages = batch.EnumerateArray().ToList();
+        foreach (var (message, index) in messages.Select((m, i) => (m, i)))
+        {
+            if (message.ValueKind == JsonValueKind.Object && message.GetRawText().Length > RequestBody.MessageLimit)
+                return Problems.Invalid([($"batch[{index}]", $"A message may not exceed {RequestBody.MessageLimit} bytes.")]);
+        }
+
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, fieldPrefix: "batch");
+        return ToResult(outcome, messages.Count);
+    }
+
+    private static async Task<IResult> Single(HttpRequest request, TrackingGateway gateway, string type)
+    {
+        var body = await RequestBody.ReadJsonAsync(request, RequestBody.MessageLimit);
+        if (body.Error is not null) return body.Error;
+        using var document = body.Document!;
+        var outcome = await gateway.IngestAsync([document.RootElement], type, fieldPrefix: "");
+        return ToResult(outcome, 1);
+    }
+
+    /// <summary>
+    /// All refused: 400 with every field at fault. Some refused: 200 (the rest is stored; retrying cannot fix the
+    /// refused ones) with the list of refused items. None refused: 200.
+    /// </summary>
+    internal static IResult ToResult(IngestOutcome outcome, int total)
+    {
+        if (outcome.Refused.Count == total && total > 0)
+            return Problems.Invalid(outcome.Refused.SelectMany(r => r.Errors.Select(e => (e.Field, e.Message))),
+                total == 1 ? "The message is invalid; nothing was stored." : "Every message in the batch is invalid; nothing was stored.");
+        return TypedResults.Ok(new IngestResponse(outcome.Success, outcome.Accepted, outcome.Duplicates, outcome.Refused));
+    }
+}
+
+public sealed record IngestResponse(bool Success, int Accepted, int Duplicates, IReadOnlyList<RefusedMessage> Refused);

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using Actors.Domain.Tracking;
+using Actors.Grains.Identity;
+using Actors.Grains.Visitors;
+
+namespace Actors.Api.Tracking;
+
+/// <summary>One refused message of a request, and why.</summary>
+public sealed record RefusedMessage(int Index, string? MessageId, IReadOnlyList<FieldError> Errors);
+
+/// <summary>What became of a request's messages: stored, recognised as retries, or refused.</summary>
+public sealed record IngestOutcome(int Accepted, int Duplicates, IReadOnlyList<RefusedMessage> Refused, IReadOnlyList<TrackResult> Profiles)
+{
+    public bool Success => Refused.Count == 0;
+}
+
+/// <summary>
+/// The way in for visitor messages: map each, resolve its profile, and send each profile its events in one grain call;
+/// calls for different profiles run in parallel. A message that identifies a visitor (stitching two profiles) first
+/// waits for the messages before it, so a visitor's events keep their order across the merge.
+/// Refused messages store nothing; the rest are durable when this returns.
+/// </summary>
+public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clock)
+{
+    /// <param name="typeFromRoute">The message type a route fixes (/v1/track), or null when each message says it.</param>
+    /// <param name="visitorId">The visitor a per-visitor route names; its messages belong to that visitor.</param>
+    /// <param name="defaultType">The type of a message that names none (the per-visitor events route: track).</param>
+    public async Task<IngestOutcome> IngestAsync(
+        IReadOnlyList<JsonElement> messages, string? typeFromRoute, string fieldPrefix, string? visitorId = null, string? defaultType = null)
+    {
+        var receivedAt = clock.GetUtcNow();
+        var refused = new List<RefusedMessage>();
+        var mapped = new List<MappedMessage>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var prefix = fieldPrefix.Length == 0 ? "" : $"{fieldPrefix}[{i}].";
+            var message = visitorId is null ? messages[i] : WithVisitor(messages[i], visitorId);
+            var type = typeFromRoute ?? (defaultType is not null && !HasType(message) ? defaultType : null);
+            var result = SegmentMapper.Map(message, type, receivedAt, prefix);
+            if (result.IsValid) mapped.Add(result.Message!);
+            else refused.Add(new RefusedMessage(i, MessageIdOf(messages[i]), result.Errors));
+        }
+
+        var pending = new Dictionary<string, List<VisitorEvent>>(StringComparer.Ordinal);
+        var results = new List<TrackResult>();
+        foreach (var message in mapped)
+        {
+            string profileId;
+            if (message.Type == "alias" && message.PreviousId is { } previous && message.UserId is { } aliasUser)
+            {
+                await FlushAsync(pending, results);
+                await directory.StitchAsync(Aliases.FromVisitorId(previous), Aliases.User(aliasUser));
+                continue;
+            }
+            if (message.UserId is { } userId && message.AnonymousId is { } anonymousId)
+            {
+                var known = await directory.ResolveAsync(Aliases.User(userId));
+                var device = await directory.ResolveAsync(Aliases.Anonymous(anonymousId));
+                if (known != device)
+                {
+                    await FlushAsync(pending, results);
+                    profileId = await directory.StitchAsync(Aliases.Anonymous(anonymousId), Aliases.User(userId));
+                }
+                else profileId = known;
+            }
+            else profileId = await directory.ProfileForAsync(message.AnonymousId, message.UserId);
+
+            if (message.Events.Count == 0) continue;
+            if (!pending.TryGetValue(profileId, out var events)) pending[profileId] = events = [];
+            events.AddRange(message.Events);
+        }
+        await FlushAsync(pending, results);
+
+        var accepted = results.Sum(r => r.Events.Count(e => !e.Duplicate));
+        var duplicates = results.Sum(r => r.Events.Count(e => e.Duplicate));
+        return new IngestOutcome(accepted, duplicates, refused, results);
+    }
+
+    private async Task FlushAsync(Dictionary<string, List<VisitorEvent>> pending, List<TrackResult> results)
+    {
+        if (pending.Count == 0) return;
+        var calls = pending.Select(p => directory.TrackAsync(p.Key, p.Value)).ToList();
+        pending.Clear();
+        results.AddRange(await Task.WhenAll(calls));
+    }
+
+    private static bool HasType(JsonElement message) =>
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("type", out _);
+
+    /// <summary>
+    /// On a per-visitor route the route names the visitor: its anonymous id (or, for "user:42", its user id) replaces
+    /// whatever the message says, so a frontend cannot write into another visitor's profile through it.
+    /// </summary>
+    private static JsonElement WithVisitor(JsonElement message, string visitorId)
+    {
+        if (message.ValueKind != JsonValueKind.Object) return message;
+        var alias = Aliases.FromVisitorId(visitorId);
+        var (field, value) = alias.StartsWith("user:", StringComparison.Ordinal)
+            ? ("userId", alias["user:".Length..])
+            : ("anonymousId", alias["anon:".Length..]);
+        var copy = System.Text.Json.Nodes.JsonObject.Create(message)!;
+        copy[field] = value;
+        return JsonSerializer.SerializeToElement(copy);
+    }
+
+    private static string? MessageIdOf(JsonElement message) =>
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+}

@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace Actors.Domain.Profiles;
+
+/// <summary>
+/// Counts of behaviour per key (an event name, or an event name with a category) in day buckets, so that
+/// "3 views of shoes in the last 14 days" is answered from memory. Buckets older than the horizon are dropped.
+/// </summary>
+public sealed class ActivityCounters
+{
+    public static readonly TimeSpan DefaultHorizon = TimeSpan.FromDays(400);
+
+    // Per key: day numbers (days since 0001-01-01, UTC) ascending, with their counts. Small arrays keep a profile compact.
+    [JsonInclude]
+    public Dictionary<string, List<DayCount>> Days { get; private set; } = new(StringComparer.Ordinal);
+
+    public static string KeyFor(string eventName, string? category = null) =>
+        category is null ? eventName : string.Concat(eventName, "|category=", category.ToLowerInvariant());
+
+    public void Add(string key, DateTimeOffset at, int count = 1, DateTimeOffset? newestSeen = null)
+    {
+        var day = DayNumber(at);
+        if (!Days.TryGetValue(key, out var buckets))
+        {
+            buckets = new List<DayCount>(4);
+            Days[key] = buckets;
+        }
+
+        // Buckets are kept in day order; late events land in their own day.
+        var i = buckets.Count - 1;
+        while (i >= 0 && buckets[i].Day > day) i--;
+        if (i >= 0 && buckets[i].Day == day)
+            buckets[i] = buckets[i] with { Count = buckets[i].Count + count };
+        else
+            buckets.Insert(i + 1, new DayCount(day, count));
+
+        var oldestKept = DayNumber(newestSeen ?? at) - (int)DefaultHorizon.TotalDays;
+        var stale = 0;
+        while (stale < buckets.Count && buckets[stale].Day < oldestKept) stale++;
+        if (stale > 0) buckets.RemoveRange(0, stale);
+    }
+
+    /// <summary>Events of that key whose day lies in the window [from, to] (both by day, UTC).</summary>
+    public int Count(string key, DateTimeOffset from, DateTimeOffset to)
+    {
+        if (!Days.TryGetValue(key, out var buckets)) return 0;
+        int first = DayNumber(from), last = DayNumber(to), sum = 0;
+        foreach (var b in buckets)
+            if (b.Day >= first && b.Day <= last) sum += b.Count;
+        return sum;
+    }
+
+    public int Total(string key) => Days.TryGetValue(key, out var buckets) ? buckets.Sum(b => b.Count) : 0;
+
+    public static int DayNumber(DateTimeOffset at) => (int)(at.UtcTicks / TimeSpan.TicksPerDay);
+}
+
+public readonly record struct DayCount(int Day, int Count);

@@ -1,0 +1,54 @@
+using Actors.Domain.Lifecycle;
+
+namespace Actors.Domain.Profiles;
+
+/// <summary>The profile as the API shows it. <see cref="WithoutPersonalData"/> is what an ingest key may read.</summary>
+public sealed record ProfileView
+{
+    public required string ProfileId { get; init; }
+    public required string Stage { get; init; }
+    public string? LeadKind { get; init; }
+    public DateTimeOffset? StageSince { get; init; }
+    public required IReadOnlyList<string> Segments { get; init; }
+    public required IReadOnlyList<string> Consents { get; init; }
+    public required PreferencesView Preferences { get; init; }
+    public required long Version { get; init; }
+    public bool NewsletterSubscriber { get; init; }
+    public DateTimeOffset? FirstSeen { get; init; }
+    public DateTimeOffset? LastActivity { get; init; }
+    public required OrdersView Orders { get; init; }
+    public IReadOnlyList<string> CartSkus { get; init; } = [];
+    public string? MergedInto { get; init; }
+    public IReadOnlyList<string> MergedFrom { get; init; } = [];
+
+    // Personal data: hidden from ingest keys.
+    public string? UserId { get; init; }
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
+
+    public ProfileView WithoutPersonalData() => this with { UserId = null, Attributes = null };
+
+    public static ProfileView From(VisitorProfile p) => new()
+    {
+        ProfileId = p.ProfileId,
+        Stage = p.Stage.ToWire(),
+        LeadKind = p.LeadKind.ToWire(),
+        StageSince = p.StageSince,
+        Segments = [],
+        Consents = [.. p.Consents.Keys.Order(StringComparer.Ordinal)],
+        Preferences = new PreferencesView(p.Preferences.Topics, p.Preferences.ContentTypes, p.Preferences.Frequency, p.Preferences.PausedUntil),
+        Version = p.Version,
+        NewsletterSubscriber = p.IsNewsletterSubscriber,
+        FirstSeen = p.FirstSeen,
+        LastActivity = p.LastActivity,
+        Orders = new OrdersView(p.Orders.Count, p.Orders.Total, p.Orders.Refunded, p.Orders.FirstAt, p.Orders.LastAt),
+        CartSkus = [.. p.Cart.Items.Keys.Order(StringComparer.Ordinal)],
+        MergedInto = p.MergedIntoProfileId,
+        MergedFrom = [.. p.MergedFrom],
+        UserId = p.UserId,
+        Attributes = new Dictionary<string, string>(p.Attributes),
+    };
+}
+
+public sealed record PreferencesView(IReadOnlyList<string> Topics, IReadOnlyList<string> ContentTypes, string? Frequency, DateTimeOffset? PausedUntil);
+
+public sealed record OrdersView(int Count, decimal Total, decimal Refunded, DateTimeOffset? FirstAt, DateTimeOffset? LastAt);

@@ -1,0 +1,238 @@
+using System.Text.Json.Serialization;
+using Actors.Domain.Lifecycle;
+using Actors.Domain.Tracking;
+
+namespace Actors.Domain.Profiles;
+
+/// <summary>
+/// What we know of one visitor: the fold of their stream. <see cref="Apply"/> is the only way it changes, it reads no
+/// clock and does no I/O, so replaying the same events always gives the same profile.
+/// Out-of-order events (event time earlier than one already applied) are applied in arrival order: counters file
+/// them under their own day, "last seen" times only move forward, and the stage changes only through
+/// <see cref="StageChanged"/> events, so a late event can never move a visitor backwards.
+/// </summary>
+public sealed class VisitorProfile
+{
+    public VisitorProfile(string profileId) => ProfileId = profileId;
+
+    [JsonInclude] public string ProfileId { get; private set; }
+
+    /// <summary>Number of events applied; equals the stream version.</summary>
+    [JsonInclude] public long Version { get; private set; }
+
+    [JsonInclude] public Stage Stage { get; private set; } = Stage.Anonymous;
+    [JsonInclude] public LeadKind? LeadKind { get; private set; }
+    [JsonInclude] public DateTimeOffset? StageSince { get; private set; }
+
+    [JsonInclude] public string? UserId { get; private set; }
+    [JsonInclude] public DateTimeOffset? FirstSeen { get; private set; }
+
+    /// <summary>Latest event time of anything the visitor did (not CRM updates, not our own decisions).</summary>
+    [JsonInclude] public DateTimeOffset? LastActivity { get; private set; }
+
+    /// <summary>Latest event time of any event applied, used as "now" for counter pruning during replay.</summary>
+    [JsonInclude] public DateTimeOffset? NewestEventTime { get; private set; }
+
+    [JsonInclude] public bool HasAccount { get; private set; }
+    [JsonInclude] public bool IsNewsletterSubscriber { get; private set; }
+    [JsonInclude] public DateTimeOffset? NewsletterChangedAt { get; private set; }
+
+    [JsonInclude] public Dictionary<string, string> Attributes { get; private set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Granted consents by "channel:purpose", with when they were given. Withdrawn ones are removed.</summary>
+    [JsonInclude] public Dictionary<string, DateTimeOffset> Consents { get; private set; } = new(StringComparer.Ordinal);
+
+    [JsonInclude] public Preferences Preferences { get; private set; } = new();
+    [JsonInclude] public OrderSummary Orders { get; private set; } = new();
+    [JsonInclude] public CartState Cart { get; private set; } = new();
+    [JsonInclude] public ActivityCounters Counters { get; private set; } = new();
+    [JsonInclude] public RecentMessageIds RecentMessages { get; private set; } = new();
+
+    /// <summary>Profiles whose history was carried into this one.</summary>
+    [JsonInclude] public List<string> MergedFrom { get; private set; } = [];
+
+    /// <summary>Set when this profile's history now lives elsewhere; its stream has ended.</summary>
+    [JsonInclude] public string? MergedIntoProfileId { get; private set; }
+
+    public bool HasSeen(string messageId) => RecentMessages.Contains(messageId);
+
+    public static string ConsentKey(string channel, string purpose) =>
+        string.Concat(channel.ToLowerInvariant(), ":", purpose.ToLowerInvariant());
+
+    public void Apply(VisitorEvent e)
+    {
+        Version++;
+        RecentMessages.Remember(e.MessageId);
+        if (NewestEventTime is null || e.EventTime > NewestEventTime) NewestEventTime = e.EventTime;
+        FirstSeen = FirstSeen is null || e.EventTime < FirstSeen ? e.EventTime : FirstSeen;
+
+        if (CountsAsActivity(e))
+        {
+            if (LastActivity is null || e.EventTime > LastActivity) LastActivity = e.EventTime;
+            Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
+        }
+
+        switch (e)
+        {
+            case PageViewed p when p.Category is not null:
+                Counters.Add(ActivityCounters.KeyFor(EventNames.PageViewed, p.Category), e.EventTime, newestSeen: NewestEventTime);
+                break;
+            case ProductViewed p when p.Category is not null:
+                Counters.Add(ActivityCounters.KeyFor(EventNames.ProductViewed, p.Category), e.EventTime, newestSeen: NewestEventTime);
+                break;
+            case CategoryViewed c:
+                Counters.Add(ActivityCounters.KeyFor(EventNames.CategoryViewed, c.Category), e.EventTime, newestSeen: NewestEventTime);
+                break;
+            case CartItemAdded a:
+                Cart.Add(a.Sku, a.Quantity, e.EventTime);
+                if (a.Category is not null)
+                    Counters.Add(ActivityCounters.KeyFor(EventNames.CartItemAdded, a.Category), e.EventTime, newestSeen: NewestEventTime);
+                break;
+            case CartItemRemoved r:
+                Cart.Remove(r.Sku, r.Quantity, e.EventTime);
+                break;
+            case CheckoutStarted:
+                Cart.CheckoutStartedAt = e.EventTime;
+                break;
+            case OrderPlaced o:
+                if (Orders.Record(o))
+                {
+                    Cart.Clear(e.EventTime);
+                    foreach (var category in o.Lines.Select(l => l.Category).OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase))
+                        Counters.Add(ActivityCounters.KeyFor(EventNames.OrderPlaced, category), e.EventTime, newestSeen: NewestEventTime);
+                }
+                break;
+            case OrderRefunded r:
+                Orders.Refund(r);
+                break;
+            case Registered r:
+                if (r.Kind == RegistrationKind.Account) HasAccount = true;
+                else SetNewsletter(true, e.EventTime);
+                break;
+            case Identified i:
+                UserId = i.UserId;
+                HasAccount = true;
+                foreach (var (key, value) in i.Traits) Attributes[key] = value;
+                break;
+            case NewsletterSubscribed:
+                SetNewsletter(true, e.EventTime);
+                break;
+            case NewsletterUnsubscribed:
+                SetNewsletter(false, e.EventTime);
+                break;
+            case PreferencesUpdated p:
+                Preferences.Update(p);
+                break;
+            case ConsentGiven c:
+                Consents[ConsentKey(c.Channel, c.Purpose)] = e.EventTime;
+                break;
+            case ConsentWithdrawn c:
+                Consents.Remove(ConsentKey(c.Channel, c.Purpose));
+                break;
+            case AttributesUpdated a:
+                foreach (var (key, value) in a.Attributes)
+                {
+                    if (value is null) Attributes.Remove(key);
+                    else Attributes[key] = value;
+                }
+                break;
+            case StageChanged s:
+                Stage = s.To;
+                LeadKind = s.LeadKind;
+                StageSince = e.EventTime;
+                break;
+            case ProfilesMerged m:
+                if (!MergedFrom.Contains(m.SourceProfileId)) MergedFrom.Add(m.SourceProfileId);
+                break;
+            case MergedInto m:
+                MergedIntoProfileId = m.TargetProfileId;
+                break;
+        }
+    }
+
+    private void SetNewsletter(bool subscribed, DateTimeOffset at)
+    {
+        IsNewsletterSubscriber = subscribed;
+        NewsletterChangedAt = at;
+    }
+
+    /// <summary>Behaviour of the visitor, as opposed to data about them (CRM) or our own decisions.</summary>
+    public static bool CountsAsActivity(VisitorEvent e) => e is not (AttributesUpdated or StageChanged or ProfilesMerged or MergedInto);
+}
+
+public sealed class Preferences
+{
+    [JsonInclude] public List<string> Topics { get; private set; } = [];
+    [JsonInclude] public List<string> ContentTypes { get; private set; } = [];
+    [JsonInclude] public string? Frequency { get; private set; }
+    [JsonInclude] public DateTimeOffset? PausedUntil { get; private set; }
+
+    public bool IsPaused(DateTimeOffset now) => PausedUntil is { } until && until > now;
+
+    internal void Update(PreferencesUpdated p)
+    {
+        if (p.Topics is not null) Topics = [.. p.Topics.Distinct(StringComparer.OrdinalIgnoreCase)];
+        if (p.ContentTypes is not null) ContentTypes = [.. p.ContentTypes.Distinct(StringComparer.OrdinalIgnoreCase)];
+        if (p.Frequency is not null) Frequency = p.Frequency;
+        if (p.ClearPause) PausedUntil = null;
+        else if (p.PausedUntil is not null) PausedUntil = p.PausedUntil;
+    }
+}
+
+public sealed class OrderSummary
+{
+    [JsonInclude] public int Count { get; private set; }
+    [JsonInclude] public decimal Total { get; private set; }
+    [JsonInclude] public decimal Refunded { get; private set; }
+    [JsonInclude] public DateTimeOffset? FirstAt { get; private set; }
+    [JsonInclude] public DateTimeOffset? LastAt { get; private set; }
+    [JsonInclude] public int StoreCount { get; private set; }
+
+    /// <summary>Order ids seen, so an order reported twice (online and by a store import) counts once.</summary>
+    [JsonInclude] public HashSet<string> OrderIds { get; private set; } = new(StringComparer.Ordinal);
+
+    internal bool Record(OrderPlaced o)
+    {
+        if (!OrderIds.Add(o.OrderId)) return false;
+        Count++;
+        Total += o.Total;
+        if (o.Channel == SalesChannel.Store) StoreCount++;
+        if (FirstAt is null || o.EventTime < FirstAt) FirstAt = o.EventTime;
+        if (LastAt is null || o.EventTime > LastAt) LastAt = o.EventTime;
+        return true;
+    }
+
+    internal void Refund(OrderRefunded r)
+    {
+        if (OrderIds.Contains(r.OrderId)) Refunded += r.Amount;
+    }
+}
+
+public sealed class CartState
+{
+    [JsonInclude] public Dictionary<string, int> Items { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude] public DateTimeOffset? LastChangedAt { get; private set; }
+    [JsonInclude] public DateTimeOffset? CheckoutStartedAt { get; internal set; }
+
+    internal void Add(string sku, int quantity, DateTimeOffset at)
+    {
+        Items[sku] = Items.GetValueOrDefault(sku) + Math.Max(1, quantity);
+        LastChangedAt = at;
+    }
+
+    internal void Remove(string sku, int quantity, DateTimeOffset at)
+    {
+        if (!Items.TryGetValue(sku, out var have)) return;
+        var left = have - Math.Max(1, quantity);
+        if (left > 0) Items[sku] = left;
+        else Items.Remove(sku);
+        LastChangedAt = at;
+    }
+
+    internal void Clear(DateTimeOffset at)
+    {
+        Items.Clear();
+        CheckoutStartedAt = null;
+        LastChangedAt = at;
+    }
+}

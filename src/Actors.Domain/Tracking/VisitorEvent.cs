@@ -1,0 +1,116 @@
+using System.Text.Json.Serialization;
+using Actors.Domain.Lifecycle;
+
+namespace Actors.Domain.Tracking;
+
+/// <summary>
+/// Everything that happens to a visitor, as stored in that visitor's stream.
+/// The type discriminator doubles as the stored event name, so renaming one is a schema change:
+/// add a new name (and an upcaster) rather than editing an old one.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "$type")]
+[JsonDerivedType(typeof(PageViewed), EventNames.PageViewed)]
+[JsonDerivedType(typeof(ProductViewed), EventNames.ProductViewed)]
+[JsonDerivedType(typeof(CategoryViewed), EventNames.CategoryViewed)]
+[JsonDerivedType(typeof(ProductsSearched), EventNames.ProductsSearched)]
+[JsonDerivedType(typeof(CartItemAdded), EventNames.CartItemAdded)]
+[JsonDerivedType(typeof(CartItemRemoved), EventNames.CartItemRemoved)]
+[JsonDerivedType(typeof(CheckoutStarted), EventNames.CheckoutStarted)]
+[JsonDerivedType(typeof(OrderPlaced), EventNames.OrderPlaced)]
+[JsonDerivedType(typeof(OrderRefunded), EventNames.OrderRefunded)]
+[JsonDerivedType(typeof(Registered), EventNames.Registered)]
+[JsonDerivedType(typeof(Identified), EventNames.Identified)]
+[JsonDerivedType(typeof(NewsletterSubscribed), EventNames.NewsletterSubscribed)]
+[JsonDerivedType(typeof(NewsletterUnsubscribed), EventNames.NewsletterUnsubscribed)]
+[JsonDerivedType(typeof(PreferencesUpdated), EventNames.PreferencesUpdated)]
+[JsonDerivedType(typeof(ConsentGiven), EventNames.ConsentGiven)]
+[JsonDerivedType(typeof(ConsentWithdrawn), EventNames.ConsentWithdrawn)]
+[JsonDerivedType(typeof(AttributesUpdated), EventNames.AttributesUpdated)]
+[JsonDerivedType(typeof(BehaviourTracked), EventNames.BehaviourTracked)]
+[JsonDerivedType(typeof(StageChanged), EventNames.StageChanged)]
+[JsonDerivedType(typeof(ProfilesMerged), EventNames.ProfilesMerged)]
+[JsonDerivedType(typeof(MergedInto), EventNames.MergedInto)]
+public abstract record VisitorEvent
+{
+    /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
+    public required string MessageId { get; init; }
+
+    /// <summary>When it happened, by the client's clock.</summary>
+    public required DateTimeOffset EventTime { get; init; }
+
+    /// <summary>When we received it.</summary>
+    public required DateTimeOffset ReceivedTime { get; init; }
+
+    /// <summary>Derived events are decisions of ours, not behaviour of the visitor: they are never carried in a merge.</summary>
+    [JsonIgnore]
+    public virtual bool IsDerived => false;
+}
+
+public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
+
+public sealed record ProductViewed(string Sku, string? Category, string? Brand, decimal? Price) : VisitorEvent;
+
+public sealed record CategoryViewed(string Category) : VisitorEvent;
+
+public sealed record ProductsSearched(string Query) : VisitorEvent;
+
+public sealed record CartItemAdded(string Sku, string? Category, int Quantity, decimal? Price) : VisitorEvent;
+
+public sealed record CartItemRemoved(string Sku, int Quantity) : VisitorEvent;
+
+public sealed record CheckoutStarted(string? CheckoutId, decimal? Total, string? Currency) : VisitorEvent;
+
+public sealed record OrderLine(string Sku, string? Category, int Quantity, decimal Price);
+
+public enum SalesChannel { Online, Store }
+
+public sealed record OrderPlaced(string OrderId, IReadOnlyList<OrderLine> Lines, decimal Total, string Currency, SalesChannel Channel) : VisitorEvent;
+
+public sealed record OrderRefunded(string OrderId, decimal Amount, string Currency) : VisitorEvent;
+
+public enum RegistrationKind { Newsletter, Account }
+
+public sealed record Registered(RegistrationKind Kind) : VisitorEvent;
+
+/// <summary>The visitor told us who they are; traits are what came with it (Segment identify).</summary>
+public sealed record Identified(string UserId, IReadOnlyDictionary<string, string> Traits) : VisitorEvent;
+
+public sealed record NewsletterSubscribed(string? Source) : VisitorEvent;
+
+public sealed record NewsletterUnsubscribed(string? Reason, string? Source) : VisitorEvent;
+
+/// <summary>Only the fields present change; a null list or value leaves that preference as it was.</summary>
+public sealed record PreferencesUpdated(
+    IReadOnlyList<string>? Topics,
+    IReadOnlyList<string>? ContentTypes,
+    string? Frequency,
+    DateTimeOffset? PausedUntil,
+    bool ClearPause) : VisitorEvent;
+
+public sealed record ConsentGiven(string Channel, string Purpose) : VisitorEvent;
+
+public sealed record ConsentWithdrawn(string Channel, string Purpose) : VisitorEvent;
+
+/// <summary>CRM or offline data about the visitor. A null value removes the attribute.</summary>
+public sealed record AttributesUpdated(IReadOnlyDictionary<string, string?> Attributes, string Source) : VisitorEvent;
+
+/// <summary>A shop's own track event outside our vocabulary: kept as it came so rules can use it.</summary>
+public sealed record BehaviourTracked(string Name, IReadOnlyDictionary<string, string> Properties) : VisitorEvent;
+
+/// <summary>Derived: the lifecycle stage moved, and why.</summary>
+public sealed record StageChanged(Stage From, Stage To, LeadKind? LeadKind, string Reason) : VisitorEvent
+{
+    public override bool IsDerived => true;
+}
+
+/// <summary>Derived: another profile's history was carried into this one (identity stitching).</summary>
+public sealed record ProfilesMerged(string SourceProfileId, int EventCount) : VisitorEvent
+{
+    public override bool IsDerived => true;
+}
+
+/// <summary>Derived: the last event of a profile whose history now lives in another one.</summary>
+public sealed record MergedInto(string TargetProfileId) : VisitorEvent
+{
+    public override bool IsDerived => true;
+}

@@ -1,0 +1,27 @@
+using System.Diagnostics.Metrics;
+
+namespace Actors.Grains.Hosting;
+
+/// <summary>The product's own counters, on the "Actors" meter.</summary>
+public sealed class ActorsMetrics
+{
+    public const string MeterName = "Actors";
+    private readonly Counter<long> _eventsStored;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _stageChanges;
+    private readonly Counter<long> _merges;
+
+    public ActorsMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _eventsStored = meter.CreateCounter<long>("actors.events.stored", "{event}", "Events appended to visitor streams, derived ones included");
+        _duplicates = meter.CreateCounter<long>("actors.events.duplicates", "{event}", "Incoming events recognised as retries and not stored again");
+        _stageChanges = meter.CreateCounter<long>("actors.stage.changes", "{change}", "Lifecycle stage changes");
+        _merges = meter.CreateCounter<long>("actors.profiles.merged", "{merge}", "Profiles merged into another by identity stitching");
+    }
+
+    public void EventsStored(int count) => _eventsStored.Add(count);
+    public void Duplicates(int count) { if (count > 0) _duplicates.Add(count); }
+    public void StageChanged(string to) => _stageChanges.Add(1, new KeyValuePair<string, object?>("stage", to));
+    public void Merged() => _merges.Add(1);
+}

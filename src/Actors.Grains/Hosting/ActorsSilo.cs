@@ -1,0 +1,85 @@
+using System.Data.Common;
+using Actors.Domain.Tracking;
+using Actors.Grains.Identity;
+using Actors.Storage.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
+using Orleans.Configuration;
+using Orleans.Serialization;
+
+namespace Actors.Grains.Hosting;
+
+public enum ClusteringMode { Localhost, AdoNet }
+
+public sealed record SiloSettings
+{
+    public ClusteringMode Clustering { get; init; } = ClusteringMode.Localhost;
+    public string ClusterId { get; init; } = "actors";
+    public string ServiceId { get; init; } = "actors";
+    public int SiloPort { get; init; } = 11111;
+    public int GatewayPort { get; init; } = 30000;
+
+    /// <summary>False when the caller (a test cluster) assigns the silo's ports itself.</summary>
+    public bool ConfigureEndpoints { get; init; } = true;
+
+    /// <summary>Orleans refuses reminder periods under a minute by default; tests lower it.</summary>
+    public TimeSpan? MinimumReminderPeriod { get; init; }
+}
+
+/// <summary>The silo wiring shared by the host and the test clusters, so tests run what production runs.</summary>
+public static class ActorsSilo
+{
+    public const string AdoNetInvariant = "Npgsql";
+
+    public static ISiloBuilder AddActors(this ISiloBuilder silo, string connectionString, ActorsSettings settings, SiloSettings siloSettings)
+    {
+        // Orleans' ADO.NET providers look the provider up by invariant name.
+        DbProviderFactories.RegisterFactory(AdoNetInvariant, NpgsqlFactory.Instance);
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = siloSettings.ClusterId;
+            o.ServiceId = siloSettings.ServiceId;
+        });
+
+        switch (siloSettings.Clustering)
+        {
+            case ClusteringMode.Localhost:
+                silo.UseLocalhostClustering(siloSettings.SiloPort, siloSettings.GatewayPort, serviceId: siloSettings.ServiceId, clusterId: siloSettings.ClusterId);
+                break;
+            case ClusteringMode.AdoNet:
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = AdoNetInvariant;
+                    o.ConnectionString = connectionString;
+                });
+                if (siloSettings.ConfigureEndpoints) silo.ConfigureEndpoints(siloSettings.SiloPort, siloSettings.GatewayPort);
+                break;
+        }
+
+        silo.AddAdoNetGrainStorage(ActorsStorageNames.Identity, o =>
+        {
+            o.Invariant = AdoNetInvariant;
+            o.ConnectionString = connectionString;
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = AdoNetInvariant;
+            o.ConnectionString = connectionString;
+        });
+        if (siloSettings.MinimumReminderPeriod is { } minimum)
+            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = minimum);
+
+        var services = silo.Services;
+        // Domain types stay free of Orleans attributes: they cross grain boundaries as JSON.
+        services.AddSerializer(s => s.AddJsonSerializer(isSupported: t => t.Assembly == typeof(VisitorEvent).Assembly));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(settings);
+        services.AddMetrics();
+        services.TryAddSingleton<ActorsMetrics>();
+        services.AddActorsEventStore(connectionString, settings.EventStore);
+        services.AddSingleton<VisitorDirectory>();
+        return silo;
+    }
+}

@@ -1,0 +1,12 @@
+namespace Actors.Grains.Identity;
+
+/// <summary>How the outside world's ids become aliases.</summary>
+public static class Aliases
+{
+    public static string Anonymous(string anonymousId) => "anon:" + anonymousId;
+    public static string User(string userId) => "user:" + userId;
+
+    /// <summary>A visitor id from a route: "user:42" names a known customer, anything else is a frontend's anonymous id.</summary>
+    public static string FromVisitorId(string visitorId) =>
+        visitorId.StartsWith("user:", StringComparison.Ordinal) || visitorId.StartsWith("anon:", StringComparison.Ordinal) ? visitorId : Anonymous(visitorId);
+}

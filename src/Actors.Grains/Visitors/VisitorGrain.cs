@@ -1,0 +1,168 @@
+using Actors.Domain.Lifecycle;
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+using Actors.Grains.Hosting;
+using Actors.Storage.Streams;
+using Microsoft.Extensions.Logging;
+
+namespace Actors.Grains.Visitors;
+
+/// <summary>
+/// Holds one visitor's profile in memory, decides with the domain, and appends to the visitor's stream.
+/// The profile is advanced before the append; if the append fails the profile is reloaded from the stream,
+/// so memory never runs ahead of what is durable.
+/// </summary>
+public sealed partial class VisitorGrain(
+    IVisitorStreams streams,
+    ActorsSettings settings,
+    TimeProvider clock,
+    ActorsMetrics metrics,
+    ILogger<VisitorGrain> logger) : Grain, IVisitorGrain, IRemindable
+{
+    private const int MaxConflictRetries = 3;
+    private VisitorProfile _profile = null!;
+    private long _snapshotVersion;
+    private bool _needsReload = true;
+
+    private string ProfileId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken ct)
+    {
+        await ReloadAsync(ct);
+        _hasWakeUp = StageMachine.NextInactivityCheck(_profile, settings.Lifecycle) is not null;
+    }
+
+    public async Task<TrackResult> Track(Immutable<IReadOnlyList<VisitorEvent>> events)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is { } target)
+            return await GrainFactory.GetGrain<IVisitorGrain>(target).Track(events);
+
+        IntakeResult result = null!;
+        await AppendWithRetryAsync(() =>
+        {
+            result = Intake.Handle(_profile, events.Value, clock.GetUtcNow(), settings.Lifecycle);
+            return result.ToAppend;
+        });
+
+        await AfterChangeAsync();
+        var acks = new EventAck[result.Outcomes.Count];
+        var duplicates = 0;
+        for (var i = 0; i < acks.Length; i++)
+        {
+            var duplicate = result.Outcomes[i].Status == IntakeStatus.Duplicate;
+            if (duplicate) duplicates++;
+            acks[i] = new EventAck(result.Outcomes[i].MessageId, duplicate);
+        }
+        metrics.Duplicates(duplicates);
+        return new TrackResult(ProfileId, _profile.Version, _profile.Stage.ToWire(), acks);
+    }
+
+    public async Task<Immutable<ProfileView>> GetProfile()
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is { } target)
+            return await GrainFactory.GetGrain<IVisitorGrain>(target).GetProfile();
+        return ProfileView.From(_profile).AsImmutable();
+    }
+
+    public async Task<string> MergeInto(string targetProfileId)
+    {
+        await EnsureLoadedAsync();
+        if (targetProfileId == ProfileId) return ProfileId;
+        if (_profile.MergedIntoProfileId is { } already) return already;
+
+        if (_profile.Version > 0)
+        {
+            var history = await streams.ReadAsync(ProfileId, new EventQuery(1, int.MaxValue));
+            IReadOnlyList<VisitorEvent> carried = [.. history.Select(h => h.Event).Where(e => !e.IsDerived)];
+            await GrainFactory.GetGrain<IVisitorGrain>(targetProfileId).Absorb(ProfileId, carried.AsImmutable());
+        }
+
+        var now = clock.GetUtcNow();
+        await AppendWithRetryAsync(() =>
+        {
+            var end = new MergedInto(targetProfileId) { MessageId = $"merged-into:{targetProfileId}", EventTime = now, ReceivedTime = now };
+            _profile.Apply(end);
+            return [end];
+        });
+        LogMerged(ProfileId, targetProfileId, _profile.Version);
+        await AfterChangeAsync();
+        return targetProfileId;
+    }
+
+    public async Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<VisitorEvent>> history)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is { } target)
+        {
+            await GrainFactory.GetGrain<IVisitorGrain>(target).Absorb(sourceProfileId, history);
+            return;
+        }
+        await AppendWithRetryAsync(() => Intake.Absorb(_profile, sourceProfileId, history.Value, clock.GetUtcNow(), settings.Lifecycle));
+        await AfterChangeAsync();
+    }
+
+    /// <summary>
+    /// Decides and appends; on a version conflict (another activation wrote first) reloads and decides again, so
+    /// events already stored by the other writer are recognised as duplicates: nothing lost, nothing twice.
+    /// </summary>
+    private async Task AppendWithRetryAsync(Func<IReadOnlyList<VisitorEvent>> decide)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var expected = _profile.Version;
+            var toAppend = decide();
+            if (toAppend.Count == 0) return;
+            try
+            {
+                await streams.AppendAsync(ProfileId, expected, toAppend);
+                metrics.EventsStored(toAppend.Count);
+                foreach (var e in toAppend)
+                {
+                    if (e is StageChanged s) metrics.StageChanged(s.To.ToWire());
+                    else if (e is MergedInto) metrics.Merged();
+                }
+                return;
+            }
+            catch (StreamConflictException) when (attempt < MaxConflictRetries)
+            {
+                LogConflict(ProfileId, expected, attempt);
+                await ReloadAsync(CancellationToken.None);
+            }
+            catch
+            {
+                _needsReload = true;
+                throw;
+            }
+        }
+    }
+
+    private async Task EnsureLoadedAsync()
+    {
+        if (_needsReload) await ReloadAsync(CancellationToken.None);
+    }
+
+    private async Task ReloadAsync(CancellationToken ct)
+    {
+        _profile = await streams.LoadAsync(ProfileId, ct);
+        _snapshotVersion = _profile.Version;
+        _needsReload = false;
+    }
+
+    private async Task AfterChangeAsync()
+    {
+        if (_profile.Version - _snapshotVersion >= settings.EventStore.SnapshotEvery)
+        {
+            await streams.SaveSnapshotAsync(_profile);
+            _snapshotVersion = _profile.Version;
+        }
+        await ScheduleWakeUpAsync();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of {ProfileId} moved past version {ExpectedVersion}; reloading (attempt {Attempt})")]
+    private partial void LogConflict(string profileId, long expectedVersion, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Profile {ProfileId} merged into {TargetProfileId} at version {Version}")]
+    private partial void LogMerged(string profileId, string targetProfileId, long version);
+}

@@ -1,0 +1,93 @@
+using Actors.Api.Replay;
+using Actors.Grains.Hosting;
+using Actors.Silo.Hosting;
+using Actors.Storage.Access;
+using Actors.Storage.Streams;
+
+namespace Actors.Silo.Commands;
+
+/// <summary>
+/// Command-line entries on the host's configuration and database, without starting a silo:
+///   replay &lt;profileId&gt; [--version N]     the events and the profile as the replay API shows them
+///   keys create --scope ingest|marketing|admin [--name NAME]
+///   keys revoke &lt;id&gt;
+///   keys list
+/// When the host is running, they use its embedded server; otherwise they start it for the command.
+/// </summary>
+public static class AdminCommands
+{
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "replay" or "keys";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal) || a is "--version" or "--scope" or "--name").Where(a => a.Contains('=')).ToArray(),
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        await using var postgres = await builder.AddActorsDatabaseAsync(ownAdoptedServer: false);
+        var settings = builder.Configuration.GetSection("Actors").Get<ActorsSettings>() ?? new ActorsSettings();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddActorsEventStore(builder.Configuration.GetConnectionString(DatabaseSetup.ConnectionStringName)!, settings.EventStore);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            return args[0] switch
+            {
+                "replay" => await ReplayAsync(args, host.Services),
+                _ => await KeysAsync(args, host.Services),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private static async Task<int> ReplayAsync(string[] args, IServiceProvider services)
+    {
+        var profileId = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal)
+            ? args[1] : throw new ArgumentException("usage: replay <profileId> [--version N]");
+        long? version = Option(args, "--version") is { } v ? long.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+        Console.WriteLine(await ReplayApi.DescribeAsync(profileId, version, services.GetRequiredService<ProfileHistory>(), services.GetRequiredService<IVisitorStreams>()));
+        return 0;
+    }
+
+    private static async Task<int> KeysAsync(string[] args, IServiceProvider services)
+    {
+        var keys = services.GetRequiredService<ApiKeyStore>();
+        switch (args.ElementAtOrDefault(1))
+        {
+            case "create":
+                var scope = Enum.TryParse<ApiScope>(Option(args, "--scope"), ignoreCase: true, out var s)
+                    ? s : throw new ArgumentException("usage: keys create --scope ingest|marketing|admin [--name NAME]");
+                var created = await keys.CreateAsync(Option(args, "--name") ?? scope.ToString().ToLowerInvariant(), scope);
+                Console.WriteLine($"id:    {created.Id}\nscope: {created.Scope.ToString().ToLowerInvariant()}\nkey:   {created.Key}\n(the key is shown only now; only its hash is stored)");
+                return 0;
+            case "revoke":
+                var id = args.ElementAtOrDefault(2) ?? throw new ArgumentException("usage: keys revoke <id>");
+                if (await keys.RevokeAsync(id)) { Console.WriteLine($"revoked {id}"); return 0; }
+                await Console.Error.WriteLineAsync($"no key with id {id}");
+                return 1;
+            case "list":
+                foreach (var k in await keys.ListAsync())
+                    Console.WriteLine($"{k.Id}  {k.Scope.ToString().ToLowerInvariant(),-9}  {k.Name,-24}  created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  revoked {r:u}" : "")}");
+                return 0;
+            default:
+                throw new ArgumentException("usage: keys create|revoke|list");
+        }
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

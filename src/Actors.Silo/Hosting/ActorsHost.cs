@@ -1,0 +1,62 @@
+using Actors.Api;
+using Actors.Storage.Postgres;
+
+namespace Actors.Silo.Hosting;
+
+/// <summary>
+/// Builds the one Actors process: database (embedded or configured), silo, API. Tests and benchmarks build the
+/// same host with other arguments, so they exercise exactly what runs in production.
+/// </summary>
+public sealed class ActorsHost : IAsyncDisposable
+{
+    private ActorsHost(WebApplication app, EmbeddedPostgres? postgres)
+    {
+        App = app;
+        Postgres = postgres;
+    }
+
+    public const string DefaultUrl = "http://localhost:5080";
+
+    public WebApplication App { get; }
+
+    /// <summary>The private server this host started, or null when a connection string was configured.</summary>
+    public EmbeddedPostgres? Postgres { get; }
+
+    public static async Task<ActorsHost> CreateAsync(string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // Configuration (silo-config/appsettings*.json) is copied next to the binaries.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        // ASPNETCORE_URLS or --urls choose the address; without them, the product's default port.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["urls"])) builder.WebHost.UseUrls(DefaultUrl);
+
+        var postgres = await builder.AddActorsDatabaseAsync(ownAdoptedServer: true);
+        try
+        {
+            builder.AddActorsTelemetry();
+            builder.AddActorsSilo();
+            builder.Services.AddActorsApi(builder.Configuration);
+            customize?.Invoke(builder);
+
+            var app = builder.Build();
+            app.MapActorsApi();
+            return new ActorsHost(app, postgres);
+        }
+        catch
+        {
+            if (postgres is not null) await postgres.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        // The database goes last: the silo and API flush to it while they stop.
+        if (Postgres is not null) await Postgres.DisposeAsync();
+    }
+}

@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Marten;
+
+namespace Actors.Storage.Access;
+
+/// <summary>What a key may do. Each scope includes the ones below it: admin ⊃ marketing ⊃ ingest.</summary>
+public enum ApiScope { Ingest = 1, Marketing = 2, Admin = 3 }
+
+/// <summary>A key as stored: only its SHA-256 hash, never the key itself.</summary>
+public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt = null);
+
+/// <summary>A freshly created key: the only moment its plain text exists.</summary>
+public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope);
+
+public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
+{
+    // Lookups are on every request; a short cache keeps them off the database. Revocation reaches other nodes within this time.
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
+    private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+
+    /// <summary>The key's id is a prefix of its hash: enough to name it in a revoke command, useless to guess the key.</summary>
+    private static string IdOf(string hash) => hash[..16];
+
+    public async Task<CreatedApiKey> CreateAsync(string name, ApiScope scope, CancellationToken ct = default)
+    {
+        var key = $"ak_{scope.ToString().ToLowerInvariant()}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(20)).ToLowerInvariant()}";
+        var record = await SaveAsync(key, name, scope, ct);
+        return new CreatedApiKey(record.Id, key, name, scope);
+    }
+
+    /// <summary>Makes sure a key with this exact value exists with this scope (bootstrap keys from the environment).</summary>
+    public async Task EnsureAsync(string key, string name, ApiScope scope, CancellationToken ct = default)
+    {
+        if (key.Length < 16) throw new ArgumentException($"The {name} key is too short: use at least 16 characters.");
+        var existing = await FindStoredAsync(HashOf(key), ct);
+        if (existing is { RevokedAt: null } && existing.Scope == scope) return;
+        await SaveAsync(key, name, scope, ct);
+    }
+
+    private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct)
+    {
+        var hash = HashOf(key);
+        await using var session = store.LightweightSession();
+        var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow());
+        session.Store(new StoredApiKey(hash, record));
+        await session.SaveChangesAsync(ct);
+        _cache.TryRemove(hash, out _);
+        return record;
+    }
+
+    public async Task<bool> RevokeAsync(string id, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        var match = await session.Query<StoredApiKey>().Where(k => k.Record.Id == id).ToListAsync(ct);
+        foreach (var stored in match)
+            session.Store(stored with { Record = stored.Record with { RevokedAt = clock.GetUtcNow() } });
+        await session.SaveChangesAsync(ct);
+        _cache.Clear();
+        return match.Count > 0;
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var all = await session.Query<StoredApiKey>().ToListAsync(ct);
+        return all.Select(k => k.Record).OrderBy(r => r.CreatedAt).ToList();
+    }
+
+    /// <summary>The active key with this plain value, or null for an unknown or revoked key.</summary>
+    public async ValueTask<ApiKeyRecord?> AuthenticateAsync(string key, CancellationToken ct = default)
+    {
+        var hash = HashOf(key);
+        var now = clock.GetUtcNow();
+        if (_cache.TryGetValue(hash, out var cached) && cached.Until > now) return cached.Record;
+        var record = await FindStoredAsync(hash, ct);
+        var active = record is { RevokedAt: null } ? record : null;
+        _cache[hash] = (active, now + CacheFor);
+        return active;
+    }
+
+    private async Task<ApiKeyRecord?> FindStoredAsync(string hash, CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<StoredApiKey>(hash, ct))?.Record;
+    }
+}
+
+/// <summary>The document: keyed by the full hash so authentication is one primary-key read.</summary>
+public sealed record StoredApiKey(string Id, ApiKeyRecord Record);

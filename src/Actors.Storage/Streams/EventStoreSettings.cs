@@ -1,0 +1,10 @@
+namespace Actors.Storage.Streams;
+
+public sealed record EventStoreSettings
+{
+    /// <summary>The PostgreSQL schema that Marten owns (events, snapshots, keys).</summary>
+    public string Schema { get; init; } = "actors";
+
+    /// <summary>A snapshot is written when this many events were applied since the last one.</summary>
+    public int SnapshotEvery { get; init; } = 200;
+}

@@ -1,0 +1,22 @@
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+
+namespace Actors.Storage.Streams;
+
+/// <summary>One stream of events per visitor profile, keyed by the profile id.</summary>
+public interface IVisitorStreams
+{
+    /// <summary>The profile as of the end of its stream: the latest snapshot plus the events after it.</summary>
+    Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default);
+
+    /// <summary>
+    /// Appends after <paramref name="expectedVersion"/>, durably (the task completes after commit).
+    /// Throws <see cref="StreamConflictException"/> when the stream has moved on.
+    /// </summary>
+    Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default);
+
+    Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default);
+
+    /// <summary>Stored events matching the query, oldest first.</summary>
+    Task<IReadOnlyList<StoredEvent>> ReadAsync(string profileId, EventQuery query, CancellationToken ct = default);
+}

@@ -1,0 +1,65 @@
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+using JasperFx;
+using JasperFx.Events;
+using Marten;
+
+namespace Actors.Storage.Streams;
+
+public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
+{
+    public async Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var snapshot = await session.LoadAsync<ProfileSnapshot>(profileId, ct);
+        var profile = snapshot?.Profile ?? new VisitorProfile(profileId);
+        var events = await session.Events.FetchStreamAsync(profileId, fromVersion: profile.Version + 1, token: ct);
+        foreach (var e in events) profile.Apply((VisitorEvent)e.Data);
+        return profile;
+    }
+
+    public async Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default)
+    {
+        if (events.Count == 0) return;
+        await using var session = store.LightweightSession();
+        Stage(session, profileId, expectedVersion, events);
+        try
+        {
+            await session.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (IsConflict(e))
+        {
+            throw new StreamConflictException(profileId, expectedVersion, e);
+        }
+    }
+
+    /// <summary>Adds one stream's append, with its concurrency check, to a unit of work.</summary>
+    internal static void Stage(IDocumentSession session, string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events)
+    {
+        var data = new object[events.Count];
+        for (var i = 0; i < events.Count; i++) data[i] = events[i];
+        if (expectedVersion == 0) session.Events.StartStream(profileId, data); // fails if someone else started it
+        else session.Events.Append(profileId, expectedVersion + events.Count, data); // Marten checks the version after the append
+    }
+
+    internal static bool IsConflict(Exception e) =>
+        e is ConcurrencyException or ExistingStreamIdCollisionException || (e.InnerException is { } inner && IsConflict(inner));
+
+    public async Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        session.Store(new ProfileSnapshot(profile.ProfileId, profile.Version, profile));
+        await session.SaveChangesAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<StoredEvent>> ReadAsync(string profileId, EventQuery query, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var events = session.Events.QueryAllRawEvents().Where(e => e.StreamKey == profileId && e.Version >= query.FromVersion);
+        if (query.Types is { Count: > 0 } types) events = events.Where(e => types.Contains(e.EventTypeName));
+        if (query.Since is { } since) events = events.Where(e => e.Timestamp >= since);
+        if (query.Until is { } until) events = events.Where(e => e.Timestamp <= until);
+        var page = await events.OrderBy(e => e.Version).Take(query.Limit).ToListAsync(ct);
+        return page.Select(e => new StoredEvent(e.Version, e.EventTypeName, e.Timestamp, (VisitorEvent)e.Data)).ToList();
+    }
+}

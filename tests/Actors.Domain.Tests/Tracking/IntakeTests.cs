@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Actors.Domain.Lifecycle;
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+
+namespace Actors.Domain.Tests.Tracking;
+
+public class IntakeTests
+{
+    private static readonly LifecycleSettings Settings = LifecycleSettings.Default;
+    private static readonly DateTimeOffset T0 = Make.T0;
+
+    [Fact]
+    public void A_retried_event_is_recognised_and_not_stored_again()
+    {
+        var profile = new VisitorProfile("p1");
+        var view = Make.View("a", "shoes", T0);
+        var first = Intake.Handle(profile, [view], T0, Settings);
+        var retry = Intake.Handle(profile, [view], T0, Settings);
+        Assert.Single(first.ToAppend);
+        Assert.Empty(retry.ToAppend);
+        Assert.Equal(IntakeStatus.Duplicate, retry.Outcomes[0].Status);
+        Assert.Equal(1, profile.Version);
+    }
+
+    [Fact]
+    public void The_same_message_twice_in_one_batch_is_stored_once()
+    {
+        var profile = new VisitorProfile("p1");
+        var view = Make.View("a", "shoes", T0);
+        var result = Intake.Handle(profile, [view, view], T0, Settings);
+        Assert.Single(result.ToAppend);
+        Assert.Equal([IntakeStatus.Accepted, IntakeStatus.Duplicate], result.Outcomes.Select(o => o.Status));
+    }
+
+    [Fact]
+    public void The_dedupe_horizon_holds_the_last_256_message_ids()
+    {
+        var profile = new VisitorProfile("p1");
+        var first = Make.View("a", null, T0);
+        Intake.Handle(profile, [first], T0, Settings);
+        for (var i = 0; i < RecentMessageIds.Capacity - 1; i++) Intake.Handle(profile, [Make.View("b", null, T0)], T0, Settings);
+        Assert.True(profile.HasSeen(first.MessageId));
+        Intake.Handle(profile, [Make.View("c", null, T0)], T0, Settings);
+        Assert.False(profile.HasSeen(first.MessageId));
+    }
+
+    [Fact]
+    public void Replaying_the_stored_events_gives_the_same_profile()
+    {
+        var live = new VisitorProfile("p1");
+        var stored = new List<VisitorEvent>();
+        VisitorEvent[] incoming = [Make.Newsletter(T0), Make.View("a", "shoes", T0.AddHours(1)), Make.Order("o1", 30, T0.AddDays(1)), Make.Order("o2", 40, T0.AddDays(2))];
+        foreach (var e in incoming) stored.AddRange(Intake.Handle(live, [e], e.EventTime, Settings).ToAppend);
+
+        var replayed = new VisitorProfile("p1");
+        foreach (var e in stored) replayed.Apply(e);
+
+        Assert.Equal(JsonSerializer.Serialize(live), JsonSerializer.Serialize(replayed));
+    }
+
+    [Fact]
+    public void A_profile_survives_a_snapshot_round_trip()
+    {
+        var profile = new VisitorProfile("p1");
+        var events = new VisitorEvent[] { Make.Newsletter(T0), Make.View("a", "shoes", T0), Make.Order("o1", 30, T0) };
+        foreach (var e in events) Intake.Handle(profile, [e], T0, Settings);
+
+        var restored = JsonSerializer.Deserialize<VisitorProfile>(JsonSerializer.Serialize(profile))!;
+
+        Assert.Equal(JsonSerializer.Serialize(profile), JsonSerializer.Serialize(restored));
+        Assert.All(events, e => Assert.True(restored.HasSeen(e.MessageId)));
+        Assert.Equal(Stage.Customer, restored.Stage);
+        Assert.Equal(1, restored.Orders.Count);
+    }
+
+    [Fact]
+    public void Absorbing_a_device_history_carries_its_events_once_and_records_the_merge()
+    {
+        var device = new List<VisitorEvent> { Make.View("a", "shoes", T0), Make.Newsletter(T0.AddMinutes(5)) };
+        var known = new VisitorProfile("user:u1");
+        Intake.Handle(known, [Make.Account(T0.AddDays(1))], T0.AddDays(1), Settings);
+
+        var first = Intake.Absorb(known, "anon:d1", device, T0.AddDays(1), Settings);
+        var again = Intake.Absorb(known, "anon:d1", device, T0.AddDays(1), Settings);
+
+        Assert.Equal(2, first.Count(e => !e.IsDerived));
+        Assert.Contains(first, e => e is ProfilesMerged { SourceProfileId: "anon:d1", EventCount: 2 });
+        Assert.Empty(again);
+        Assert.Equal(["anon:d1"], known.MergedFrom);
+        Assert.Equal(1, known.Counters.Total(ActivityCounters.KeyFor(EventNames.ProductViewed, "shoes")));
+    }
+
+    [Fact]
+    public void Counters_answer_views_of_a_category_in_a_rolling_window()
+    {
+        var profile = new VisitorProfile("p1");
+        foreach (var day in new[] { 0, 5, 13, 20 })
+            profile.Apply(Make.View("s", "Shoes", T0.AddDays(day)));
+        var key = ActivityCounters.KeyFor(EventNames.ProductViewed, "shoes");
+        Assert.Equal(3, profile.Counters.Count(key, T0, T0.AddDays(13)));
+        Assert.Equal(2, profile.Counters.Count(key, T0.AddDays(7), T0.AddDays(20)));
+    }
+
+    [Fact]
+    public void Every_event_type_round_trips_through_json_with_its_stored_name()
+    {
+        foreach (var type in EventNames.EventTypes)
+            Assert.Matches("^[a-z_]+$", EventNames.Of(type));
+        VisitorEvent e = Make.Order("o1", 10, T0);
+        var json = JsonSerializer.Serialize(e);
+        Assert.Contains("\"$type\":\"order_placed\"", json);
+        Assert.Equal(e.MessageId, JsonSerializer.Deserialize<VisitorEvent>(json)!.MessageId);
+    }
+}

@@ -1,0 +1,65 @@
+using Actors.Storage.Postgres;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Actors.Integration.Tests.Support;
+
+/// <summary>
+/// One PostgreSQL server for the whole test run: the embedded launcher on a throwaway folder (fsync off), or the
+/// server named by ACTORS_TEST_POSTGRES (a connection string with rights to create databases). Each test class gets
+/// a database of its own, dropped afterwards.
+/// </summary>
+public static class TestPostgres
+{
+    private static readonly Lazy<Task<Server>> Instance = new(StartAsync);
+
+    private sealed record Server(string AdminConnectionString, EmbeddedPostgres? Embedded, string? Folder);
+
+    public static async Task<string> CreateDatabaseAsync(string purpose)
+    {
+        var server = await Instance.Value;
+        var name = $"t_{new string(purpose.ToLowerInvariant().Where(char.IsLetterOrDigit).Take(30).ToArray())}_{Guid.NewGuid():N}"[..48];
+        await using (var connection = new NpgsqlConnection(server.AdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(server.AdminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    public static async Task DropDatabaseAsync(string connectionString)
+    {
+        var server = await Instance.Value;
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(server.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>A fresh folder for a test that runs its own embedded server (restart tests).</summary>
+    public static string NewDataFolder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"actors-test-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    private static async Task<Server> StartAsync()
+    {
+        if (Environment.GetEnvironmentVariable("ACTORS_TEST_POSTGRES") is { Length: > 0 } given)
+            return new Server(given, null, null);
+
+        var folder = NewDataFolder();
+        var embedded = await EmbeddedPostgres.StartAsync(
+            new EmbeddedPostgresOptions { DataDirectory = folder, Durable = false, Database = "postgres" }, NullLogger.Instance);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            embedded.StopAsync().GetAwaiter().GetResult();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return new Server(embedded.ConnectionString("postgres"), embedded, folder);
+    }
+}
