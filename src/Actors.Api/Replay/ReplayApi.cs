@@ -71,7 +71,7 @@ public static class ReplayApi
 
     private static EventItem ToItem(StoredEvent stored) => new(
         stored.Version, stored.Type, stored.Event.MessageId, stored.Event.EventTime, stored.Event.ReceivedTime, stored.StoredAt,
-        JsonSerializer.SerializeToElement(stored.Event, stored.Event.GetType(), ApiJson.Options));
+        JsonSerializer.SerializeToElement(stored.Event, ApiJson.Options)); // as the base type, so "$type" names the event
 
     /// <summary>Leaf-by-leaf comparison of two JSON trees; arrays are compared whole.</summary>
     internal static void Compare(string path, JsonNode? before, JsonNode? after, List<Change> changes)

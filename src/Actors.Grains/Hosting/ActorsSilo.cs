@@ -72,8 +72,7 @@ public static class ActorsSilo
             silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = minimum);
 
         var services = silo.Services;
-        // Domain types stay free of Orleans attributes: they cross grain boundaries as JSON.
-        services.AddSerializer(s => s.AddJsonSerializer(isSupported: t => t.Assembly == typeof(VisitorEvent).Assembly));
+        services.AddDomainSerialization();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings);
         services.AddMetrics();

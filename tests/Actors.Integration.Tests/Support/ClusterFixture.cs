@@ -22,6 +22,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         await OrleansSchema.ApplyAsync(ConnectionString);
         var builder = new TestClusterBuilder(2);
         builder.Options.UseTestClusterMembership = false;
+        // The silos take their ids from SiloSettings, as the host's do; the client must name the same cluster.
+        builder.Options.ClusterId = new SiloSettings().ClusterId;
+        builder.Options.ServiceId = new SiloSettings().ServiceId;
         builder.Properties["Postgres"] = ConnectionString;
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
@@ -60,7 +63,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 o.Invariant = ActorsSilo.AdoNetInvariant;
                 o.ConnectionString = configuration["Postgres"];
             });
-            clientBuilder.Services.AddSerializer(s => s.AddJsonSerializer(isSupported: t => t.Assembly == typeof(Actors.Domain.Tracking.VisitorEvent).Assembly));
+            clientBuilder.Services.AddDomainSerialization();
         }
     }
 }

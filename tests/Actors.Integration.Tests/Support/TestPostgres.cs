@@ -18,7 +18,8 @@ public static class TestPostgres
     public static async Task<string> CreateDatabaseAsync(string purpose)
     {
         var server = await Instance.Value;
-        var name = $"t_{new string(purpose.ToLowerInvariant().Where(char.IsLetterOrDigit).Take(30).ToArray())}_{Guid.NewGuid():N}"[..48];
+        var name = $"t_{new string(purpose.ToLowerInvariant().Where(char.IsLetterOrDigit).Take(30).ToArray())}_{Guid.NewGuid():N}";
+        name = name[..Math.Min(name.Length, 60)];
         await using (var connection = new NpgsqlConnection(server.AdminConnectionString))
         {
             await connection.OpenAsync();

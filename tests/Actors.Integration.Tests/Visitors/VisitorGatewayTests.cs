@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Actors.Integration.Tests.Support;
+
+namespace Actors.Integration.Tests.Visitors;
+
+/// <summary>The per-visitor gateway over HTTP, through the grain, into PostgreSQL.</summary>
+public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
+{
+    private readonly HttpClient _ingest = host.Client();
+    private readonly HttpClient _admin = host.Client(HostFixture.AdminKey);
+
+    private static string NewVisitor() => $"v-{Guid.NewGuid():N}";
+
+    private static object Track(string @event, object properties, string? messageId = null) =>
+        new { type = "track", @event, messageId = messageId ?? Guid.NewGuid().ToString(), timestamp = DateTimeOffset.UtcNow, properties };
+
+    private async Task<JsonElement> Profile(string visitorId, HttpClient? client = null) =>
+        await (client ?? _ingest).GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitorId}/profile");
+
+    [Fact]
+    public async Task Events_round_trip_into_the_stream_and_move_the_stage()
+    {
+        var visitor = NewVisitor();
+        var response = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", new object[]
+        {
+            Track("Product Viewed", new { product_id = "sku-1", category = "Shoes", price = 59.9 }),
+            Track("Newsletter Subscribed", new { source = "popup" }),
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(2, body.GetProperty("accepted").GetInt32());
+
+        var profile = await Profile(visitor);
+        Assert.Equal("lead", profile.GetProperty("stage").GetString());
+        Assert.Equal("newsletter", profile.GetProperty("leadKind").GetString());
+
+        await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Track("Order Completed", new { order_id = "o-1", total = 80, currency = "EUR", products = new[] { new { product_id = "sku-1", category = "Shoes", price = 80, quantity = 1 } } }));
+        await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Track("Order Completed", new { order_id = "o-2", total = 20, currency = "EUR" }));
+        profile = await Profile(visitor);
+        Assert.Equal("repeat_customer", profile.GetProperty("stage").GetString());
+        Assert.Equal(2, profile.GetProperty("orders").GetProperty("count").GetInt32());
+
+        var events = await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=stage_changed");
+        Assert.Equal(["newsletter_signup", "first_order", "orders_reached_2"],
+            events.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("data").GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task A_duplicate_delivery_is_acknowledged_and_stored_once()
+    {
+        var visitor = NewVisitor();
+        var message = Track("Product Viewed", new { product_id = "sku-9" }, messageId: "dup-1");
+        var first = await (await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", message)).Content.ReadFromJsonAsync<JsonElement>();
+        var second = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", message);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var body = await second.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, first.GetProperty("accepted").GetInt32());
+        Assert.Equal(0, body.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, body.GetProperty("duplicates").GetInt32());
+        Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_bad_payload_names_the_field_and_stores_nothing()
+    {
+        var visitor = NewVisitor();
+        var response = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Track("Order Completed", new { total = 10 }));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("properties.order_id", out _), problem.ToString());
+        Assert.Equal(0, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task In_a_batch_only_the_refused_items_are_left_out_and_named()
+    {
+        var visitor = NewVisitor();
+        var response = await _ingest.PostAsJsonAsync("/v1/batch", new
+        {
+            batch = new object[]
+            {
+                new { type = "track", anonymousId = visitor, @event = "Product Viewed", messageId = "b-1", properties = new { product_id = "p1" } },
+                new { type = "track", anonymousId = visitor, messageId = "b-2", properties = new { } },
+                new { type = "page", anonymousId = visitor, messageId = "b-3", name = "Home" },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(body.GetProperty("success").GetBoolean());
+        Assert.Equal(2, body.GetProperty("accepted").GetInt32());
+        var refused = Assert.Single(body.GetProperty("refused").EnumerateArray());
+        Assert.Equal(1, refused.GetProperty("index").GetInt32());
+        Assert.Contains("batch[1].event", refused.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("field").GetString()));
+        Assert.Equal(2, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task Missing_or_wrong_keys_get_401_and_a_weak_scope_gets_403_and_nothing_changes()
+    {
+        var visitor = NewVisitor();
+        var anonymous = host.Client(key: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Track("Product Viewed", new { product_id = "x" }))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Client("not-a-key-at-all").GetAsync($"/v1/visitors/{visitor}/profile")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.GetAsync($"/v1/users/{visitor}/events")).StatusCode);
+        Assert.Equal(0, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_Segment_write_key_is_accepted_as_the_basic_user_name()
+    {
+        var client = host.Client(key: null);
+        client.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(HostFixture.IngestKey + ":")));
+        var visitor = NewVisitor();
+        var response = await client.PostAsJsonAsync("/v1/track", new { anonymousId = visitor, @event = "Cart Viewed", messageId = Guid.NewGuid().ToString() });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task An_over_limit_body_gets_413_and_changes_nothing()
+    {
+        var visitor = NewVisitor();
+        var huge = new string('x', 40 * 1024);
+        var response = await _ingest.PostAsJsonAsync("/v1/track", new { anonymousId = visitor, @event = "Cart Viewed", properties = new { huge } });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(0, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task Gzip_bodies_are_accepted()
+    {
+        var visitor = NewVisitor();
+        var json = JsonSerializer.SerializeToUtf8Bytes(new { batch = new[] { new { type = "track", anonymousId = visitor, @event = "Cart Viewed", messageId = Guid.NewGuid().ToString() } } });
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(json);
+        var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentType = new("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+        var response = await _ingest.PostAsync("/v1/batch", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task An_ingest_key_reads_no_personal_data_and_a_marketing_key_does()
+    {
+        var visitor = NewVisitor();
+        await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/identify", new { userId = $"u-{visitor}", traits = new { email = "ada@example.com" }, messageId = Guid.NewGuid().ToString() });
+        var forIngest = await Profile(visitor);
+        Assert.Equal(JsonValueKind.Null, forIngest.GetProperty("attributes").ValueKind);
+        var forMarketing = await Profile(visitor, host.Client(HostFixture.MarketingKey));
+        Assert.Equal("ada@example.com", forMarketing.GetProperty("attributes").GetProperty("email").GetString());
+    }
+}
