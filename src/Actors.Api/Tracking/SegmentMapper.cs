@@ -86,10 +86,13 @@ public static class SegmentMapper
         }
 
         var type = m.Type(message, typeFromRoute);
-        var errorsBeforeIds = m.ErrorCount;
+        // A malformed id is reported as such, not also as missing.
+        var errors = m.ErrorCount;
         var anonymousId = m.Text(message, "anonymousId", Scope.Root, MaxIdLength);
+        var anonymousIdMalformed = m.ErrorCount > errors;
+        errors = m.ErrorCount;
         var userId = m.Text(message, "userId", Scope.Root, MaxIdLength);
-        var idsWellFormed = m.ErrorCount == errorsBeforeIds; // a malformed id is reported as such, not also as missing
+        var userIdMalformed = m.ErrorCount > errors;
         m.MessageId = m.ReadMessageId(message);
         m.EventTime = m.ReadEventTime(message);
         m.ExpectObject(message, "context");
@@ -100,9 +103,9 @@ public static class SegmentMapper
         if (type == "alias")
         {
             previousId = m.Required(message, "previousId", Scope.Root, MaxIdLength, "Required for an alias: the id the visitor had before.");
-            if (userId is null && idsWellFormed) m.Add("userId", "Required for an alias: the id the visitor has now.");
+            if (userId is null && !userIdMalformed) m.Add("userId", "Required for an alias: the id the visitor has now.");
         }
-        else if (anonymousId is null && userId is null && idsWellFormed)
+        else if (anonymousId is null && userId is null && !anonymousIdMalformed && !userIdMalformed)
         {
             m.Add("anonymousId", "Either anonymousId or userId is required.");
         }

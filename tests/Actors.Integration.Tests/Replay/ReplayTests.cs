@@ -81,7 +81,7 @@ public class ReplayTests(HostFixture host) : IClassFixture<HostFixture>
         await host.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
         // At risk after 3 s and lapsed after 6 s of inactivity (see HostFixture); nothing else touches the grain.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
         List<string?> reasons = [];
         while (DateTime.UtcNow < deadline)
         {

@@ -306,6 +306,7 @@ public class SegmentMapperTests
         Assert.Equal(("alias", null, "42", "a1"), (result.Message!.Type, result.Message.AnonymousId, result.Message.UserId, result.Message.PreviousId));
         Assert.Empty(result.Message.Events);
         RefusedFor(Map("""{ "anonymousId": "a1" }""", "alias"), "previousId", "userId");
+        RefusedFor(Map("""{ "anonymousId": true, "previousId": "a1" }""", "alias"), "anonymousId", "userId");
     }
 
     [Fact]

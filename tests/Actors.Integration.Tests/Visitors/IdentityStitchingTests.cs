@@ -64,9 +64,9 @@ public class IdentityStitchingTests(HostFixture host) : IClassFixture<HostFixtur
         await _ingest.PostAsJsonAsync($"/v1/visitors/{phone}/events", new { @event = "Cart Viewed", messageId = $"after-{phone}" });
         Assert.Contains(await AllEvents($"user:{user}"), e => e.GetProperty("messageId").GetString() == $"after-{phone}");
 
-        // The device's own stream ends with "merged into".
-        var deviceStream = await AllEvents($"anon:{phone}");
-        Assert.Equal("merged_into", deviceStream[^1].GetProperty("type").GetString());
+        // The customer's profile records both devices it absorbed.
+        var customer = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{user}/profile");
+        Assert.Equal(new[] { $"anon:{laptop}", $"anon:{phone}" }, customer.GetProperty("mergedFrom").EnumerateArray().Select(e => e.GetString()).Order());
     }
 
     [Fact]
