@@ -1,5 +1,6 @@
 using Actors.Api.Access;
 using Actors.Api.Health;
+using Actors.Api.Import;
 using Actors.Api.Replay;
 using Actors.Api.Tracking;
 using Actors.Api.Visitors;
@@ -40,6 +41,7 @@ public static class ApiSetup
         app.MapTrackingApi();
         app.MapVisitorsApi();
         app.MapReplayApi();
+        app.MapImportApi();
         return app;
     }
 }

@@ -38,6 +38,7 @@ public sealed partial class VisitorGrain
         _hasWakeUp = true; // it exists, since it fired
 
         VisitorEvent? changed = null;
+        LogWakeUp(ProfileId, _profile.Version, _profile.Stage.ToWire(), _profile.LastActivity, clock.GetUtcNow());
         await AppendWithRetryAsync(() =>
         {
             changed = Intake.HandleWakeUp(_profile, clock.GetUtcNow(), settings.Lifecycle);
@@ -51,6 +52,9 @@ public sealed partial class VisitorGrain
             && next - clock.GetUtcNow() > settings.WakeUpPeriod)
             await this.RegisterOrUpdateReminder(WakeUpReminder, next - clock.GetUtcNow(), settings.WakeUpPeriod);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Wake-up of {ProfileId} at version {Version}: stage {Stage}, last activity {LastActivity:O}, now {Now:O}")]
+    private partial void LogWakeUp(string profileId, long version, string stage, DateTimeOffset? lastActivity, DateTimeOffset now);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Profile {ProfileId} moved from {From} to {To} by inactivity ({Reason})")]
     private partial void LogStageByTime(string profileId, string from, string to, string reason);

@@ -76,4 +76,25 @@ public class ClusterStorageTests(ClusterFixture fixture)
         var profile = (await fixture.Cluster.Client.GetGrain<IVisitorGrain>(id).GetProfile()).Value;
         Assert.Equal(100, profile.Version);
     }
+
+    [Fact]
+    public async Task A_lead_left_alone_is_woken_by_its_reminder_even_when_deactivated_between_ticks()
+    {
+        var id = $"anon:{Guid.NewGuid():N}";
+        var now = DateTimeOffset.UtcNow;
+        await fixture.Cluster.Client.GetGrain<IVisitorGrain>(id).Track(
+            new Immutable<IReadOnlyList<VisitorEvent>>([new NewsletterSubscribed("test") { MessageId = "n1", EventTime = now, ReceivedTime = now }]));
+
+        var stages = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !stages.Contains("lapsed"))
+        {
+            await DeactivateAllAsync();
+            await Task.Delay(700);
+            var profile = (await fixture.Cluster.Client.GetGrain<IVisitorGrain>(id).GetProfile()).Value;
+            if (stages.Count == 0 || stages[^1] != profile.Stage) stages.Add(profile.Stage);
+            Assert.Equal(now, profile.LastActivity);
+        }
+        Assert.Equal(["lead", "at_risk", "lapsed"], stages);
+    }
 }

@@ -42,6 +42,7 @@ public class HostFixture : IAsyncLifetime
             $"--ACTORS_BOOTSTRAP_MARKETING_KEY={MarketingKey}",
             $"--ACTORS_BOOTSTRAP_INGEST_KEY={IngestKey}",
             "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Actors.Grains.Visitors.VisitorGrain=Debug",
             .. ExtraArguments(),
         ];
         Host = await ActorsHost.CreateAsync(args);

@@ -1,0 +1,26 @@
+using Actors.Domain.Lifecycle;
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+
+namespace Actors.Domain.Tests.Lifecycle;
+
+public class WakeUpSequenceTests
+{
+    [Fact]
+    public void A_lead_left_alone_goes_at_risk_then_lapsed_on_successive_wake_ups()
+    {
+        var settings = new LifecycleSettings { AtRiskAfter = TimeSpan.FromSeconds(3), LapsedAfter = TimeSpan.FromSeconds(6) };
+        var t = Make.T0;
+        var profile = new VisitorProfile("p");
+        Intake.Handle(profile, [Make.Newsletter(t)], t.AddMilliseconds(6), settings);
+        var first = Intake.HandleWakeUp(profile, t.AddMilliseconds(3008), settings) as StageChanged;
+        Assert.Equal(Stage.AtRisk, first?.To);
+        Assert.Equal(t, profile.LastActivity);
+
+        // The same, after a reload from the stored events.
+        var reloaded = new VisitorProfile("p");
+        foreach (var e in new VisitorEvent[] { Make.Newsletter(t) }) reloaded.Apply(e);
+        var second = Intake.HandleWakeUp(profile, t.AddMilliseconds(6005), settings) as StageChanged;
+        Assert.Equal(Stage.Lapsed, second?.To);
+    }
+}
