@@ -14,11 +14,23 @@ public static class ApiKeyAuth
 {
     private const string CallerKey = "actors.caller";
 
-    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, ApiScope scope) where TBuilder : IEndpointConventionBuilder =>
+    /// <param name="keyInBody">
+    /// Segment's routes also take the write key as "writeKey" in the JSON body, which is how the Node SDK sends it.
+    /// </param>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, ApiScope scope, bool keyInBody = false) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
             var key = KeyFrom(http.Request);
+            if (key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
+            {
+                var body = await Tracking.RequestBody.ReadJsonAsync(http.Request, Tracking.RequestBody.BatchLimit);
+                if (body.Error is not null) return body.Error;
+                var root = body.Document!.RootElement;
+                if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("writeKey", out var writeKey)
+                    && writeKey.ValueKind == System.Text.Json.JsonValueKind.String)
+                    key = writeKey.GetString();
+            }
             if (key is null)
                 return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");
             var store = http.RequestServices.GetRequiredService<ApiKeyStore>();

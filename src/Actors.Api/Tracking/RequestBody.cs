@@ -12,7 +12,23 @@ public static class RequestBody
 
     public sealed record Result(JsonDocument? Document, IResult? Error);
 
+    private const string ParsedKey = "actors.body";
+
+    /// <summary>Reads the body once per request: a second call (the handler after the key filter) gets the same document.</summary>
     public static async Task<Result> ReadJsonAsync(HttpRequest request, int limit)
+    {
+        if (request.HttpContext.Items.TryGetValue(ParsedKey, out var parsed) && parsed is Result cached)
+        {
+            if (cached.Document is { } doc && doc.RootElement.GetRawText().Length > limit) return new Result(null, Problems.TooLarge(limit));
+            return cached;
+        }
+        var result = await ReadCoreAsync(request, limit);
+        request.HttpContext.Items[ParsedKey] = result;
+        if (result.Document is not null) request.HttpContext.Response.RegisterForDispose(result.Document);
+        return result;
+    }
+
+    private static async Task<Result> ReadCoreAsync(HttpRequest request, int limit)
     {
         Stream body = request.Body;
         var encoding = request.Headers.ContentEncoding.ToString();

@@ -16,7 +16,7 @@ public static class TrackingApi
 {
     public static IEndpointRouteBuilder MapTrackingApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").WithTags("Tracking").RequireScope(ApiScope.Ingest);
+        var v1 = app.MapGroup("/v1").WithTags("Tracking").RequireScope(ApiScope.Ingest, keyInBody: true);
         v1.MapPost("/batch", Batch).WithName("Batch").WithSummary("A batch of Segment messages (up to 500 KB)");
         foreach (var type in new[] { "track", "identify", "page", "screen", "alias", "group" })
             v1.MapPost($"/{type}", (HttpRequest request, TrackingGateway gateway) => Single(request, gateway, type))
@@ -29,7 +29,7 @@ public static class TrackingApi
     {
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.BatchLimit);
         if (body.Error is not null) return body.Error;
-        using var document = body.Document!;
+        var document = body.Document!; // disposed with the response
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("batch", out var batch) || batch.ValueKind != JsonValueKind.Array)
             return Problems.Invalid([("batch", "A JSON object with a 'batch' array of messages is expected.")]);
@@ -50,7 +50,7 @@ public static class TrackingApi
     {
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.MessageLimit);
         if (body.Error is not null) return body.Error;
-        using var document = body.Document!;
+        var document = body.Document!; // disposed with the response
         var outcome = await gateway.IngestAsync([document.RootElement], type, fieldPrefix: "");
         return ToResult(outcome, 1);
     }

@@ -31,7 +31,7 @@ public static class VisitorsApi
         if (ValidateVisitorId(visitorId) is { } invalid) return invalid;
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.BatchLimit);
         if (body.Error is not null) return body.Error;
-        using var document = body.Document!;
+        var document = body.Document!; // disposed with the response
         var root = document.RootElement;
         List<JsonElement> messages = root.ValueKind switch
         {
@@ -50,7 +50,7 @@ public static class VisitorsApi
         if (ValidateVisitorId(visitorId) is { } invalid) return invalid;
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.MessageLimit);
         if (body.Error is not null) return body.Error;
-        using var document = body.Document!;
+        var document = body.Document!; // disposed with the response
         var outcome = await gateway.IngestAsync([document.RootElement], "identify", fieldPrefix: "", visitorId);
         return TrackingApi.ToResult(outcome, 1);
     }
