@@ -7,4 +7,10 @@ public sealed record EventStoreSettings
 
     /// <summary>A snapshot is written when this many events were applied since the last one.</summary>
     public int SnapshotEvery { get; init; } = 200;
+
+    /// <summary>Most appends (from different visitors) committed in one transaction by the append batcher.</summary>
+    public int MaxAppendBatch { get; init; } = 256;
+
+    /// <summary>Transactions the append batcher keeps in flight at once.</summary>
+    public int AppendWriters { get; init; } = 4;
 }

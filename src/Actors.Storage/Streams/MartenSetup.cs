@@ -18,7 +18,9 @@ public static class MartenSetup
         services.AddMarten(options => Configure(options, connectionString, settings))
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup();
-        services.AddSingleton<IVisitorStreams, MartenVisitorStreams>();
+        services.AddSingleton<MartenVisitorStreams>();
+        services.AddSingleton<AppendBatcher>();
+        services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ProfileHistory>();
         return services;

@@ -43,7 +43,8 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
     }
 
     internal static bool IsConflict(Exception e) =>
-        e is ConcurrencyException or ExistingStreamIdCollisionException || (e.InnerException is { } inner && IsConflict(inner));
+        e is ConcurrencyException or ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
+        || (e.InnerException is { } inner && IsConflict(inner));
 
     public async Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default)
     {

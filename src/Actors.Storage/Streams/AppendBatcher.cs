@@ -1,0 +1,109 @@
+using System.Threading.Channels;
+using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
+using Marten;
+using Microsoft.Extensions.Logging;
+
+namespace Actors.Storage.Streams;
+
+/// <summary>
+/// Group commit for visitor streams: appends from many grains that arrive together are written in one transaction
+/// (one round trip, one WAL flush), each still checked against its own expected version. A caller's task completes
+/// only after its batch is committed, so nothing is acknowledged before it is durable. If a batch fails, its appends are
+/// retried one by one, so only the stream that really conflicts (or the event that really fails) sees the error.
+/// Order within a stream is kept because a grain waits for one append before it starts the next.
+/// </summary>
+public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
+{
+    private readonly MartenVisitorStreams _inner;
+    private readonly IDocumentStore _store;
+    private readonly ILogger<AppendBatcher> _logger;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Task[] _writers;
+    private readonly int _maxBatch;
+
+    private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, TaskCompletionSource Done);
+
+    public AppendBatcher(MartenVisitorStreams inner, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
+    {
+        _inner = inner;
+        _store = store;
+        _logger = logger;
+        _maxBatch = Math.Max(1, settings.MaxAppendBatch);
+        // A few writers keep the database busy: while one batch commits, the next one fills.
+        _writers = [.. Enumerable.Range(0, Math.Max(1, settings.AppendWriters)).Select(_ => Task.Run(WriteLoopAsync))];
+    }
+
+    public Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default) => _inner.LoadAsync(profileId, ct);
+
+    public Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default) => _inner.SaveSnapshotAsync(profile, ct);
+
+    public Task<IReadOnlyList<StoredEvent>> ReadAsync(string profileId, EventQuery query, CancellationToken ct = default) => _inner.ReadAsync(profileId, query, ct);
+
+    public Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default)
+    {
+        if (events.Count == 0) return Task.CompletedTask;
+        var pending = new Pending(profileId, expectedVersion, events, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(AppendBatcher));
+        return pending.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(_maxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var next)) batch.Add(next);
+            if (batch.Count == 0) continue;
+            await CommitAsync(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task CommitAsync(List<Pending> batch)
+    {
+        try
+        {
+            await using var session = _store.LightweightSession();
+            foreach (var p in batch) MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events);
+            await session.SaveChangesAsync();
+            foreach (var p in batch) p.Done.TrySetResult();
+        }
+        catch (Exception e) when (batch.Count > 1)
+        {
+            // One append can spoil a transaction for all (a conflict, an oversized event): find it by going one by one.
+            LogSplitting(batch.Count, e.GetType().Name);
+            foreach (var p in batch) await CommitOneAsync(p);
+        }
+        catch (Exception e)
+        {
+            foreach (var p in batch)
+            {
+                if (MartenVisitorStreams.IsConflict(e)) p.Done.TrySetException(new StreamConflictException(p.ProfileId, p.ExpectedVersion, e));
+                else p.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private async Task CommitOneAsync(Pending p)
+    {
+        try
+        {
+            await _inner.AppendAsync(p.ProfileId, p.ExpectedVersion, p.Events);
+            p.Done.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            p.Done.TrySetException(e);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} appends failed ({Error}); committing them one by one")]
+    private partial void LogSplitting(int count, string error);
+}

@@ -1,0 +1,64 @@
+using Actors.Domain.Tracking;
+using Actors.Integration.Tests.Support;
+using Actors.Storage.Streams;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Actors.Integration.Tests.Foundation;
+
+public class AppendBatcherTests : IAsyncLifetime
+{
+    private string _connectionString = "";
+    private ServiceProvider _services = null!;
+    private AppendBatcher Batcher => _services.GetRequiredService<AppendBatcher>();
+
+    public async Task InitializeAsync()
+    {
+        _connectionString = await TestPostgres.CreateDatabaseAsync(nameof(AppendBatcherTests));
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 64, AppendWriters = 2 });
+        _services = services.BuildServiceProvider();
+        await _services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await TestPostgres.DropDatabaseAsync(_connectionString);
+    }
+
+    private static VisitorEvent View(int i) =>
+        new ProductViewed($"sku-{i}", "shoes", null, 1m) { MessageId = Guid.NewGuid().ToString(), EventTime = DateTimeOffset.UtcNow, ReceivedTime = DateTimeOffset.UtcNow };
+
+    [Fact]
+    public async Task Appends_from_many_visitors_at_once_are_all_stored_in_order()
+    {
+        var ids = Enumerable.Range(0, 300).Select(i => $"batch-{i}-{Guid.NewGuid():N}").ToList();
+        for (var round = 0; round < 3; round++)
+            await Task.WhenAll(ids.Select(id => Batcher.AppendAsync(id, round * 2, [View(round), View(round + 100)])));
+
+        foreach (var id in ids.Take(20))
+        {
+            var events = await Batcher.ReadAsync(id, new EventQuery(1, 100));
+            Assert.Equal([1L, 2, 3, 4, 5, 6], events.Select(e => e.Version));
+            Assert.Equal(["sku-0", "sku-100", "sku-1", "sku-101", "sku-2", "sku-102"], events.Select(e => ((ProductViewed)e.Event).Sku));
+        }
+    }
+
+    [Fact]
+    public async Task A_conflict_fails_only_its_own_append_and_the_rest_of_the_batch_is_stored()
+    {
+        var contested = $"contested-{Guid.NewGuid():N}";
+        await Batcher.AppendAsync(contested, 0, [View(1)]);
+
+        var others = Enumerable.Range(0, 100).Select(i => $"other-{i}-{Guid.NewGuid():N}").ToList();
+        var stale = Batcher.AppendAsync(contested, 0, [View(2)]); // a second writer that missed version 1
+        var fine = others.Select(id => Batcher.AppendAsync(id, 0, [View(3)])).ToList();
+
+        await Assert.ThrowsAsync<StreamConflictException>(() => stale);
+        await Task.WhenAll(fine);
+        Assert.Single(await Batcher.ReadAsync(contested, new EventQuery(1, 10)));
+        foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
+    }
+}
