@@ -14,11 +14,19 @@ public sealed class ActivityCounters
     [JsonInclude]
     public Dictionary<string, List<DayCount>> Days { get; private set; } = new(StringComparer.Ordinal);
 
+    /// <summary>How many exact event times are kept per key, newest first (for exact time-window exits).</summary>
+    public const int ExactTimesKept = 8;
+
+    /// <summary>Per key, the times of its latest events (UTC ticks), newest first, at most <see cref="ExactTimesKept"/>.</summary>
+    [JsonInclude]
+    public Dictionary<string, long[]> Latest { get; private set; } = new(StringComparer.Ordinal);
+
     public static string KeyFor(string eventName, string? category = null) =>
         category is null ? eventName : string.Concat(eventName, "|category=", category.ToLowerInvariant());
 
     public void Add(string key, DateTimeOffset at, int count = 1, DateTimeOffset? newestSeen = null)
     {
+        RememberTime(key, at.UtcTicks);
         var day = DayNumber(at);
         if (!Days.TryGetValue(key, out var buckets))
         {
@@ -39,6 +47,27 @@ public sealed class ActivityCounters
         while (stale < buckets.Count && buckets[stale].Day < oldestKept) stale++;
         if (stale > 0) buckets.RemoveRange(0, stale);
     }
+
+    private void RememberTime(string key, long ticks)
+    {
+        Latest.TryGetValue(key, out var times);
+        times ??= [];
+        var i = 0;
+        while (i < times.Length && times[i] >= ticks) i++;
+        if (i >= ExactTimesKept) return; // older than every time kept
+        var grown = new long[Math.Min(ExactTimesKept, times.Length + 1)];
+        Array.Copy(times, 0, grown, 0, i);
+        grown[i] = ticks;
+        Array.Copy(times, i, grown, i + 1, grown.Length - i - 1);
+        Latest[key] = grown;
+    }
+
+    /// <summary>
+    /// The time of the n-th latest event of the key (n = 1 is the latest), or null when fewer than n are known exactly.
+    /// "At least n in the last W" holds exactly until that time + W.
+    /// </summary>
+    public DateTimeOffset? NthLatest(string key, int n) =>
+        n >= 1 && Latest.TryGetValue(key, out var times) && n <= times.Length ? new DateTimeOffset(times[n - 1], TimeSpan.Zero) : null;
 
     /// <summary>Events of that key whose day lies in the window [from, to] (both by day, UTC).</summary>
     public int Count(string key, DateTimeOffset from, DateTimeOffset to)

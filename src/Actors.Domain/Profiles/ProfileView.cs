@@ -33,7 +33,7 @@ public sealed record ProfileView
         Stage = p.Stage.ToWire(),
         LeadKind = p.LeadKind.ToWire(),
         StageSince = p.StageSince,
-        Segments = [],
+        Segments = [.. p.Segments.Keys.Order(StringComparer.Ordinal)],
         Consents = [.. p.Consents.Keys.Order(StringComparer.Ordinal)],
         Preferences = new PreferencesView(p.Preferences.Topics, p.Preferences.ContentTypes, p.Preferences.Frequency, p.Preferences.PausedUntil),
         Version = p.Version,

@@ -51,6 +51,9 @@ public sealed class VisitorProfile
     /// <summary>Profiles whose history was carried into this one.</summary>
     [JsonInclude] public List<string> MergedFrom { get; private set; } = [];
 
+    /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
+    [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
+
     /// <summary>Set when this profile's history now lives elsewhere; its stream has ended.</summary>
     [JsonInclude] public string? MergedIntoProfileId { get; private set; }
 
@@ -147,6 +150,12 @@ public sealed class VisitorProfile
             case MergedInto m:
                 MergedIntoProfileId = m.TargetProfileId;
                 break;
+            case SegmentEntered s:
+                Segments[s.SegmentId] = s.RuleVersion;
+                break;
+            case SegmentLeft s:
+                Segments.Remove(s.SegmentId);
+                break;
         }
     }
 
@@ -157,7 +166,7 @@ public sealed class VisitorProfile
     }
 
     /// <summary>Behaviour of the visitor, as opposed to data about them (CRM) or our own decisions.</summary>
-    public static bool CountsAsActivity(VisitorEvent e) => e is not (AttributesUpdated or StageChanged or ProfilesMerged or MergedInto);
+    public static bool CountsAsActivity(VisitorEvent e) => !e.IsDerived && e is not AttributesUpdated;
 }
 
 public sealed class Preferences

@@ -24,6 +24,8 @@ public static class EventNames
     public const string StageChanged = "stage_changed";
     public const string ProfilesMerged = "profiles_merged";
     public const string MergedInto = "merged_into";
+    public const string SegmentEntered = "segment_entered";
+    public const string SegmentLeft = "segment_left";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -48,6 +50,8 @@ public static class EventNames
         [typeof(StageChanged)] = StageChanged,
         [typeof(ProfilesMerged)] = ProfilesMerged,
         [typeof(MergedInto)] = MergedInto,
+        [typeof(SegmentEntered)] = SegmentEntered,
+        [typeof(SegmentLeft)] = SegmentLeft,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

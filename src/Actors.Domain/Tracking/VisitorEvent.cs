@@ -30,6 +30,8 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(StageChanged), EventNames.StageChanged)]
 [JsonDerivedType(typeof(ProfilesMerged), EventNames.ProfilesMerged)]
 [JsonDerivedType(typeof(MergedInto), EventNames.MergedInto)]
+[JsonDerivedType(typeof(SegmentEntered), EventNames.SegmentEntered)]
+[JsonDerivedType(typeof(SegmentLeft), EventNames.SegmentLeft)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -43,7 +45,7 @@ public abstract record VisitorEvent
 
     /// <summary>Derived events are decisions of ours, not behaviour of the visitor: they are never carried in a merge.</summary>
     [JsonIgnore]
-    public virtual bool IsDerived => false;
+    public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft;
 }
 
 public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
@@ -98,19 +100,16 @@ public sealed record AttributesUpdated(IReadOnlyDictionary<string, string?> Attr
 public sealed record BehaviourTracked(string Name, IReadOnlyDictionary<string, string> Properties) : VisitorEvent;
 
 /// <summary>Derived: the lifecycle stage moved, and why.</summary>
-public sealed record StageChanged(Stage From, Stage To, LeadKind? LeadKind, string Reason) : VisitorEvent
-{
-    public override bool IsDerived => true;
-}
+public sealed record StageChanged(Stage From, Stage To, LeadKind? LeadKind, string Reason) : VisitorEvent;
 
 /// <summary>Derived: another profile's history was carried into this one (identity stitching).</summary>
-public sealed record ProfilesMerged(string SourceProfileId, int EventCount) : VisitorEvent
-{
-    public override bool IsDerived => true;
-}
+public sealed record ProfilesMerged(string SourceProfileId, int EventCount) : VisitorEvent;
 
 /// <summary>Derived: the last event of a profile whose history now lives in another one.</summary>
-public sealed record MergedInto(string TargetProfileId) : VisitorEvent
-{
-    public override bool IsDerived => true;
-}
+public sealed record MergedInto(string TargetProfileId) : VisitorEvent;
+
+/// <summary>Derived: the visitor now matches a segment's rule (at that rule version), and why.</summary>
+public sealed record SegmentEntered(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;
+
+/// <summary>Derived: the visitor no longer matches a segment (the rule stopped holding, changed, or was archived).</summary>
+public sealed record SegmentLeft(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;

@@ -112,4 +112,21 @@ public class IntakeTests
         Assert.Contains("\"$type\":\"order_placed\"", json);
         Assert.Equal(e.MessageId, JsonSerializer.Deserialize<VisitorEvent>(json)!.MessageId);
     }
+
+    [Fact]
+    public void Counters_keep_the_exact_times_of_the_latest_events_per_key_even_when_they_arrive_late()
+    {
+        var profile = new VisitorProfile("p1");
+        var key = ActivityCounters.KeyFor(EventNames.ProductViewed, "shoes");
+        foreach (var minutes in new[] { 10, 30, 20, 5 })
+            profile.Apply(Make.View("s", "shoes", T0.AddMinutes(minutes)));
+        Assert.Equal(T0.AddMinutes(30), profile.Counters.NthLatest(key, 1));
+        Assert.Equal(T0.AddMinutes(20), profile.Counters.NthLatest(key, 2));
+        Assert.Equal(T0.AddMinutes(5), profile.Counters.NthLatest(key, 4));
+        Assert.Null(profile.Counters.NthLatest(key, 5));
+
+        for (var i = 0; i < 20; i++) profile.Apply(Make.View("s", "shoes", T0.AddHours(1 + i)));
+        Assert.Equal(T0.AddHours(20), profile.Counters.NthLatest(key, 1));
+        Assert.Equal(T0.AddHours(13), profile.Counters.NthLatest(key, ActivityCounters.ExactTimesKept));
+    }
 }
