@@ -1,0 +1,33 @@
+namespace Actors.Benchmarks;
+
+/// <summary>How long and how big each phase is. Quick mode finishes in under 3 minutes on 2 cores.</summary>
+public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false)
+{
+    /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=ingest,decisions,...</summary>
+    public bool Runs(string group) => Only is null || Only.Contains(group);
+
+    public TimeSpan Warmup => TimeSpan.FromSeconds(Quick ? 1 : 3);
+    public TimeSpan Window => TimeSpan.FromSeconds(Quick ? 5 : 20);
+    public TimeSpan ScaleWindow => TimeSpan.FromSeconds(Quick ? 4 : 15);
+
+    /// <summary>Requests in flight for HTTP load and the raw INSERT ceiling alike.</summary>
+    public int HttpConcurrency => 32;
+
+    /// <summary>Calls in flight for the in-process comparison (grain calls against stateless load-evaluate-append).</summary>
+    public int InProcessConcurrency => 32;
+
+    public int IngestUsers => 10_000;
+    public int[] ScaleProfiles => [1_000, 100_000, 1_000_000];
+    public int WarmUsers => 1_000;
+    public int[] ActivationSizes => [10, 1_000, 100_000];
+    public int ActivationSamples => Quick ? 5 : 9;
+    public int MemoryGrains => Quick ? 10_000 : 100_000;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..]
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        // --experiment=quick-append: the host with Marten's Quick append mode, to compare ingest; never a "latest" run.
+        return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"));
+    }
+}

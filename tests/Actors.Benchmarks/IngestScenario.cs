@@ -1,0 +1,116 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Actors.Api.Tracking;
+using Actors.Domain.Tracking;
+using Actors.Grains.Visitors;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Concurrency;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Actors.Benchmarks;
+
+/// <summary>
+/// 1. Ingest: one tracked event per HTTP request to POST /v1/visitors/{id}/events (a 200 means durable), against the raw
+/// ceiling: one single-row durable INSERT per operation of the same kind of row into the same PostgreSQL, with Npgsql,
+/// at the same concurrency. 6. Scale: the same ingest with 1,000 / 100,000 / 1,000,000 distinct profiles.
+/// </summary>
+public static class IngestScenario
+{
+    public static async Task<List<Scenario>> RunAsync(BenchHost host, BenchOptions o, CancellationToken ct)
+    {
+        var c = o.HttpConcurrency;
+        using var client = host.Client(c);
+        // Returning users: each has a short history and active grains before the measured run (first touches are the
+        // scale curve's subject), so the figure and the in-process diagnostics below see the same state.
+        var users = o.IngestUsers;
+        await Load.ForEachAsync("ingest: users with history", users, 16,
+            i => Writer.WriteAsync(host, $"anon:ing-{i}", Payloads.History(new Random(i), 5, TimeSpan.FromDays(10))), ct);
+        await Load.ForEachAsync("ingest: activating users", users, c, async i =>
+        {
+            using var get = await client.GetAsync($"/v1/visitors/ing-{i}/profile", ct);
+            get.EnsureSuccessStatusCode();
+        }, ct);
+
+        var raw = await RawInsertsAsync(host, o, ct);
+        var ours = await HttpIngestAsync(client, $"ingest ({o.IngestUsers:N0} users)", "ing", o.IngestUsers, c, o.Warmup, o.Window, ct);
+
+        var results = new List<Scenario>
+        {
+            new("ingest", ours.PerSecond, "events/s", raw.PerSecond, ours.PerSecond / raw.PerSecond, "≥ 1.0× raw INSERT", ours.PerSecond / raw.PerSecond >= 1.0,
+                $"HTTP, 1 event a request, {c} in flight, {o.IngestUsers:N0} returning users (active), p99 {ours.Ms(99):N1} ms; " +
+                $"reference: Npgsql single-row INSERT (synchronous_commit on), {c} in flight, p99 {raw.Ms(99):N1} ms; errors {ours.Errors}/{raw.Errors}"),
+        };
+
+        // Where the gap to the ceiling goes: the same gateway call without HTTP, and the grain call alone.
+        var gateway = host.Host.App.Services.GetRequiredService<TrackingGateway>();
+        var direct = await Load.ClosedAsync("ingest gateway in-process (no HTTP)", c, o.Warmup, o.Window, async (_, _) =>
+        {
+            using var message = JsonDocument.Parse(Payloads.SegmentMessage(Random.Shared));
+            var outcome = await gateway.IngestAsync([message.RootElement], null, "", $"ing-{Random.Shared.Next(o.IngestUsers)}", "track");
+            return outcome.Accepted == 1;
+        }, ct);
+        var grain = await Load.ClosedAsync("ingest grain call in-process (no HTTP, no gateway)", c, o.Warmup, o.Window, async (_, _) =>
+        {
+            IReadOnlyList<VisitorEvent> events = [Payloads.DomainEvent(Random.Shared, DateTimeOffset.UtcNow)];
+            var result = await host.Grains.GetGrain<IVisitorGrain>($"anon:ing-{Random.Shared.Next(o.IngestUsers)}").Track(events.AsImmutable());
+            return result.Events.Count == 1;
+        }, ct);
+        results.Add(new("ingest-gateway-in-process", direct.PerSecond, "events/s", raw.PerSecond, direct.PerSecond / raw.PerSecond, null, null,
+            $"diagnostic: TrackingGateway.IngestAsync called in-process, same users and payloads; p99 {direct.Ms(99):N1} ms; errors {direct.Errors}"));
+        results.Add(new("ingest-grain-in-process", grain.PerSecond, "events/s", raw.PerSecond, grain.PerSecond / raw.PerSecond, null, null,
+            $"diagnostic: IVisitorGrain.Track called in-process, same users; p99 {grain.Ms(99):N1} ms; errors {grain.Errors}"));
+
+        double? first = null;
+        foreach (var profiles in o.ScaleProfiles)
+        {
+            var label = profiles >= 1_000_000 ? $"{profiles / 1_000_000}m" : $"{profiles / 1_000}k";
+            var r = await HttpIngestAsync(client, $"ingest scale ({profiles:N0} profiles)", $"s{label}", profiles, c, o.Warmup, o.ScaleWindow, ct);
+            first ??= r.PerSecond;
+            results.Add(new($"ingest-{label}-profiles", r.PerSecond, "events/s", first, r.PerSecond / first, null, null,
+                $"scale curve: ingest drawn from {profiles:N0} distinct profiles (new ones are cold: identity + stream start); reference: 1,000 profiles; p99 {r.Ms(99):N1} ms; errors {r.Errors}"));
+        }
+        return results;
+    }
+
+    private static async Task<LoadResult> HttpIngestAsync(HttpClient client, string label, string prefix, int users, int concurrency,
+        TimeSpan warmup, TimeSpan window, CancellationToken ct)
+    {
+        var json = new MediaTypeHeaderValue("application/json");
+        return await Load.ClosedAsync(label, concurrency, warmup, window, async (_, _) =>
+        {
+            var user = Random.Shared.Next(users);
+            using var content = new ByteArrayContent(Payloads.SegmentMessage(Random.Shared));
+            content.Headers.ContentType = json;
+            using var response = await client.PostAsync($"/v1/visitors/{prefix}-{user}/events", content, ct);
+            return response.IsSuccessStatusCode;
+        }, ct);
+    }
+
+    /// <summary>Rows shaped like a stored event (id, stream id, version, type, jsonb data, time), one durable INSERT each.</summary>
+    private static async Task<LoadResult> RawInsertsAsync(BenchHost host, BenchOptions o, CancellationToken ct)
+    {
+        await using (var create = host.Database.CreateCommand(
+            "CREATE TABLE IF NOT EXISTS bench_raw_events (seq_id bigserial PRIMARY KEY, id uuid NOT NULL, stream_id text NOT NULL, " +
+            "version bigint NOT NULL, type text NOT NULL, data jsonb NOT NULL, timestamp timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))"))
+            await create.ExecuteNonQueryAsync(ct);
+
+        var users = o.IngestUsers;
+        var versions = new long[users];
+        return await Load.ClosedAsync("raw INSERT ceiling", o.HttpConcurrency, o.Warmup, o.Window, async (_, _) =>
+        {
+            var user = Random.Shared.Next(users);
+            var e = Payloads.DomainEvent(Random.Shared, DateTimeOffset.UtcNow);
+            await using var insert = host.Database.CreateCommand(
+                "INSERT INTO bench_raw_events (id, stream_id, version, type, data, timestamp) VALUES ($1, $2, $3, $4, $5, $6)");
+            insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = Guid.NewGuid() });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"anon:raw-{user}" });
+            insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Interlocked.Increment(ref versions[user]) });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = EventNames.Of(e) });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Payloads.EventJson(e), NpgsqlDbType = NpgsqlDbType.Jsonb });
+            insert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = e.ReceivedTime });
+            await insert.ExecuteNonQueryAsync(ct);
+            return true;
+        }, ct);
+    }
+}

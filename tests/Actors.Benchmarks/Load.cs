@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using HdrHistogram;
+
+namespace Actors.Benchmarks;
+
+/// <summary>Operations done in a measured window, and their latencies in microseconds.</summary>
+public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency)
+{
+    public double PerSecond => Ops / Elapsed.TotalSeconds;
+    public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
+    public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors";
+}
+
+/// <summary>
+/// Bounded load loops: each runs a fixed warm-up and a fixed measured window and stops by itself. Latencies go into
+/// one HdrHistogram per worker (no shared lock on the hot path), merged at the end.
+/// </summary>
+public static class Load
+{
+    private const long MaxMicros = 60_000_000;
+
+    public static long Micros(long fromTimestamp, long toTimestamp) =>
+        Math.Max(0, (toTimestamp - fromTimestamp) * 1_000_000 / Stopwatch.Frequency);
+
+    /// <summary>Closed loop: <paramref name="concurrency"/> workers each send the next request as soon as one completes.</summary>
+    /// <param name="op">(worker, sequence) → success. Exceptions count as errors.</param>
+    public static async Task<LoadResult> ClosedAsync(string label, int concurrency, TimeSpan warmup, TimeSpan duration,
+        Func<int, long, Task<bool>> op, CancellationToken ct)
+    {
+        var histograms = new LongHistogram[concurrency];
+        var ops = new long[concurrency];
+        var errors = new long[concurrency];
+        long measureFrom = 0, measureUntil = long.MaxValue, sequence = 0;
+        var stop = false;
+
+        var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+        {
+            var h = histograms[w] = new LongHistogram(MaxMicros, 3);
+            while (!Volatile.Read(ref stop) && !ct.IsCancellationRequested)
+            {
+                var start = Stopwatch.GetTimestamp();
+                bool ok;
+                try { ok = await op(w, Interlocked.Increment(ref sequence)); }
+                catch (Exception) when (!ct.IsCancellationRequested) { ok = false; }
+                var end = Stopwatch.GetTimestamp();
+                // Only operations that started and ended inside the window count.
+                var from = Volatile.Read(ref measureFrom);
+                if (from == 0 || start < from || end > Volatile.Read(ref measureUntil)) continue;
+                if (ok)
+                {
+                    ops[w]++;
+                    h.RecordValue(Math.Min(MaxMicros, Micros(start, end)));
+                }
+                else errors[w]++;
+            }
+        }, CancellationToken.None)).ToList();
+
+        await Progress.WaitAsync(label, warmup, "warm-up", () => null, ct);
+        var windowStart = Stopwatch.GetTimestamp();
+        Volatile.Write(ref measureFrom, windowStart);
+        await Progress.WaitAsync(label, duration, "measuring", () => ops.Sum() / Stopwatch.GetElapsedTime(windowStart).TotalSeconds, ct);
+        var windowEnd = Stopwatch.GetTimestamp();
+        Volatile.Write(ref measureUntil, windowEnd);
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(workers);
+
+        var merged = new LongHistogram(MaxMicros, 3);
+        foreach (var h in histograms) merged.Add(h);
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(windowStart, windowEnd), merged);
+        Progress.Line($"{label}: {result.Summary}");
+        return result;
+    }
+
+    /// <summary>
+    /// Open loop at a fixed rate: request k is due at start + k / rate, whether or not earlier ones are done. A request
+    /// that starts late because every worker was busy is timed from when it was due (queueing counts); one that waited
+    /// for its due time is timed from when it was sent (the timer's own lateness does not).
+    /// </summary>
+    public static async Task<LoadResult> OpenAsync(string label, double rate, int workers, TimeSpan duration,
+        Func<long, Task<bool>> op, CancellationToken ct)
+    {
+        var histograms = new LongHistogram[workers];
+        var ops = new long[workers];
+        var errors = new long[workers];
+        var total = (long)(rate * duration.TotalSeconds);
+        long next = -1;
+        var start = Stopwatch.GetTimestamp();
+        var ticksPerRequest = Stopwatch.Frequency / rate;
+
+        var tasks = Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+        {
+            var h = histograms[w] = new LongHistogram(MaxMicros, 3);
+            while (!ct.IsCancellationRequested)
+            {
+                var k = Interlocked.Increment(ref next);
+                if (k >= total) return;
+                var due = start + (long)(k * ticksPerRequest);
+                var now = Stopwatch.GetTimestamp();
+                long timedFrom;
+                if (due > now)
+                {
+                    var wait = Micros(now, due);
+                    if (wait > 1_500) await Task.Delay(TimeSpan.FromMicroseconds(wait - 1_000), ct);
+                    while (Stopwatch.GetTimestamp() < due) Thread.SpinWait(20);
+                    timedFrom = Stopwatch.GetTimestamp();
+                }
+                else timedFrom = due;
+
+                bool ok;
+                try { ok = await op(k); }
+                catch (Exception) when (!ct.IsCancellationRequested) { ok = false; }
+                if (ok)
+                {
+                    ops[w]++;
+                    h.RecordValue(Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp())));
+                }
+                else errors[w]++;
+            }
+        }, CancellationToken.None)).ToList();
+
+        var all = Task.WhenAll(tasks);
+        await Progress.WaitAsync(label, duration, $"open loop at {rate:N0}/s", () => ops.Sum() / Stopwatch.GetElapsedTime(start).TotalSeconds, ct, all);
+        await all;
+        var merged = new LongHistogram(MaxMicros, 3);
+        foreach (var h in histograms) merged.Add(h);
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(start), merged);
+        Progress.Line($"{label}: {result.Summary}");
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="op"/> for 0..count-1 with bounded parallelism (setup work, not measured).</summary>
+    public static async Task ForEachAsync(string label, int count, int parallelism, Func<int, Task> op, CancellationToken ct)
+    {
+        var done = 0;
+        var started = Stopwatch.GetTimestamp();
+        var lastReport = started;
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct }, async (i, _) =>
+        {
+            await op(i);
+            var n = Interlocked.Increment(ref done);
+            var now = Stopwatch.GetTimestamp();
+            var last = Volatile.Read(ref lastReport);
+            if (Micros(last, now) > 2_000_000 && Interlocked.CompareExchange(ref lastReport, now, last) == last)
+                Progress.Line($"{label}: {n:N0}/{count:N0}");
+        });
+        Progress.Line($"{label}: {count:N0} done in {Stopwatch.GetElapsedTime(started).TotalSeconds:N1} s");
+    }
+}
+
+/// <summary>Progress on stderr, so stdout carries only the table.</summary>
+public static class Progress
+{
+    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+    public static void Line(string text) => Console.Error.WriteLine($"[{Clock.Elapsed.TotalSeconds,6:F1}s] {text}");
+
+    /// <summary>Waits <paramref name="duration"/>, printing a line a second with the current rate when there is one.</summary>
+    public static async Task WaitAsync(string label, TimeSpan duration, string phase, Func<double?> rate, CancellationToken ct, Task? until = null)
+    {
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        while (!ct.IsCancellationRequested)
+        {
+            var left = Load.Micros(Stopwatch.GetTimestamp(), end);
+            if (left <= 0 || until is { IsCompleted: true }) break;
+            var step = TimeSpan.FromMicroseconds(Math.Min(left, 1_000_000));
+            if (until is null) await Task.Delay(step, ct);
+            else await Task.WhenAny(Task.Delay(step, ct), until);
+            var remaining = Load.Micros(Stopwatch.GetTimestamp(), end) / 1e6;
+            if (remaining > 0.05)
+                Line(rate() is { } r && !double.IsNaN(r) ? $"  {label} {phase}: {r:N0}/s, {remaining:N0} s left" : $"  {label} {phase}: {remaining:N0} s left");
+        }
+        ct.ThrowIfCancellationRequested();
+    }
+}
