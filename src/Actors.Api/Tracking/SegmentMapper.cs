@@ -76,7 +76,10 @@ public static class SegmentMapper
     /// <param name="typeFromRoute">The type a route fixes (/v1/track: "track"), or null when the message's own "type" decides.</param>
     /// <param name="receivedAt">When we received it: every event's ReceivedTime, and its EventTime when the message has none.</param>
     /// <param name="fieldPrefix">Put before every error's field path, e.g. "batch[3]."; "" for a message on its own.</param>
-    public static MappingResult Map(JsonElement message, string? typeFromRoute, DateTimeOffset receivedAt, string fieldPrefix = "")
+    /// <param name="routeAnonymousId">On a per-visitor route, the visitor's anonymous id: it replaces the message's.</param>
+    /// <param name="routeUserId">On a per-visitor route for a known customer ("user:42"), the user id: it replaces the message's.</param>
+    public static MappingResult Map(JsonElement message, string? typeFromRoute, DateTimeOffset receivedAt, string fieldPrefix = "",
+        string? routeAnonymousId = null, string? routeUserId = null)
     {
         var m = new Mapping(fieldPrefix, receivedAt);
         if (message.ValueKind != JsonValueKind.Object)
@@ -93,6 +96,8 @@ public static class SegmentMapper
         errors = m.ErrorCount;
         var userId = m.Text(message, "userId", Scope.Root, MaxIdLength);
         var userIdMalformed = m.ErrorCount > errors;
+        if (routeAnonymousId is not null) (anonymousId, anonymousIdMalformed) = (routeAnonymousId, false);
+        if (routeUserId is not null) (userId, userIdMalformed) = (routeUserId, false);
         m.MessageId = m.ReadMessageId(message);
         m.EventTime = m.ReadEventTime(message);
         m.ExpectObject(message, "context");

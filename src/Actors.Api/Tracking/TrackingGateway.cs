@@ -29,14 +29,23 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
         IReadOnlyList<JsonElement> messages, string? typeFromRoute, string fieldPrefix, string? visitorId = null, string? defaultType = null)
     {
         var receivedAt = clock.GetUtcNow();
+        // On a per-visitor route the route names the visitor: its anonymous id (or, for "user:42", its user id) replaces
+        // whatever the message says, so a frontend cannot write into another visitor's profile through it.
+        string? routeAnonymousId = null, routeUserId = null;
+        if (visitorId is not null)
+        {
+            var alias = Aliases.FromVisitorId(visitorId);
+            if (alias.StartsWith("user:", StringComparison.Ordinal)) routeUserId = alias["user:".Length..];
+            else routeAnonymousId = alias["anon:".Length..];
+        }
         var refused = new List<RefusedMessage>();
         var mapped = new List<MappedMessage>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
         {
             var prefix = fieldPrefix.Length == 0 ? "" : $"{fieldPrefix}[{i}].";
-            var message = visitorId is null ? messages[i] : WithVisitor(messages[i], visitorId);
+            var message = messages[i];
             var type = typeFromRoute ?? (defaultType is not null && !HasType(message) ? defaultType : null);
-            var result = SegmentMapper.Map(message, type, receivedAt, prefix);
+            var result = SegmentMapper.Map(message, type, receivedAt, prefix, routeAnonymousId, routeUserId);
             if (result.IsValid) mapped.Add(result.Message!);
             else refused.Add(new RefusedMessage(i, MessageIdOf(messages[i]), result.Errors));
         }
@@ -86,22 +95,6 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
 
     private static bool HasType(JsonElement message) =>
         message.ValueKind == JsonValueKind.Object && message.TryGetProperty("type", out _);
-
-    /// <summary>
-    /// On a per-visitor route the route names the visitor: its anonymous id (or, for "user:42", its user id) replaces
-    /// whatever the message says, so a frontend cannot write into another visitor's profile through it.
-    /// </summary>
-    private static JsonElement WithVisitor(JsonElement message, string visitorId)
-    {
-        if (message.ValueKind != JsonValueKind.Object) return message;
-        var alias = Aliases.FromVisitorId(visitorId);
-        var (field, value) = alias.StartsWith("user:", StringComparison.Ordinal)
-            ? ("userId", alias["user:".Length..])
-            : ("anonymousId", alias["anon:".Length..]);
-        var copy = System.Text.Json.Nodes.JsonObject.Create(message)!;
-        copy[field] = value;
-        return JsonSerializer.SerializeToElement(copy);
-    }
 
     private static string? MessageIdOf(JsonElement message) =>
         message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;

@@ -1,7 +1,9 @@
 using Actors.Domain.Tracking;
 using Actors.Storage.Access;
+using Actors.Storage.Segments;
 using JasperFx;
 using JasperFx.Events;
+using JasperFx.Events.Projections;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Weasel.Core;
@@ -23,6 +25,7 @@ public static class MartenSetup
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ProfileHistory>();
+        services.AddSingleton<SegmentStore>();
         return services;
     }
 
@@ -36,6 +39,12 @@ public static class MartenSetup
         options.UseSystemTextJsonForSerialization(EnumStorage.AsString);
         options.Schema.For<ProfileSnapshot>();
         options.Schema.For<StoredApiKey>();
+        options.Schema.For<SegmentDocument>();
+        options.Schema.For<SegmentMember>().Index(m => m.SegmentId);
+        options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
+        options.Schema.For<CustomerValue>();
+        options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
+        options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         options.DisableNpgsqlLogging = true;
     }

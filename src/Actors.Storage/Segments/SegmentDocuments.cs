@@ -1,0 +1,29 @@
+namespace Actors.Storage.Segments;
+
+/// <summary>A marketer's segment as stored: its current rule and every earlier version of it.</summary>
+public sealed record SegmentDocument
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required int Version { get; init; }
+    public required string RuleJson { get; init; }
+    public required string Description { get; init; }
+    public bool Archived { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    public IReadOnlyList<SegmentVersion> History { get; init; } = [];
+}
+
+public sealed record SegmentVersion(int Version, string RuleJson, DateTimeOffset At);
+
+/// <summary>One member of one segment, kept in the same transaction as the event that let them in (inline projection).</summary>
+public sealed record SegmentMember(string Id, string SegmentId, string ProfileId, int RuleVersion, DateTimeOffset Since)
+{
+    public static string IdFor(string segmentId, string profileId) => $"{segmentId}|{profileId}";
+}
+
+/// <summary>A segment's size at a moment, for the size-over-time chart.</summary>
+public sealed record SegmentSize(string Id, string SegmentId, DateTimeOffset At, int Members);
+
+/// <summary>What RFM needs of a customer, kept inline with the order events: the population's quantiles come from these.</summary>
+public sealed record CustomerValue(string Id, int Orders, decimal Total, DateTimeOffset? LastOrderAt);

@@ -1,0 +1,82 @@
+using Marten;
+
+namespace Actors.Storage.Segments;
+
+/// <summary>Segments, their members (projection) and size history in Marten.</summary>
+public sealed class SegmentStore(IDocumentStore store)
+{
+    public async Task<SegmentDocument?> FindAsync(string id, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return await session.LoadAsync<SegmentDocument>(id, ct);
+    }
+
+    public async Task<IReadOnlyList<SegmentDocument>> ListAsync(bool includeArchived, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var all = includeArchived
+            ? await session.Query<SegmentDocument>().ToListAsync(ct)
+            : await session.Query<SegmentDocument>().Where(s => !s.Archived).ToListAsync(ct);
+        return [.. all.OrderBy(s => s.Id, StringComparer.Ordinal)];
+    }
+
+    public async Task SaveAsync(SegmentDocument segment, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        session.Store(segment);
+        await session.SaveChangesAsync(ct);
+    }
+
+    public async Task<(IReadOnlyList<SegmentMember> Members, string? Next)> MembersAsync(string segmentId, string? after, int limit, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var query = session.Query<SegmentMember>().Where(m => m.SegmentId == segmentId);
+        if (after is not null) query = query.Where(m => string.Compare(m.ProfileId, after) > 0);
+        var page = await query.OrderBy(m => m.ProfileId).Take(limit + 1).ToListAsync(ct);
+        return (page.Take(limit).ToList(), page.Count > limit ? page[limit - 1].ProfileId : null);
+    }
+
+    public async Task<int> CountAsync(string segmentId, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return await session.Query<SegmentMember>().CountAsync(m => m.SegmentId == segmentId, ct);
+    }
+
+    public async Task RecordSizeAsync(string segmentId, DateTimeOffset at, CancellationToken ct = default)
+    {
+        var count = await CountAsync(segmentId, ct);
+        await using var session = store.LightweightSession();
+        session.Store(new SegmentSize($"{segmentId}|{at.UtcTicks}", segmentId, at, count));
+        await session.SaveChangesAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<SegmentSize>> SizeHistoryAsync(string segmentId, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var sizes = await session.Query<SegmentSize>().Where(s => s.SegmentId == segmentId).OrderBy(s => s.At).ToListAsync(ct);
+        return sizes;
+    }
+
+    public async Task<IReadOnlyList<CustomerValue>> CustomerValuesAsync(CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return await session.Query<CustomerValue>().Where(c => c.Orders > 0).ToListAsync(ct);
+    }
+
+    /// <summary>Every profile that has a stream, in id order, a page at a time (for backfills).</summary>
+    public async Task<IReadOnlyList<string>> ProfileIdsAsync(string? after, int limit, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var schema = store.Options.Events.DatabaseSchemaName;
+        var ids = await session.QueryAsync<string>(
+            $"select id from {schema}.mt_streams where (? is null or id > ?) order by id limit ?", ct, after!, after!, limit);
+        return ids;
+    }
+
+    public async Task<long> ProfileCountAsync(CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var schema = store.Options.Events.DatabaseSchemaName;
+        return (await session.QueryAsync<long>($"select count(*) from {schema}.mt_streams", ct)).Single();
+    }
+}
