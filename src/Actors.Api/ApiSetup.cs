@@ -2,6 +2,7 @@ using Actors.Api.Access;
 using Actors.Api.Health;
 using Actors.Api.Import;
 using Actors.Api.Replay;
+using Actors.Api.Segments;
 using Actors.Api.Tracking;
 using Actors.Api.Visitors;
 using Microsoft.AspNetCore.Builder;
@@ -42,6 +43,7 @@ public static class ApiSetup
         app.MapVisitorsApi();
         app.MapReplayApi();
         app.MapImportApi();
+        app.MapSegmentsApi();
         return app;
     }
 }

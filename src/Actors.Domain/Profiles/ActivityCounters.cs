@@ -24,29 +24,60 @@ public sealed class ActivityCounters
     public static string KeyFor(string eventName, string? category = null) =>
         category is null ? eventName : string.Concat(eventName, "|category=", category.ToLowerInvariant());
 
+    /// <summary>Buckets are single days for this long back from the newest event; older ones are merged into months.</summary>
+    public const int DailyDays = 62;
+
+    /// <summary>Days per merged bucket beyond <see cref="DailyDays"/>.</summary>
+    public const int MonthDays = 30;
+
     public void Add(string key, DateTimeOffset at, int count = 1, DateTimeOffset? newestSeen = null)
     {
         RememberTime(key, at.UtcTicks);
+        var newestDay = DayNumber(newestSeen ?? at);
         var day = DayNumber(at);
+        var oldestKept = newestDay - (int)DefaultHorizon.TotalDays;
+        if (day < oldestKept) return;
         if (!Days.TryGetValue(key, out var buckets))
         {
             buckets = new List<DayCount>(4);
             Days[key] = buckets;
         }
 
-        // Buckets are kept in day order; late events land in their own day.
+        // Old events land in their month's bucket, recent ones in their day's.
+        var (start, span) = day <= newestDay - DailyDays ? (MonthStart(day), MonthDays) : (day, 1);
         var i = buckets.Count - 1;
-        while (i >= 0 && buckets[i].Day > day) i--;
-        if (i >= 0 && buckets[i].Day == day)
+        while (i >= 0 && buckets[i].Day > start) i--;
+        if (i >= 0 && buckets[i].Day == start)
             buckets[i] = buckets[i] with { Count = buckets[i].Count + count };
         else
-            buckets.Insert(i + 1, new DayCount(day, count));
+            buckets.Insert(i + 1, new DayCount(start, count, span));
 
-        var oldestKept = DayNumber(newestSeen ?? at) - (int)DefaultHorizon.TotalDays;
-        var stale = 0;
-        while (stale < buckets.Count && buckets[stale].Day < oldestKept) stale++;
-        if (stale > 0) buckets.RemoveRange(0, stale);
+        Compact(buckets, newestDay, oldestKept);
     }
+
+    /// <summary>Drops buckets past the horizon and merges days that have aged past <see cref="DailyDays"/> into months.</summary>
+    private static void Compact(List<DayCount> buckets, int newestDay, int oldestKept)
+    {
+        var stale = 0;
+        while (stale < buckets.Count && buckets[stale].Day + buckets[stale].Span - 1 < oldestKept) stale++;
+        if (stale > 0) buckets.RemoveRange(0, stale);
+
+        var agedBefore = newestDay - DailyDays;
+        if (buckets.Count < 2 || buckets[0].Day > agedBefore || (buckets[0].Span > 1 && (buckets.Count < 2 || buckets[1].Day > agedBefore))) return;
+        var merged = new List<DayCount>(buckets.Count);
+        foreach (var b in buckets)
+        {
+            var bucket = b.Span == 1 && b.Day <= agedBefore ? new DayCount(MonthStart(b.Day), b.Count, MonthDays) : b;
+            if (merged.Count > 0 && merged[^1].Day == bucket.Day && merged[^1].Span == bucket.Span)
+                merged[^1] = merged[^1] with { Count = merged[^1].Count + bucket.Count };
+            else
+                merged.Add(bucket);
+        }
+        buckets.Clear();
+        buckets.AddRange(merged);
+    }
+
+    private static int MonthStart(int day) => day - day % MonthDays;
 
     private void RememberTime(string key, long ticks)
     {
@@ -69,7 +100,10 @@ public sealed class ActivityCounters
     public DateTimeOffset? NthLatest(string key, int n) =>
         n >= 1 && Latest.TryGetValue(key, out var times) && n <= times.Length ? new DateTimeOffset(times[n - 1], TimeSpan.Zero) : null;
 
-    /// <summary>Events of that key whose day lies in the window [from, to] (both by day, UTC).</summary>
+    /// <summary>
+    /// Events of that key whose day lies in the window [from, to] (both by day, UTC). Exact for the last
+    /// <see cref="DailyDays"/> days; a merged month counts when it starts inside the window.
+    /// </summary>
     public int Count(string key, DateTimeOffset from, DateTimeOffset to)
     {
         if (!Days.TryGetValue(key, out var buckets)) return 0;
@@ -84,4 +118,8 @@ public sealed class ActivityCounters
     public static int DayNumber(DateTimeOffset at) => (int)(at.UtcTicks / TimeSpan.TicksPerDay);
 }
 
-public readonly record struct DayCount(int Day, int Count);
+/// <summary>A bucket: events from <see cref="Day"/> for <see cref="Span"/> days (1, or a merged month). Short JSON names keep snapshots small.</summary>
+public readonly record struct DayCount(
+    [property: JsonPropertyName("d")] int Day,
+    [property: JsonPropertyName("n")] int Count,
+    [property: JsonPropertyName("s")] int Span = 1);

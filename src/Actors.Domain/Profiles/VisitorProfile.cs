@@ -197,12 +197,20 @@ public sealed class OrderSummary
     [JsonInclude] public DateTimeOffset? LastAt { get; private set; }
     [JsonInclude] public int StoreCount { get; private set; }
 
-    /// <summary>Order ids seen, so an order reported twice (online and by a store import) counts once.</summary>
-    [JsonInclude] public HashSet<string> OrderIds { get; private set; } = new(StringComparer.Ordinal);
+    /// <summary>How many recent order ids are remembered for deduplication.</summary>
+    public const int OrderIdsKept = 256;
+
+    /// <summary>
+    /// Ids of the latest orders, oldest first, so an order reported twice (online and by a store import) counts once.
+    /// Bounded: an order reported again after <see cref="OrderIdsKept"/> newer ones would count twice.
+    /// </summary>
+    [JsonInclude] public List<string> OrderIds { get; private set; } = [];
 
     internal bool Record(OrderPlaced o)
     {
-        if (!OrderIds.Add(o.OrderId)) return false;
+        if (OrderIds.Contains(o.OrderId)) return false;
+        if (OrderIds.Count == OrderIdsKept) OrderIds.RemoveAt(0);
+        OrderIds.Add(o.OrderId);
         Count++;
         Total += o.Total;
         if (o.Channel == SalesChannel.Store) StoreCount++;

@@ -18,9 +18,12 @@ internal readonly record struct Window(int Amount, bool InHours)
 /// event time + W. Events dated after now (client clocks running ahead) count as inside the window.
 /// <para>
 /// Exact when the question can be answered from the exact latest times (<see cref="ActivityCounters.ExactTimesKept"/>
-/// per key). Otherwise the day buckets answer, and a whole UTC day counts as soon as any part of it lies in the window:
-/// the window then reaches back to the start of the UTC day of now - W, so it is up to one day longer than asked, and
-/// it closes at a UTC midnight (+ W).
+/// per key). Otherwise the buckets answer, and a bucket counts while its first day is not before the UTC day of
+/// now - W (as <see cref="ActivityCounters.Count"/> does). For day buckets that means a whole UTC day counts as soon as
+/// any part of it lies in the window: the window is up to one day longer than asked and closes at a UTC midnight (+ W).
+/// Buckets older than <see cref="ActivityCounters.DailyDays"/> days (before the newest event) are merged into
+/// 30-day buckets, which count only while their first day is in the window: windows reaching that far back may end
+/// up to 29 days early.
 /// </para>
 /// </summary>
 internal static class Counting
@@ -52,7 +55,10 @@ internal static class Counting
         return NthLatestDay(c, key, n, DayOf(from)) is { } day ? At((day + 1) * TimeSpan.TicksPerDay + window) : null;
     }
 
-    /// <summary>The day of the n-th latest event by the buckets, if it is not before <paramref name="firstDay"/>.</summary>
+    /// <summary>
+    /// The first day of the bucket holding the n-th latest event, if it is not before <paramref name="firstDay"/>.
+    /// Buckets are kept in order of their first day, so walking back from the end meets the newest first.
+    /// </summary>
     private static long? NthLatestDay(ActivityCounters c, string key, int n, int firstDay)
     {
         if (!c.Days.TryGetValue(key, out var buckets)) return null;

@@ -11,4 +11,6 @@ public sealed record ActorsSettings
 
     /// <summary>How often a known visitor's lifecycle reminder checks for inactivity.</summary>
     public TimeSpan WakeUpPeriod { get; init; } = TimeSpan.FromHours(6);
+
+    public Segments.SegmentSettings Segments { get; init; } = new();
 }

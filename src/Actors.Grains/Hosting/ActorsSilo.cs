@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
+using Actors.Grains.Segments;
 using Actors.Storage.Streams;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -79,6 +80,10 @@ public static class ActorsSilo
         services.TryAddSingleton<ActorsMetrics>();
         services.AddActorsEventStore(connectionString, settings.EventStore);
         services.AddSingleton<VisitorDirectory>();
+        services.AddSingleton(settings.Segments);
+        services.AddSingleton<SegmentCatalog>();
+        services.AddHostedService(sp => sp.GetRequiredService<SegmentCatalog>());
+        services.AddSingleton<SegmentBackfill>();
         return silo;
     }
 }

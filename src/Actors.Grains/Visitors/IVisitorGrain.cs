@@ -15,6 +15,13 @@ public interface IVisitorGrain : IGrainWithStringKey
     /// <summary>Carries this profile's history into <paramref name="targetProfileId"/> and ends this stream. Idempotent.</summary>
     Task<string> MergeInto(string targetProfileId);
 
+    /// <summary>Applies the segment rules (at least catalogue version <paramref name="catalogVersion"/>); returns the membership changes stored.</summary>
+    Task<int> ReevaluateSegments(long catalogVersion);
+
+    /// <summary>Whether the profile matches a rule now, without storing anything (previews).</summary>
+    [ReadOnly]
+    Task<bool> Matches(string ruleJson);
+
     /// <summary>Takes in another profile's history. Idempotent per source.</summary>
     Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<VisitorEvent>> history);
 }

@@ -12,45 +12,70 @@ namespace Actors.Grains.Visitors;
 public sealed partial class VisitorGrain
 {
     private const string WakeUpReminder = "lifecycle";
-    private bool _hasWakeUp;
+
+    // The due time of the reminder as last registered (null: none). A later next change needs no new registration:
+    // the reminder fires early, finds nothing to do and is re-armed. An earlier one must move it.
+    private DateTimeOffset? _wakeUpDue;
+    private IGrainTimer? _timer;
 
     private async Task ScheduleWakeUpAsync()
     {
-        var next = StageMachine.NextInactivityCheck(_profile, settings.Lifecycle);
-        if (next is { } due && !_hasWakeUp)
+        var now = clock.GetUtcNow();
+        var next = Intake.NextWakeUp(_profile, now, settings.Lifecycle, segments.Context);
+        ArmTimer(next);
+        if (next is { } due && (_wakeUpDue is null || due < _wakeUpDue.Value - Tolerance))
         {
-            var dueIn = due - clock.GetUtcNow();
-            if (dueIn < TimeSpan.Zero) dueIn = TimeSpan.Zero;
-            await this.RegisterOrUpdateReminder(WakeUpReminder, dueIn, settings.WakeUpPeriod);
-            _hasWakeUp = true;
+            await this.RegisterOrUpdateReminder(WakeUpReminder, Max(due - now, TimeSpan.Zero), settings.WakeUpPeriod);
+            _wakeUpDue = due;
         }
-        else if (next is null && _hasWakeUp)
+        else if (next is null && _wakeUpDue is not null)
         {
             if (await this.GetReminder(WakeUpReminder) is { } reminder) await this.UnregisterReminder(reminder);
-            _hasWakeUp = false;
+            _wakeUpDue = null;
         }
     }
+
+    private static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(500);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>While active, a timer wakes the grain at the exact moment (a window closing); the reminder is the durable backup.</summary>
+    private void ArmTimer(DateTimeOffset? next)
+    {
+        _timer?.Dispose();
+        _timer = null;
+        if (next is not { } due) return;
+        var dueIn = due - clock.GetUtcNow();
+        if (dueIn > TimeSpan.FromHours(1)) return; // the reminder covers it; the activation will likely be gone by then
+        _timer = this.RegisterGrainTimer(WakeUpAsync, new GrainTimerCreationOptions(Max(dueIn, TimeSpan.Zero), Timeout.InfiniteTimeSpan) { Interleave = false });
+    }
+
+    private Task WakeUpAsync(CancellationToken ct) => HandleWakeUpAsync();
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != WakeUpReminder) return;
-        await EnsureLoadedAsync();
-        _hasWakeUp = true; // it exists, since it fired
+        _wakeUpDue ??= clock.GetUtcNow(); // it exists, since it fired
+        await HandleWakeUpAsync();
 
-        VisitorEvent? changed = null;
-        LogWakeUp(ProfileId, _profile.Version, _profile.Stage.ToWire(), _profile.LastActivity, clock.GetUtcNow());
-        await AppendWithRetryAsync(() =>
+        // Sleep until the next moment anything can change instead of waking every period.
+        var now = clock.GetUtcNow();
+        if (_wakeUpDue is not null && Intake.NextWakeUp(_profile, now, settings.Lifecycle, segments.Context) is { } next
+            && next - now > settings.WakeUpPeriod)
         {
-            changed = Intake.HandleWakeUp(_profile, clock.GetUtcNow(), settings.Lifecycle);
-            return changed is null ? [] : [changed];
-        });
-        if (changed is StageChanged s) LogStageByTime(ProfileId, s.From.ToWire(), s.To.ToWire(), s.Reason);
-        await AfterChangeAsync();
+            await this.RegisterOrUpdateReminder(WakeUpReminder, next - now, settings.WakeUpPeriod);
+            _wakeUpDue = next;
+        }
+    }
 
-        // Still active: sleep until the next moment inactivity could matter instead of waking every period.
-        if (_hasWakeUp && StageMachine.NextInactivityCheck(_profile, settings.Lifecycle) is { } next
-            && next - clock.GetUtcNow() > settings.WakeUpPeriod)
-            await this.RegisterOrUpdateReminder(WakeUpReminder, next - clock.GetUtcNow(), settings.WakeUpPeriod);
+    private async Task HandleWakeUpAsync()
+    {
+        await EnsureLoadedAsync();
+        LogWakeUp(ProfileId, _profile.Version, _profile.Stage.ToWire(), _profile.LastActivity, clock.GetUtcNow());
+        IReadOnlyList<VisitorEvent> changes = [];
+        await AppendWithRetryAsync(() => changes = Intake.HandleWakeUp(_profile, clock.GetUtcNow(), settings.Lifecycle, segments.Context));
+        foreach (var s in changes.OfType<StageChanged>()) LogStageByTime(ProfileId, s.From.ToWire(), s.To.ToWire(), s.Reason);
+        await AfterChangeAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Wake-up of {ProfileId} at version {Version}: stage {Stage}, last activity {LastActivity:O}, now {Now:O}")]

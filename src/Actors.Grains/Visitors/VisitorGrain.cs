@@ -2,6 +2,7 @@ using Actors.Domain.Lifecycle;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 using Actors.Grains.Hosting;
+using Actors.Grains.Segments;
 using Actors.Storage.Streams;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +18,7 @@ public sealed partial class VisitorGrain(
     ActorsSettings settings,
     TimeProvider clock,
     ActorsMetrics metrics,
+    SegmentCatalog segments,
     ILogger<VisitorGrain> logger) : Grain, IVisitorGrain, IRemindable
 {
     private const int MaxConflictRetries = 3;
@@ -29,7 +31,29 @@ public sealed partial class VisitorGrain(
     public override async Task OnActivateAsync(CancellationToken ct)
     {
         await ReloadAsync(ct);
-        _hasWakeUp = StageMachine.NextInactivityCheck(_profile, settings.Lifecycle) is not null;
+        // A visitor that can change by time alone holds a reminder (kept so by every change); assume it is there.
+        _wakeUpDue = Intake.NextWakeUp(_profile, clock.GetUtcNow(), settings.Lifecycle, segments.Context);
+        ArmTimer(_wakeUpDue);
+    }
+
+    public async Task<int> ReevaluateSegments(long catalogVersion)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is not null) return 0;
+        await segments.EnsureAtLeastAsync(catalogVersion);
+        IReadOnlyList<VisitorEvent> changes = [];
+        await AppendWithRetryAsync(() => changes = Intake.Reevaluate(_profile, segments.Context, clock.GetUtcNow(), $"segments:{catalogVersion}"));
+        await AfterChangeAsync();
+        return changes.Count;
+    }
+
+    public async Task<bool> Matches(string ruleJson)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is not null || _profile.Version == 0) return false;
+        using var json = System.Text.Json.JsonDocument.Parse(ruleJson);
+        var parsed = Actors.Domain.Segments.SegmentRule.Parse(json.RootElement);
+        return parsed.IsValid && parsed.Rule!.Matches(_profile, clock.GetUtcNow(), segments.Context.Rfm);
     }
 
     public async Task<TrackResult> Track(Immutable<IReadOnlyList<VisitorEvent>> events)
@@ -41,7 +65,7 @@ public sealed partial class VisitorGrain(
         IntakeResult result = null!;
         await AppendWithRetryAsync(() =>
         {
-            result = Intake.Handle(_profile, events.Value, clock.GetUtcNow(), settings.Lifecycle);
+            result = Intake.Handle(_profile, events.Value, clock.GetUtcNow(), settings.Lifecycle, segments.Context);
             return result.ToAppend;
         });
 
@@ -99,7 +123,7 @@ public sealed partial class VisitorGrain(
             await GrainFactory.GetGrain<IVisitorGrain>(target).Absorb(sourceProfileId, history);
             return;
         }
-        await AppendWithRetryAsync(() => Intake.Absorb(_profile, sourceProfileId, history.Value, clock.GetUtcNow(), settings.Lifecycle));
+        await AppendWithRetryAsync(() => Intake.Absorb(_profile, sourceProfileId, history.Value, clock.GetUtcNow(), settings.Lifecycle, segments.Context));
         await AfterChangeAsync();
     }
 

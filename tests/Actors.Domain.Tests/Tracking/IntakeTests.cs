@@ -129,4 +129,29 @@ public class IntakeTests
         Assert.Equal(T0.AddHours(20), profile.Counters.NthLatest(key, 1));
         Assert.Equal(T0.AddHours(13), profile.Counters.NthLatest(key, ActivityCounters.ExactTimesKept));
     }
+
+    [Fact]
+    public void Old_day_buckets_are_merged_into_months_so_a_long_history_stays_small()
+    {
+        var profile = new VisitorProfile("p1");
+        var key = ActivityCounters.KeyFor(EventNames.ProductViewed, "shoes");
+        for (var day = 0; day < 300; day++) profile.Apply(Make.View("s", "shoes", T0.AddDays(day)));
+
+        var buckets = profile.Counters.Days[key];
+        Assert.True(buckets.Count < ActivityCounters.DailyDays + 12, $"{buckets.Count} buckets");
+        Assert.Equal(300, profile.Counters.Total(key));
+        var newest = T0.AddDays(299);
+        Assert.Equal(14, profile.Counters.Count(key, newest.AddDays(-13), newest)); // recent windows stay exact to the day
+    }
+
+    [Fact]
+    public void Order_ids_for_deduplication_are_bounded()
+    {
+        var profile = new VisitorProfile("p1");
+        for (var i = 0; i < OrderSummary.OrderIdsKept + 10; i++) profile.Apply(Make.Order($"o{i}", 1, T0.AddMinutes(i)));
+        Assert.Equal(OrderSummary.OrderIdsKept, profile.Orders.OrderIds.Count);
+        Assert.Equal(OrderSummary.OrderIdsKept + 10, profile.Orders.Count);
+        profile.Apply(Make.Order($"o{OrderSummary.OrderIdsKept + 9}", 1, T0)); // a recent order reported again
+        Assert.Equal(OrderSummary.OrderIdsKept + 10, profile.Orders.Count);
+    }
 }

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Actors.Domain.Segments;
+using Actors.Domain.Tracking;
+using Actors.Storage.Segments;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Actors.Grains.Segments;
+
+/// <summary>How often the silo looks for changed segments and recomputes RFM quantiles.</summary>
+public sealed record SegmentSettings
+{
+    public TimeSpan RefreshEvery { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan RfmEvery { get; init; } = TimeSpan.FromMinutes(10);
+    public int BackfillParallelism { get; init; } = 16;
+}
+
+/// <summary>
+/// This silo's copy of the active segment rules and the RFM quantiles, read by every visitor grain on every event
+/// (in memory, no call). It is refreshed from PostgreSQL every few seconds, and at once on the node that saved a change;
+/// its version (the latest change time) lets a backfill insist that a grain sees at least the rule it is applying.
+/// </summary>
+public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings settings, TimeProvider clock, ILogger<SegmentCatalog> logger)
+    : BackgroundService
+{
+    private volatile CatalogSnapshot _current = new(0, SegmentContext.None);
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private DateTimeOffset _rfmComputedAt = DateTimeOffset.MinValue;
+
+    public sealed record CatalogSnapshot(long Version, SegmentContext Context);
+
+    public CatalogSnapshot Current => _current;
+
+    public SegmentContext Context => _current.Context;
+
+    /// <summary>Makes sure this silo has seen every change up to <paramref name="version"/>.</summary>
+    public async ValueTask EnsureAtLeastAsync(long version)
+    {
+        if (_current.Version >= version) return;
+        await RefreshAsync(CancellationToken.None);
+    }
+
+    public async Task RefreshAsync(CancellationToken ct)
+    {
+        await _refreshing.WaitAsync(ct);
+        try
+        {
+            var documents = await store.ListAsync(includeArchived: true, ct);
+            var version = documents.Count == 0 ? 0 : documents.Max(d => d.UpdatedAt.UtcTicks);
+            var rfm = _current.Context.Rfm;
+            var now = clock.GetUtcNow();
+            if (now - _rfmComputedAt >= settings.RfmEvery)
+            {
+                var customers = await store.CustomerValuesAsync(ct);
+                rfm = customers.Count == 0 ? null
+                    : Rfm.Thresholds(customers.Select(c => ((now - (c.LastOrderAt ?? now)).TotalDays, c.Orders, c.Total)), now);
+                _rfmComputedAt = now;
+            }
+            if (version == _current.Version && ReferenceEquals(rfm, _current.Context.Rfm)) return;
+
+            var active = new List<SegmentDefinition>();
+            foreach (var d in documents.Where(d => !d.Archived))
+            {
+                using var json = JsonDocument.Parse(d.RuleJson);
+                var parsed = SegmentRule.Parse(json.RootElement);
+                if (parsed.IsValid) active.Add(new SegmentDefinition(d.Id, d.Name, d.Version, parsed.Rule!));
+                else LogUnreadableRule(d.Id, d.Version);
+            }
+            _current = new CatalogSnapshot(Math.Max(version, _current.Version), new SegmentContext(active, rfm));
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RefreshAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogRefreshFailed(e);
+            }
+            try { await Task.Delay(settings.RefreshEvery, clock, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Segment {SegmentId} version {Version} has a rule this node cannot read; it is left out")]
+    private partial void LogUnreadableRule(string segmentId, int version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing the segment catalogue failed; keeping the previous one")]
+    private partial void LogRefreshFailed(Exception e);
+}
