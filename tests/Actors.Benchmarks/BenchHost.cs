@@ -20,6 +20,7 @@ namespace Actors.Benchmarks;
 public sealed class BenchHost : IAsyncDisposable
 {
     public const string IngestKey = "bench-ingest-key-0123456789";
+    public const string MarketingKey = "bench-marketing-key-0123456789";
 
     private BenchHost(ActorsHost host, string dataDirectory, Uri baseAddress)
     {
@@ -54,6 +55,7 @@ public sealed class BenchHost : IAsyncDisposable
             $"--Actors:Silo:GatewayPort={FreePort()}",
             "--Actors:Api:RequestsPerSecondPerKey=10000000",
             $"--ACTORS_BOOTSTRAP_INGEST_KEY={IngestKey}",
+            $"--ACTORS_BOOTSTRAP_MARKETING_KEY={MarketingKey}",
             "--Logging:LogLevel:Default=Warning",
             // Host warnings go to stderr with the progress; stdout is for the table.
             "--Logging:Console:LogToStandardErrorThreshold=Trace",
@@ -77,7 +79,7 @@ public sealed class BenchHost : IAsyncDisposable
     }
 
     /// <summary>One client for a load phase; as many connections as workers, so no request waits for a socket.</summary>
-    public HttpClient Client(int connections)
+    public HttpClient Client(int connections, string key = IngestKey)
     {
         var handler = new SocketsHttpHandler
         {
@@ -86,7 +88,7 @@ public sealed class BenchHost : IAsyncDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
         };
         var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", IngestKey);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
 

@@ -3,7 +3,7 @@ namespace Actors.Benchmarks;
 /// <summary>How long and how big each phase is. Quick mode finishes in under 3 minutes on 2 cores.</summary>
 public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false)
 {
-    /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=ingest,decisions,...</summary>
+    /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=segments,ingest,decisions,...</summary>
     public bool Runs(string group) => Only is null || Only.Contains(group);
 
     public TimeSpan Warmup => TimeSpan.FromSeconds(Quick ? 1 : 3);

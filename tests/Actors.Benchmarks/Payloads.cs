@@ -78,6 +78,49 @@ public static class Payloads
         return events;
     }
 
+    private static readonly string[] Tiers = ["gold", "silver", "bronze"];
+    private static readonly string[] Sources = ["google", "newsletter", "instagram", "direct"];
+
+    /// <summary>
+    /// A history for segment rules to work on: shop events as <see cref="History"/> gives, and for some visitors what
+    /// identity and marketing data add (newsletter, consent, preferences, CRM attributes, an account), at random
+    /// places. Oldest first.
+    /// </summary>
+    public static List<VisitorEvent> RichHistory(Random random, int count, TimeSpan span)
+    {
+        var events = History(random, count, span);
+        var start = DateTimeOffset.UtcNow - span;
+        DateTimeOffset at = default;
+        string Id()
+        {
+            at = start + span * random.NextDouble();
+            return Guid.NewGuid().ToString();
+        }
+
+        if (random.Next(100) < 40)
+        {
+            events.Add(new NewsletterSubscribed("footer") { MessageId = Id(), EventTime = at, ReceivedTime = at });
+            if (random.Next(100) < 70) events.Add(new ConsentGiven("email", "marketing") { MessageId = Id(), EventTime = at, ReceivedTime = at });
+            if (random.Next(100) < 50)
+                events.Add(new PreferencesUpdated([Pick(random, Categories), Pick(random, Categories)], [random.Next(2) == 0 ? "video" : "article"],
+                    random.Next(2) == 0 ? "weekly" : "daily", null, false) { MessageId = Id(), EventTime = at, ReceivedTime = at });
+            if (random.Next(100) < 15) events.Add(new NewsletterUnsubscribed("too many", "link") { MessageId = Id(), EventTime = at, ReceivedTime = at });
+        }
+        if (random.Next(100) < 25) events.Add(new Registered(RegistrationKind.Account) { MessageId = Id(), EventTime = at, ReceivedTime = at });
+        if (random.Next(100) < 35)
+            events.Add(new AttributesUpdated(new Dictionary<string, string?>
+            {
+                ["tier"] = Pick(random, Tiers),
+                ["ltv"] = random.Next(0, 2_000).ToString(CultureInfo.InvariantCulture),
+                ["utm_source"] = Pick(random, Sources),
+            }, "crm") { MessageId = Id(), EventTime = at, ReceivedTime = at });
+        events.Sort((a, b) => a.EventTime.CompareTo(b.EventTime));
+        return events;
+    }
+
+    /// <summary>The categories the shop events use (for rules per category).</summary>
+    public static IReadOnlyList<string> CategoryNames => Categories;
+
     /// <summary>The jsonb a stored event row holds, for the raw INSERT ceiling (the same serializer options Marten uses).</summary>
     public static string EventJson(VisitorEvent e) => JsonSerializer.Serialize(e, e.GetType(), JsonOptions);
 

@@ -69,10 +69,12 @@ public sealed class VisitorProfile
         if (NewestEventTime is null || e.EventTime > NewestEventTime) NewestEventTime = e.EventTime;
         FirstSeen = FirstSeen is null || e.EventTime < FirstSeen ? e.EventTime : FirstSeen;
 
+        // An order reported twice (online, then by a store import) is one order: it counts once, here too.
+        var repeatedOrder = e is OrderPlaced placed && Orders.OrderIds.Contains(placed.OrderId);
         if (CountsAsActivity(e))
         {
             if (LastActivity is null || e.EventTime > LastActivity) LastActivity = e.EventTime;
-            Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
+            if (!repeatedOrder) Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
         }
 
         switch (e)

@@ -12,6 +12,7 @@ public sealed record SegmentSettings
 {
     public TimeSpan RefreshEvery { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan RfmEvery { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan SizeEvery { get; init; } = TimeSpan.FromHours(1);
     public int BackfillParallelism { get; init; } = 16;
 }
 
@@ -26,6 +27,7 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
     private volatile CatalogSnapshot _current = new(0, SegmentContext.None);
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private DateTimeOffset _rfmComputedAt = DateTimeOffset.MinValue;
+    private DateTimeOffset _sizesRecordedAt = DateTimeOffset.MinValue;
 
     public sealed record CatalogSnapshot(long Version, SegmentContext Context);
 
@@ -81,6 +83,7 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
             try
             {
                 await RefreshAsync(stoppingToken);
+                await RecordSizesAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -89,6 +92,20 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
             try { await Task.Delay(settings.RefreshEvery, clock, stoppingToken); }
             catch (OperationCanceledException) { return; }
         }
+    }
+
+    /// <summary>
+    /// Sizes over time: each active segment's member count, once per period. Every node may do it; the period's start
+    /// is in the record's id, so they overwrite one another instead of counting twice.
+    /// </summary>
+    private async Task RecordSizesAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        if (now - _sizesRecordedAt < settings.SizeEvery) return;
+        var period = new DateTimeOffset(now.UtcTicks - now.UtcTicks % settings.SizeEvery.Ticks, TimeSpan.Zero);
+        foreach (var segment in _current.Context.Active)
+            await store.RecordSizeAsync(segment.Id, period, ct);
+        _sizesRecordedAt = now;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Segment {SegmentId} version {Version} has a rule this node cannot read; it is left out")]

@@ -26,4 +26,8 @@ public sealed record SegmentMember(string Id, string SegmentId, string ProfileId
 public sealed record SegmentSize(string Id, string SegmentId, DateTimeOffset At, int Members);
 
 /// <summary>What RFM needs of a customer, kept inline with the order events: the population's quantiles come from these.</summary>
-public sealed record CustomerValue(string Id, int Orders, decimal Total, DateTimeOffset? LastOrderAt);
+public sealed record CustomerValue(string Id, int Orders, decimal Total, DateTimeOffset? LastOrderAt)
+{
+    /// <summary>The latest order ids (bounded as the profile's are), so an order reported twice counts once here too.</summary>
+    public IReadOnlyList<string> OrderIds { get; init; } = [];
+}

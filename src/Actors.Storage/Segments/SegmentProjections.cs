@@ -1,6 +1,7 @@
 using Actors.Domain.Tracking;
 using JasperFx.Events;
 using Marten;
+using Marten.Events.Aggregation;
 using Marten.Events.Projections;
 
 namespace Actors.Storage.Segments;
@@ -18,19 +19,23 @@ public sealed partial class SegmentMembersProjection : EventProjection
         ops.Delete<SegmentMember>(SegmentMember.IdFor(e.Data.SegmentId, e.StreamKey!));
 }
 
-/// <summary>Orders per customer for RFM, maintained inline with the order events.</summary>
-public sealed partial class CustomerValueProjection : EventProjection
+/// <summary>
+/// Orders per customer for RFM, maintained inline with the order events. An aggregation (not per-event loads), so that
+/// several orders of one customer appended in one transaction all count.
+/// </summary>
+public sealed partial class CustomerValueProjection : SingleStreamProjection<CustomerValue, string>
 {
-    public async Task Project(IEvent<OrderPlaced> e, IDocumentOperations ops, CancellationToken ct)
+    public static CustomerValue Create(IEvent<OrderPlaced> e) =>
+        new(e.StreamKey!, 1, e.Data.Total, e.Data.EventTime) { OrderIds = [e.Data.OrderId] };
+
+    public static CustomerValue Apply(OrderPlaced e, CustomerValue current)
     {
-        var current = await ops.LoadAsync<CustomerValue>(e.StreamKey!, ct) ?? new CustomerValue(e.StreamKey!, 0, 0, null);
-        var last = current.LastOrderAt is { } l && l > e.Data.EventTime ? l : e.Data.EventTime;
-        ops.Store(current with { Orders = current.Orders + 1, Total = current.Total + e.Data.Total, LastOrderAt = last });
+        if (current.OrderIds.Contains(e.OrderId)) return current;
+        var last = current.LastOrderAt is { } l && l > e.EventTime ? l : e.EventTime;
+        var ids = current.OrderIds.Count < Domain.Profiles.OrderSummary.OrderIdsKept ? current.OrderIds : current.OrderIds.Skip(1);
+        return current with { Orders = current.Orders + 1, Total = current.Total + e.Total, LastOrderAt = last, OrderIds = [.. ids, e.OrderId] };
     }
 
-    public async Task Project(IEvent<OrderRefunded> e, IDocumentOperations ops, CancellationToken ct)
-    {
-        if (await ops.LoadAsync<CustomerValue>(e.StreamKey!, ct) is { } current)
-            ops.Store(current with { Total = Math.Max(0, current.Total - e.Data.Amount) });
-    }
+    public static CustomerValue Apply(OrderRefunded e, CustomerValue current) =>
+        current.OrderIds.Contains(e.OrderId) ? current with { Total = Math.Max(0, current.Total - e.Amount) } : current;
 }
