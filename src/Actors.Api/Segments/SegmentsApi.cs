@@ -44,6 +44,10 @@ public static partial class SegmentsApi
         segments.MapGet("/{id}/members", Members).WithSummary("Members, paged by profile id (from the inline projection)");
         segments.MapGet("/{id}/count", async (string id, SegmentStore store) => TypedResults.Ok(new { segmentId = id, members = await store.CountAsync(id) }));
         segments.MapGet("/{id}/history", async (string id, SegmentStore store) => TypedResults.Ok(await store.SizeHistoryAsync(id))).WithSummary("Size over time");
+        segments.MapPut("/{id}/webhook", SetWebhook).WithSummary("Subscribe: enter/exit changes are POSTed to the URL, HMAC-signed, retried with backoff");
+        segments.MapDelete("/{id}/webhook", RemoveWebhook);
+        segments.MapGet("/{id}/deliveries", async (string id, SegmentStore store, int? limit) =>
+            TypedResults.Ok(await store.DeliveriesAsync(id, Math.Clamp(limit ?? 100, 1, 1000)))).WithSummary("Latest webhook deliveries and their state");
         segments.MapGet("/{id}/backfill", (string id, SegmentBackfill backfill) =>
             backfill.Progress(id) is { } p ? Results.Ok(p) : Problems.NotFound($"No backfill has run for segment '{id}' on this node."));
         return app;
@@ -145,6 +149,27 @@ public static partial class SegmentsApi
         await catalog.RefreshAsync(CancellationToken.None);
         backfill.Start(segment.Id, segment.Version); // members leave
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
+    }
+
+    public sealed record WebhookRequest(string? Url, string? Secret);
+    public sealed record WebhookView(string SegmentId, string Url, string Secret);
+
+    private static async Task<IResult> SetWebhook(string id, WebhookRequest request, SegmentStore store, TimeProvider clock)
+    {
+        if (await store.FindAsync(id) is not { } segment) return Problems.NotFound($"No segment '{id}'.");
+        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            return Problems.Invalid([("url", "must be an absolute http or https URL")]);
+        if (request.Secret is { Length: < 16 }) return Problems.Invalid([("secret", "must be at least 16 characters")]);
+        var secret = request.Secret ?? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        await store.SaveAsync(segment with { Webhook = new SegmentWebhook(url.ToString(), secret), UpdatedAt = clock.GetUtcNow() });
+        return TypedResults.Ok(new WebhookView(id, url.ToString(), secret));
+    }
+
+    private static async Task<IResult> RemoveWebhook(string id, SegmentStore store, TimeProvider clock)
+    {
+        if (await store.FindAsync(id) is not { } segment) return Problems.NotFound($"No segment '{id}'.");
+        await store.SaveAsync(segment with { Webhook = null, UpdatedAt = clock.GetUtcNow() });
+        return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<MemberPage>, ValidationProblem>> Members(string id, SegmentStore store, string? after, int? limit)

@@ -13,4 +13,6 @@ public sealed record ActorsSettings
     public TimeSpan WakeUpPeriod { get; init; } = TimeSpan.FromHours(6);
 
     public Segments.SegmentSettings Segments { get; init; } = new();
+
+    public Segments.WebhookSettings Webhooks { get; init; } = new();
 }

@@ -84,6 +84,9 @@ public static class ActorsSilo
         services.AddSingleton<SegmentCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentCatalog>());
         services.AddSingleton<SegmentBackfill>();
+        services.AddSingleton(settings.Webhooks);
+        services.AddHttpClient(WebhookDispatcher.HttpClientName);
+        services.AddHostedService<WebhookDispatcher>();
         return silo;
     }
 }

@@ -12,6 +12,34 @@ public sealed record SegmentDocument
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
     public IReadOnlyList<SegmentVersion> History { get; init; } = [];
+
+    /// <summary>Where to tell other tools (ad servers, CRM) of members entering and leaving, if anywhere.</summary>
+    public SegmentWebhook? Webhook { get; init; }
+}
+
+/// <summary>A subscription: deliveries are POSTed to <see cref="Url"/>, signed with HMAC-SHA256 under <see cref="Secret"/>.</summary>
+public sealed record SegmentWebhook(string Url, string Secret);
+
+public enum DeliveryStatus { Pending, Delivered, Dead }
+
+/// <summary>
+/// One webhook call to make, written in the same transaction as the membership event (an outbox), so a change is
+/// never lost; sent at least once, retried with backoff. Receivers deduplicate by <see cref="Id"/>.
+/// </summary>
+public sealed record WebhookDelivery
+{
+    public required string Id { get; init; }
+    public required string SegmentId { get; init; }
+    public required string ProfileId { get; init; }
+    public required string Change { get; init; }
+    public required int RuleVersion { get; init; }
+    public required string Reason { get; init; }
+    public required DateTimeOffset At { get; init; }
+    public DeliveryStatus Status { get; init; } = DeliveryStatus.Pending;
+    public int Attempts { get; init; }
+    public DateTimeOffset NextAttemptAt { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset? DeliveredAt { get; init; }
 }
 
 public sealed record SegmentVersion(int Version, string RuleJson, DateTimeOffset At);

@@ -12,11 +12,30 @@ namespace Actors.Storage.Segments;
 /// </summary>
 public sealed partial class SegmentMembersProjection : EventProjection
 {
-    public void Project(IEvent<SegmentEntered> e, IDocumentOperations ops) =>
+    public async Task Project(IEvent<SegmentEntered> e, IDocumentOperations ops, CancellationToken ct)
+    {
         ops.Store(new SegmentMember(SegmentMember.IdFor(e.Data.SegmentId, e.StreamKey!), e.Data.SegmentId, e.StreamKey!, e.Data.RuleVersion, e.Data.EventTime));
+        await EnqueueWebhookAsync(ops, e.StreamKey!, e.Version, e.Data.SegmentId, "entered", e.Data.RuleVersion, e.Data.Reason, e.Data.EventTime, ct);
+    }
 
-    public void Project(IEvent<SegmentLeft> e, IDocumentOperations ops) =>
+    public async Task Project(IEvent<SegmentLeft> e, IDocumentOperations ops, CancellationToken ct)
+    {
         ops.Delete<SegmentMember>(SegmentMember.IdFor(e.Data.SegmentId, e.StreamKey!));
+        await EnqueueWebhookAsync(ops, e.StreamKey!, e.Version, e.Data.SegmentId, "left", e.Data.RuleVersion, e.Data.Reason, e.Data.EventTime, ct);
+    }
+
+    /// <summary>The outbox: a delivery row in the same transaction as the membership event, for subscribed segments.</summary>
+    private static async Task EnqueueWebhookAsync(IDocumentOperations ops, string profileId, long version, string segmentId, string change,
+        int ruleVersion, string reason, DateTimeOffset at, CancellationToken ct)
+    {
+        if (await ops.LoadAsync<SegmentDocument>(segmentId, ct) is not { Webhook: not null }) return;
+        ops.Store(new WebhookDelivery
+        {
+            Id = $"{profileId}|{version}|{segmentId}",
+            SegmentId = segmentId, ProfileId = profileId, Change = change, RuleVersion = ruleVersion, Reason = reason, At = at,
+            NextAttemptAt = at,
+        });
+    }
 }
 
 /// <summary>

@@ -79,4 +79,43 @@ public sealed class SegmentStore(IDocumentStore store)
         var schema = store.Options.Events.DatabaseSchemaName;
         return (await session.QueryAsync<long>($"select count(*) from {schema}.mt_streams", ct)).Single();
     }
+
+    /// <summary>
+    /// Takes the due webhook deliveries for a while (a lease), with optimistic concurrency, so that two nodes never send
+    /// the same one at the same time. Empty when another node claimed them first.
+    /// </summary>
+    public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueDeliveriesAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        var due = await session.Query<WebhookDelivery>()
+            .Where(d => d.Status == DeliveryStatus.Pending && d.NextAttemptAt <= now)
+            .OrderBy(d => d.NextAttemptAt).Take(limit).ToListAsync(ct);
+        if (due.Count == 0) return [];
+        var claimed = due.Select(d => d with { NextAttemptAt = now + lease, Attempts = d.Attempts + 1 }).ToList();
+        foreach (var d in claimed) session.Store(d);
+        try
+        {
+            await session.SaveChangesAsync(ct);
+            return claimed;
+        }
+        catch (Exception e) when (e is JasperFx.ConcurrencyException || e.InnerException is JasperFx.ConcurrencyException)
+        {
+            return [];
+        }
+    }
+
+    public async Task SaveDeliveryAsync(WebhookDelivery delivery, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        // Loading first gives the session the row's version, which the optimistic-concurrency check needs.
+        await session.LoadAsync<WebhookDelivery>(delivery.Id, ct);
+        session.Store(delivery);
+        await session.SaveChangesAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<WebhookDelivery>> DeliveriesAsync(string segmentId, int limit, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return await session.Query<WebhookDelivery>().Where(d => d.SegmentId == segmentId).OrderByDescending(d => d.At).Take(limit).ToListAsync(ct);
+    }
 }

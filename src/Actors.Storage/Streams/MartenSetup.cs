@@ -43,6 +43,7 @@ public static class MartenSetup
         options.Schema.For<SegmentMember>().Index(m => m.SegmentId);
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();
+        options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
