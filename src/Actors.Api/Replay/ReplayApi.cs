@@ -41,7 +41,7 @@ public static class ReplayApi
         var size = limit ?? 100;
         if (size is < 1 or > 1000) return Problems.Invalid([("limit", "must be between 1 and 1000")]);
         if (from is < 1) return Problems.Invalid([("from", "versions start at 1")]);
-        var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(id));
+        var profileId = await directory.ResolveFreshAsync(Aliases.FromVisitorId(id)); // streams do not forward: the latest link
         var types = type?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var page = await streams.ReadAsync(profileId, new EventQuery(from ?? 1, size + 1, types, since, until));
         var items = page.Take(size).Select(ToItem).ToList();
@@ -52,7 +52,7 @@ public static class ReplayApi
         string id, VisitorDirectory directory, ProfileHistory history, long? version, DateTimeOffset? at)
     {
         if (version is < 0) return Problems.Invalid([("version", "must be 0 or more")]);
-        var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(id));
+        var profileId = await directory.ResolveFreshAsync(Aliases.FromVisitorId(id)); // streams do not forward: the latest link
         var profile = await history.StateAsync(profileId, version, at);
         return TypedResults.Ok(new StateAt(profileId, profile.Version, at, ProfileView.From(profile)));
     }
@@ -61,7 +61,7 @@ public static class ReplayApi
         string id, VisitorDirectory directory, ProfileHistory history, long from, long to)
     {
         if (from < 0 || to < from) return Problems.Invalid([("from", "from must be 0 or more and not after to")]);
-        var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(id));
+        var profileId = await directory.ResolveFreshAsync(Aliases.FromVisitorId(id)); // streams do not forward: the latest link
         var before = JsonSerializer.SerializeToNode(ProfileView.From(await history.StateAsync(profileId, from)), ApiJson.Options);
         var after = JsonSerializer.SerializeToNode(ProfileView.From(await history.StateAsync(profileId, to)), ApiJson.Options);
         var changes = new List<Change>();

@@ -1,5 +1,6 @@
 using Actors.Domain.Tracking;
 using Actors.Grains.Visitors;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Actors.Grains.Identity;
@@ -11,7 +12,22 @@ namespace Actors.Grains.Identity;
 /// </summary>
 public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<VisitorDirectory> logger)
 {
-    public Task<string> ResolveAsync(string alias) => grains.GetGrain<IIdentityGrain>(alias).Resolve();
+    // Alias → profile, remembered on this node. A stale entry is harmless: the profile it names has ended with
+    // "merged into" and forwards every call to the profile that absorbed it. It only saves the identity hop.
+    private const int CacheLimit = 200_000;
+    private readonly ConcurrentDictionary<string, string> _resolved = new(StringComparer.Ordinal);
+
+    public async ValueTask<string> ResolveAsync(string alias)
+    {
+        if (_resolved.TryGetValue(alias, out var cached)) return cached;
+        var profileId = await grains.GetGrain<IIdentityGrain>(alias).Resolve();
+        if (_resolved.Count >= CacheLimit) _resolved.Clear();
+        _resolved[alias] = profileId;
+        return profileId;
+    }
+
+    /// <summary>Asks the identity grain, not the cache: for decisions that must see the latest link (stitching).</summary>
+    public Task<string> ResolveFreshAsync(string alias) => grains.GetGrain<IIdentityGrain>(alias).Resolve();
 
     public IVisitorGrain Visitor(string profileId) => grains.GetGrain<IVisitorGrain>(profileId);
 
@@ -21,12 +37,18 @@ public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<Visit
     /// </summary>
     public async Task<string> StitchAsync(string anonymousAlias, string knownAlias)
     {
-        var target = await ResolveAsync(knownAlias);
-        var source = await ResolveAsync(anonymousAlias);
-        if (source == target) return target;
+        var target = await ResolveFreshAsync(knownAlias);
+        var source = await ResolveFreshAsync(anonymousAlias);
+        _resolved[knownAlias] = target;
+        if (source == target)
+        {
+            _resolved[anonymousAlias] = target;
+            return target;
+        }
 
         var final = await Visitor(source).MergeInto(target);
         await grains.GetGrain<IIdentityGrain>(anonymousAlias).Link(final);
+        _resolved[anonymousAlias] = final;
         LogStitched(anonymousAlias, source, final);
         return final;
     }

@@ -25,6 +25,8 @@ public sealed partial class VisitorGrain(
     private VisitorProfile _profile = null!;
     private long _snapshotVersion;
     private bool _needsReload = true;
+    private ProfileView? _view;
+    private long _viewVersion = -1;
 
     private string ProfileId => this.GetPrimaryKeyString();
 
@@ -87,7 +89,9 @@ public sealed partial class VisitorGrain(
         await EnsureLoadedAsync();
         if (_profile.MergedIntoProfileId is { } target)
             return await GrainFactory.GetGrain<IVisitorGrain>(target).GetProfile();
-        return ProfileView.From(_profile).AsImmutable();
+        // Reads outnumber writes: the view is built once per change, not once per read.
+        if (_view is null || _viewVersion != _profile.Version) (_view, _viewVersion) = (ProfileView.From(_profile), _profile.Version);
+        return _view.AsImmutable();
     }
 
     public async Task<string> MergeInto(string targetProfileId)
@@ -170,6 +174,7 @@ public sealed partial class VisitorGrain(
     private async Task ReloadAsync(CancellationToken ct)
     {
         _profile = await streams.LoadAsync(ProfileId, ct);
+        _view = null;
         _snapshotVersion = _profile.Version;
         _needsReload = false;
     }
