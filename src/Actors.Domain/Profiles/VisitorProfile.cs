@@ -93,6 +93,10 @@ public sealed class VisitorProfile
                 if (a.Category is not null)
                     Counters.Add(ActivityCounters.KeyFor(EventNames.CartItemAdded, a.Category), e.EventTime, newestSeen: NewestEventTime);
                 break;
+            case BehaviourTracked b:
+                // A shop's own events are counted by name too, so rules can use them ("video played 3 times").
+                Counters.Add(ActivityCounters.KeyFor(EventNames.BehaviourTracked, b.Name), e.EventTime, newestSeen: NewestEventTime);
+                break;
             case CartItemRemoved r:
                 Cart.Remove(r.Sku, r.Quantity, e.EventTime);
                 break;

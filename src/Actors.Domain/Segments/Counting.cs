@@ -120,9 +120,12 @@ internal static class EventCatalogue
         EventNames.BehaviourTracked,
     ];
 
-    /// <summary>Names also counted per category (VisitorProfile.Apply).</summary>
+    /// <summary>
+    /// Names also counted per category (VisitorProfile.Apply). For behaviour_tracked (a shop's own track events) the
+    /// "category" is the event's name, so {"event":"behaviour_tracked","category":"video played"} counts those.
+    /// </summary>
     public static readonly string[] WithCategory =
-        [EventNames.PageViewed, EventNames.ProductViewed, EventNames.CategoryViewed, EventNames.CartItemAdded, EventNames.OrderPlaced];
+        [EventNames.PageViewed, EventNames.ProductViewed, EventNames.CategoryViewed, EventNames.CartItemAdded, EventNames.OrderPlaced, EventNames.BehaviourTracked];
 
     private static readonly Dictionary<string, (string One, string Many)> Nouns = new(StringComparer.Ordinal)
     {

@@ -100,7 +100,7 @@ public class RuleParsingTests
     {
         var error = SingleError("""{"count":{"event":"products_searched","category":"shoes","atLeast":1,"withinDays":1}}""");
         Assert.Equal("count.category", error.Path);
-        Assert.Equal("products_searched is not counted by category; only page_viewed, product_viewed, category_viewed, cart_item_added, order_placed are", error.Message);
+        Assert.Equal("products_searched is not counted by category; only page_viewed, product_viewed, category_viewed, cart_item_added, order_placed, behaviour_tracked are", error.Message);
     }
 
     [Fact]

@@ -154,4 +154,17 @@ public class IntakeTests
         profile.Apply(Make.Order($"o{OrderSummary.OrderIdsKept + 9}", 1, T0)); // a recent order reported again
         Assert.Equal(OrderSummary.OrderIdsKept + 10, profile.Orders.Count);
     }
+
+    [Fact]
+    public void A_shops_own_events_can_be_counted_by_name_in_a_rule()
+    {
+        var profile = new VisitorProfile("p1");
+        for (var i = 0; i < 3; i++)
+            profile.Apply(new BehaviourTracked("Video Played", new Dictionary<string, string>()) { MessageId = Make.Id(), EventTime = T0.AddMinutes(i), ReceivedTime = T0 });
+        using var json = JsonDocument.Parse("""{"count":{"event":"behaviour_tracked","category":"video played","atLeast":3,"withinDays":1}}""");
+        var rule = Actors.Domain.Segments.SegmentRule.Parse(json.RootElement);
+        Assert.True(rule.IsValid, string.Join("; ", rule.Errors));
+        Assert.True(rule.Rule!.Matches(profile, T0.AddHours(1), null));
+        Assert.False(rule.Rule.Matches(profile, T0.AddDays(2), null));
+    }
 }
