@@ -20,9 +20,9 @@ namespace Actors.Benchmarks;
 /// flight, over warm users with realistic histories, with 0 active segments; then 10 segments are created through the
 /// API (POST /v1/segments, marketing key) and their backfills awaited, and the same load is measured; then 90 more (100
 /// in all), measured again; then all are archived (members leave) and 0 is measured again. Cost per event = 1 / rate,
-/// so the ratio is rate(0) / rate(100), with rate(0) the mean of the phases before and after (A-B-A, against drift). The rules are the day-one
-/// templates and variations of them (count windows per category, stage, attribute, consent, topic, lastEvent,
-/// cartAbandoned, orders, ordersTotal, noOrderForDays, rfm). Segment changes add events (segment_entered/left) to the
+/// so the ratio is rate(0) / rate(100), with rate(0) the mean of the phases before and after (A-B-A, against drift).
+/// The rules are the day-one templates and variations of them (count windows per category, stage, attribute, consent,
+/// topic, lastEvent, cartAbandoned, orders, ordersTotal, noOrderForDays, rfm). Segment changes add events (segment_entered/left) to the
 /// streams: they are counted in the database for each phase.
 /// Also a pure-domain figure: SegmentRule.Matches evaluations per second on one thread over profiles folded by Intake.
 /// This group runs first and archives its segments at the end: a backfill visits every stream in the database, and the

@@ -16,7 +16,9 @@ namespace Actors.Api.Import;
 
 public sealed record ImportError(int Row, string Field, string Message);
 
-public sealed record ImportReport(string Kind, int Rows, int Imported, int Duplicates, int Failed, IReadOnlyList<ImportError> Errors, bool ErrorsTruncated, long ElapsedMs);
+public sealed record ImportReport(
+    string Id, string Kind, string State, int Rows, int Imported, int Duplicates, int Failed,
+    IReadOnlyList<ImportError> Errors, bool ErrorsTruncated, long ElapsedMs, string? Error = null);
 
 /// <summary>
 /// Bulk import of CRM attributes and store orders, as CSV (header row) or JSON lines. Each row becomes an event in the
@@ -27,7 +29,6 @@ public sealed record ImportReport(string Kind, int Rows, int Imported, int Dupli
 public static partial class ImportApi
 {
     private const int Chunk = 500;
-    private const int MaxErrorsListed = 1000;
     private const long MaxBody = 512L * 1024 * 1024;
 
     public static IEndpointRouteBuilder MapImportApi(this IEndpointRouteBuilder app)
@@ -36,6 +37,8 @@ public static partial class ImportApi
         imports.MapPost("/attributes", (HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs) =>
                 RunAsync(http, directory, clock, logs, "attributes", AttributesRow))
             .WithSummary("CRM attributes: CSV with a user_id column (others become attributes) or JSON lines {\"userId\", \"attributes\": {…}}");
+        imports.MapGet("/{id}", (string id) => ImportJobs.Find(id) is { } job ? Results.Ok(job.Report()) : Problems.NotFound($"No import '{id}' on this node."))
+            .WithSummary("Progress of an import started with ?async=true");
         imports.MapPost("/orders", (HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs) =>
                 RunAsync(http, directory, clock, logs, "orders", OrderRow))
             .WithSummary("Store (offline) orders: CSV user_id,order_id,total,currency,ordered_at[,channel,sku,category,quantity,price] or JSON lines");
@@ -44,52 +47,92 @@ public static partial class ImportApi
 
     private delegate (string? UserId, VisitorEvent? Event) RowMapper(IReadOnlyDictionary<string, string?> row, int number, DateTimeOffset now, List<ImportError> errors);
 
+    /// <summary>
+    /// Runs an import. With ?async=true the body is first saved to a temporary file and the import runs in the
+    /// background: 202 with a Location to poll for progress (rows read, imported, refused, errors so far). Without it,
+    /// the answer is the final report.
+    /// </summary>
     private static async Task<IResult> RunAsync(HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs, string kind, RowMapper map)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = MaxBody;
         var logger = logs.CreateLogger("Actors.Import");
-        var watch = Stopwatch.StartNew();
-        var now = clock.GetUtcNow();
-        var errors = new List<ImportError>();
-        int rows = 0, imported = 0, duplicates = 0, failed = 0;
-        var chunk = new List<(string UserId, VisitorEvent Event)>(Chunk);
-
-        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var jsonLines = IsJsonLines(http.Request);
-        await foreach (var (number, row) in jsonLines ? ReadJsonLinesAsync(reader, errors) : ReadCsvAsync(reader, errors))
+        if (http.Request.Query["async"] == "true")
         {
-            rows++;
-            if (row is null) { failed++; continue; }
-            var before = errors.Count;
-            var (userId, e) = map(row, number, now, errors);
-            if (userId is null || e is null || errors.Count > before) { failed++; continue; }
-            chunk.Add((userId, e));
+            var file = Path.Combine(Path.GetTempPath(), $"actors-import-{Guid.NewGuid():N}");
+            await using (var copy = File.Create(file)) await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
+            var job = ImportJobs.Start(kind, clock.GetUtcNow());
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await using var body = File.OpenRead(file);
+                    await ImportAsync(body, jsonLines, directory, clock, logger, kind, map, job);
+                    job.Finish("completed");
+                }
+                catch (Exception e)
+                {
+                    job.Finish("failed", e.Message);
+                    LogFailed(logger, e, kind);
+                }
+                finally
+                {
+                    File.Delete(file);
+                }
+            });
+            return TypedResults.Accepted($"/v1/imports/{job.Id}", job.Report());
+        }
+
+        var inline = ImportJobs.Start(kind, clock.GetUtcNow());
+        await ImportAsync(http.Request.Body, jsonLines, directory, clock, logger, kind, map, inline);
+        inline.Finish("completed");
+        return TypedResults.Ok(inline.Report());
+    }
+
+    private static async Task ImportAsync(Stream body, bool jsonLines, VisitorDirectory directory, TimeProvider clock, ILogger logger, string kind, RowMapper map, ImportJob job)
+    {
+        var now = clock.GetUtcNow();
+        var chunk = new List<(string UserId, VisitorEvent Event)>(Chunk);
+        var rowErrors = new List<ImportError>();
+        using var reader = new StreamReader(body, Encoding.UTF8);
+        await foreach (var (number, row) in jsonLines ? ReadJsonLinesAsync(reader, rowErrors) : ReadCsvAsync(reader, rowErrors))
+        {
+            var refused = row is null;
+            if (!refused)
+            {
+                var before = rowErrors.Count;
+                var (userId, e) = map(row!, number, now, rowErrors);
+                if (userId is null || e is null || rowErrors.Count > before) refused = true;
+                else chunk.Add((userId, e));
+            }
+            job.Read(refused, rowErrors);
+            rowErrors.Clear();
             if (chunk.Count == Chunk)
             {
                 var (i, d) = await FlushAsync(directory, chunk);
-                imported += i; duplicates += d;
+                job.Stored(i, d);
                 chunk.Clear();
-                LogProgress(logger, kind, rows, imported, duplicates, failed);
+                var p = job.Report();
+                LogProgress(logger, kind, p.Rows, p.Imported, p.Duplicates, p.Failed);
             }
         }
         var (li, ld) = await FlushAsync(directory, chunk);
-        imported += li; duplicates += ld;
-        LogDone(logger, kind, rows, imported, duplicates, failed, watch.ElapsedMilliseconds);
-
-        return TypedResults.Ok(new ImportReport(kind, rows, imported, duplicates, failed,
-            errors.Take(MaxErrorsListed).ToList(), errors.Count > MaxErrorsListed, watch.ElapsedMilliseconds));
+        job.Stored(li, ld);
+        var done = job.Report();
+        LogDone(logger, kind, done.Rows, done.Imported, done.Duplicates, done.Failed, done.ElapsedMs);
     }
 
     /// <summary>One grain call per customer in the chunk, customers in parallel.</summary>
     private static async Task<(int Imported, int Duplicates)> FlushAsync(VisitorDirectory directory, List<(string UserId, VisitorEvent Event)> chunk)
     {
         if (chunk.Count == 0) return (0, 0);
-        var calls = chunk.GroupBy(r => r.UserId).Select(async g =>
+        // Bounded: an import must not crowd out live traffic (each new customer activates two grains and loads a stream).
+        var results = new System.Collections.Concurrent.ConcurrentBag<Actors.Grains.Visitors.TrackResult>();
+        await Parallel.ForEachAsync(chunk.GroupBy(r => r.UserId), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (g, _) =>
         {
             var profileId = await directory.ResolveAsync(Aliases.User(g.Key));
-            return await directory.TrackAsync(profileId, [.. g.Select(r => r.Event)]);
+            results.Add(await directory.TrackAsync(profileId, [.. g.Select(r => r.Event)]));
         });
-        var results = await Task.WhenAll(calls);
         var duplicates = results.Sum(r => r.Events.Count(e => e.Duplicate));
         return (results.Sum(r => r.Events.Count) - duplicates, duplicates);
     }
@@ -277,6 +320,9 @@ public static partial class ImportApi
 
     private static string Hash(string text) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Import {Kind} failed")]
+    private static partial void LogFailed(ILogger logger, Exception e, string kind);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Import {Kind}: {Rows} rows read, {Imported} imported, {Duplicates} already there, {Failed} refused")]
     private static partial void LogProgress(ILogger logger, string kind, int rows, int imported, int duplicates, int failed);

@@ -22,6 +22,8 @@ public sealed record IngestOutcome(int Accepted, int Duplicates, IReadOnlyList<R
 /// </summary>
 public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clock)
 {
+    private const int MaxParallelProfiles = 32;
+
     /// <param name="typeFromRoute">The message type a route fixes (/v1/track), or null when each message says it.</param>
     /// <param name="visitorId">The visitor a per-visitor route names; its messages belong to that visitor.</param>
     /// <param name="defaultType">The type of a message that names none (the per-visitor events route: track).</param>
@@ -88,9 +90,13 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
     private async Task FlushAsync(Dictionary<string, List<VisitorEvent>> pending, List<TrackResult> results)
     {
         if (pending.Count == 0) return;
-        var calls = pending.Select(p => directory.TrackAsync(p.Key, p.Value)).ToList();
+        // Profiles in parallel, but bounded: a 500-visitor batch must not open 500 activations at once.
+        var work = pending.ToList();
         pending.Clear();
-        results.AddRange(await Task.WhenAll(calls));
+        var done = new TrackResult[work.Count];
+        await Parallel.ForAsync(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxParallelProfiles }, async (i, _) =>
+            done[i] = await directory.TrackAsync(work[i].Key, work[i].Value));
+        results.AddRange(done);
     }
 
     private static bool HasType(JsonElement message) =>

@@ -58,4 +58,34 @@ public class ImportTests(HostFixture host) : IClassFixture<HostFixture>
         var profile = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{user}/profile");
         Assert.Equal("gold", profile.GetProperty("attributes").GetProperty("tier").GetString());
     }
+
+    [Fact]
+    public async Task A_large_import_runs_in_the_background_and_reports_its_progress()
+    {
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var csv = new StringBuilder("user_id,tier,city\n");
+        for (var i = 0; i < 3000; i++) csv.Append($"{tag}-{i},{(i % 2 == 0 ? "gold" : "silver")},Lyon\n");
+        csv.Append(",gold,Paris\n"); // no user id: refused, the rest goes on
+
+        var start = await _marketing.PostAsync("/v1/imports/attributes?async=true", new StringContent(csv.ToString(), Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        var location = start.Headers.Location!.ToString();
+
+        JsonElement report;
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        do
+        {
+            await Task.Delay(200);
+            report = await _marketing.GetFromJsonAsync<JsonElement>(location);
+            Assert.True(DateTime.UtcNow < deadline, report.ToString());
+        } while (report.GetProperty("state").GetString() == "running");
+
+        Assert.Equal("completed", report.GetProperty("state").GetString());
+        Assert.Equal(3001, report.GetProperty("rows").GetInt32());
+        Assert.Equal(3000, report.GetProperty("imported").GetInt32());
+        Assert.Equal(1, report.GetProperty("failed").GetInt32());
+        Assert.Equal(3001, report.GetProperty("errors")[0].GetProperty("row").GetInt32());
+        var profile = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{tag}-42/profile");
+        Assert.Equal("gold", profile.GetProperty("attributes").GetProperty("tier").GetString());
+    }
 }
