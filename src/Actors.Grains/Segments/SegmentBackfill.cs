@@ -11,22 +11,25 @@ public sealed record BackfillProgress(
     DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string? Error);
 
 /// <summary>
-/// Applies a new or changed rule to every existing profile: pages through the visitor streams and asks each grain to
-/// re-evaluate, with bounded parallelism, counting progress. New events keep being evaluated meanwhile (the grains
-/// read the same catalogue). A rule changed during a backfill cancels it and starts over at the new version, so every
-/// profile ends evaluated against the latest rule.
+/// Applies new or changed rules to every existing profile: pages through the visitor streams and asks each grain to
+/// re-evaluate (all active segments at once), with bounded parallelism, counting progress. New events keep being
+/// evaluated meanwhile (the grains read the same catalogue). One pass serves every change: a change while a pass runs
+/// cancels it and starts one pass over again for all the segments it was doing plus the new one, so every profile ends
+/// evaluated against the latest rules, and a burst of changes (a marketer creating ten segments) costs one pass.
 /// </summary>
 public sealed partial class SegmentBackfill(
     SegmentStore store, SegmentCatalog catalog, IGrainFactory grains, SegmentSettings settings, TimeProvider clock, ILogger<SegmentBackfill> logger)
 {
     private const int Page = 1000;
-    private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(300);
+    private readonly object _gate = new();
+    private readonly ConcurrentDictionary<string, Job> _bySegment = new(StringComparer.Ordinal);
+    private Job? _current;
 
-    private sealed class Job(string segmentId, int version, DateTimeOffset startedAt)
+    private sealed class Job(IReadOnlyDictionary<string, int> segments, DateTimeOffset startedAt)
     {
         public readonly CancellationTokenSource Cancel = new();
-        public readonly string SegmentId = segmentId;
-        public readonly int Version = version;
+        public readonly IReadOnlyDictionary<string, int> Segments = segments;
         public readonly DateTimeOffset StartedAt = startedAt;
         public long Total, Done, Changed;
         public volatile string State = "running";
@@ -35,37 +38,55 @@ public sealed partial class SegmentBackfill(
         public Task Completion = Task.CompletedTask;
         public readonly Stopwatch Watch = Stopwatch.StartNew();
 
-        public BackfillProgress Progress() => new(SegmentId, Version, Interlocked.Read(ref Total), Interlocked.Read(ref Done), Interlocked.Read(ref Changed),
+        public BackfillProgress Progress(string segmentId) => new(segmentId, Segments.GetValueOrDefault(segmentId), Interlocked.Read(ref Total),
+            Interlocked.Read(ref Done), Interlocked.Read(ref Changed),
             Watch.Elapsed.TotalSeconds > 0 ? Math.Round(Interlocked.Read(ref Done) / Watch.Elapsed.TotalSeconds, 1) : 0, State, StartedAt, FinishedAt, Error);
     }
 
     public BackfillProgress Start(string segmentId, int version)
     {
-        var job = new Job(segmentId, version, clock.GetUtcNow());
-        var previous = _jobs.AddOrUpdate(segmentId, job, (_, old) => { old.Cancel.Cancel(); return job; });
-        job.Completion = Task.Run(() => RunAsync(job));
-        return job.Progress();
+        lock (_gate)
+        {
+            var segments = new Dictionary<string, int>(StringComparer.Ordinal) { [segmentId] = version };
+            if (_current is { State: "running" } running)
+            {
+                running.Cancel.Cancel();
+                foreach (var (id, v) in running.Segments) segments.TryAdd(id, v);
+            }
+            var job = new Job(segments, clock.GetUtcNow());
+            _current = job;
+            foreach (var id in segments.Keys) _bySegment[id] = job;
+            job.Completion = Task.Run(() => RunAsync(job));
+            return job.Progress(segmentId);
+        }
     }
 
-    public BackfillProgress? Progress(string segmentId) => _jobs.TryGetValue(segmentId, out var job) ? job.Progress() : null;
+    public BackfillProgress? Progress(string segmentId) => _bySegment.TryGetValue(segmentId, out var job) ? job.Progress(segmentId) : null;
 
-    /// <summary>For tests and the API: waits for the current job of a segment to end.</summary>
+    /// <summary>For tests and the API: waits for the pass covering a segment to end.</summary>
     public async Task<BackfillProgress?> WaitAsync(string segmentId, TimeSpan timeout)
     {
-        if (!_jobs.TryGetValue(segmentId, out var job)) return null;
-        await job.Completion.WaitAsync(timeout);
-        return job.Progress();
+        var deadline = DateTime.UtcNow + timeout;
+        while (_bySegment.TryGetValue(segmentId, out var job))
+        {
+            try { await job.Completion.WaitAsync(deadline - DateTime.UtcNow); }
+            catch (OperationCanceledException) { }
+            if (_bySegment.TryGetValue(segmentId, out var now) && ReferenceEquals(now, job)) return job.Progress(segmentId);
+        }
+        return null;
     }
 
     private async Task RunAsync(Job job)
     {
         var ct = job.Cancel.Token;
+        var names = string.Join(", ", job.Segments.Keys);
         try
         {
+            await Task.Delay(Debounce, clock, ct); // let a burst of changes gather into this pass
             await catalog.RefreshAsync(ct);
             var catalogVersion = catalog.Current.Version;
             job.Total = await store.ProfileCountAsync(ct);
-            LogStarted(job.SegmentId, job.Version, job.Total);
+            LogStarted(names, job.Total);
             var lastLog = Stopwatch.StartNew();
             string? after = null;
             while (true)
@@ -82,40 +103,38 @@ public sealed partial class SegmentBackfill(
                 after = ids[^1];
                 if (lastLog.Elapsed > TimeSpan.FromSeconds(2))
                 {
-                    var p = job.Progress();
-                    LogProgress(job.SegmentId, job.Version, p.Done, p.Total, p.PerSecond);
+                    LogProgress(names, Interlocked.Read(ref job.Done), job.Total);
                     lastLog.Restart();
                 }
             }
-            job.State = "completed";
             job.FinishedAt = clock.GetUtcNow();
-            await store.RecordSizeAsync(job.SegmentId, job.FinishedAt.Value, CancellationToken.None);
-            var done = job.Progress();
-            LogCompleted(job.SegmentId, job.Version, done.Done, done.Changed, done.PerSecond);
+            foreach (var id in job.Segments.Keys) await store.RecordSizeAsync(id, job.FinishedAt.Value, CancellationToken.None);
+            job.State = "completed";
+            LogCompleted(names, job.Done, job.Changed, job.Watch.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            job.State = "superseded";
             job.FinishedAt = clock.GetUtcNow();
+            job.State = "superseded";
         }
         catch (Exception e)
         {
-            job.State = "failed";
             job.Error = e.Message;
             job.FinishedAt = clock.GetUtcNow();
-            LogFailed(e, job.SegmentId, job.Version);
+            job.State = "failed";
+            LogFailed(e, names);
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill of segment {SegmentId} v{Version} started over {Total} profiles")]
-    private partial void LogStarted(string segmentId, int version, long total);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill for segments {Segments} started over {Total} profiles")]
+    private partial void LogStarted(string segments, long total);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill of segment {SegmentId} v{Version}: {Done}/{Total} profiles, {PerSecond}/s")]
-    private partial void LogProgress(string segmentId, int version, long done, long total, double perSecond);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill for segments {Segments}: {Done}/{Total} profiles")]
+    private partial void LogProgress(string segments, long done, long total);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill of segment {SegmentId} v{Version} completed: {Done} profiles, {Changed} membership changes, {PerSecond}/s")]
-    private partial void LogCompleted(string segmentId, int version, long done, long changed, double perSecond);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backfill for segments {Segments} completed: {Done} profiles, {Changed} membership changes in {Seconds:0.0} s")]
+    private partial void LogCompleted(string segments, long done, long changed, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Backfill of segment {SegmentId} v{Version} failed")]
-    private partial void LogFailed(Exception e, string segmentId, int version);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Backfill for segments {Segments} failed")]
+    private partial void LogFailed(Exception e, string segments);
 }

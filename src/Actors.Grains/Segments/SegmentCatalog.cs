@@ -56,7 +56,8 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
                 var customers = await store.CustomerValuesAsync(ct);
                 rfm = customers.Count == 0 ? null
                     : Rfm.Thresholds(customers.Select(c => ((now - (c.LastOrderAt ?? now)).TotalDays, c.Orders, c.Total)), now);
-                _rfmComputedAt = now;
+                // With no customers yet, look again at the next refresh rather than after a whole period.
+                if (customers.Count > 0) _rfmComputedAt = now;
             }
             if (version == _current.Version && ReferenceEquals(rfm, _current.Context.Rfm)) return;
 
