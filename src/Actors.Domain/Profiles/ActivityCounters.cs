@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Actors.Domain.Profiles;
@@ -118,8 +119,56 @@ public sealed class ActivityCounters
     public static int DayNumber(DateTimeOffset at) => (int)(at.UtcTicks / TimeSpan.TicksPerDay);
 }
 
-/// <summary>A bucket: events from <see cref="Day"/> for <see cref="Span"/> days (1, or a merged month). Short JSON names keep snapshots small.</summary>
-public readonly record struct DayCount(
-    [property: JsonPropertyName("d")] int Day,
-    [property: JsonPropertyName("n")] int Count,
-    [property: JsonPropertyName("s")] int Span = 1);
+/// <summary>A bucket: events from <see cref="Day"/> for <see cref="Span"/> days (1, or a merged month).</summary>
+[JsonConverter(typeof(DayCountJson))]
+public readonly record struct DayCount(int Day, int Count, int Span = 1);
+
+/// <summary>A bucket is stored as [day, count] or [day, count, span]: a long history's snapshot stays small.</summary>
+public sealed class DayCountJson : JsonConverter<DayCount>
+{
+    public override DayCount Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.StartObject) return ReadObject(ref reader); // the first, wordier form
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("A day bucket is an array [day, count, span?].");
+        reader.Read();
+        var day = reader.GetInt32();
+        reader.Read();
+        var count = reader.GetInt32();
+        reader.Read();
+        var span = 1;
+        if (reader.TokenType == JsonTokenType.Number)
+        {
+            span = reader.GetInt32();
+            reader.Read();
+        }
+        if (reader.TokenType != JsonTokenType.EndArray) throw new JsonException("A day bucket has at most three numbers.");
+        return new DayCount(day, count, span);
+    }
+
+    private static DayCount ReadObject(ref Utf8JsonReader reader)
+    {
+        int day = 0, count = 0, span = 1;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString();
+            reader.Read();
+            switch (name)
+            {
+                case "d" or "Day": day = reader.GetInt32(); break;
+                case "n" or "Count": count = reader.GetInt32(); break;
+                case "s" or "Span": span = reader.GetInt32(); break;
+                default: reader.Skip(); break;
+            }
+        }
+        return new DayCount(day, count, span);
+    }
+
+    public override void Write(Utf8JsonWriter writer, DayCount value, JsonSerializerOptions options)
+    {
+        writer.WriteStartArray();
+        writer.WriteNumberValue(value.Day);
+        writer.WriteNumberValue(value.Count);
+        if (value.Span != 1) writer.WriteNumberValue(value.Span);
+        writer.WriteEndArray();
+    }
+}

@@ -25,7 +25,10 @@ public sealed record ProfileView
     public string? UserId { get; init; }
     public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 
-    public ProfileView WithoutPersonalData() => this with { UserId = null, Attributes = null };
+    private ProfileView? _withoutPersonalData;
+
+    /// <summary>The same view without personal data; built once per view, since views are cached and read often.</summary>
+    public ProfileView WithoutPersonalData() => _withoutPersonalData ??= this with { UserId = null, Attributes = null, _withoutPersonalData = null };
 
     public static ProfileView From(VisitorProfile p) => new()
     {

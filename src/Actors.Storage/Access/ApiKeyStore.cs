@@ -48,7 +48,7 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow());
         session.Store(new StoredApiKey(hash, record));
         await session.SaveChangesAsync(ct);
-        _cache.TryRemove(hash, out _);
+        _cache.TryRemove(key, out _);
         return record;
     }
 
@@ -73,12 +73,13 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     /// <summary>The active key with this plain value, or null for an unknown or revoked key.</summary>
     public async ValueTask<ApiKeyRecord?> AuthenticateAsync(string key, CancellationToken ct = default)
     {
-        var hash = HashOf(key);
+        // Cached by the key as sent, so a warm request does no hashing; the stored form stays the hash.
         var now = clock.GetUtcNow();
-        if (_cache.TryGetValue(hash, out var cached) && cached.Until > now) return cached.Record;
-        var record = await FindStoredAsync(hash, ct);
+        if (_cache.TryGetValue(key, out var cached) && cached.Until > now) return cached.Record;
+        var record = await FindStoredAsync(HashOf(key), ct);
         var active = record is { RevokedAt: null } ? record : null;
-        _cache[hash] = (active, now + CacheFor);
+        if (_cache.Count > 10_000) _cache.Clear(); // unknown keys must not grow it without bound
+        _cache[key] = (active, now + CacheFor);
         return active;
     }
 

@@ -167,4 +167,13 @@ public class IntakeTests
         Assert.True(rule.Rule!.Matches(profile, T0.AddHours(1), null));
         Assert.False(rule.Rule.Matches(profile, T0.AddDays(2), null));
     }
+
+    [Fact]
+    public void Day_buckets_are_stored_as_short_arrays_and_the_first_object_form_still_reads()
+    {
+        Assert.Equal("[738000,3]", JsonSerializer.Serialize(new DayCount(738000, 3)));
+        Assert.Equal("[738000,3,30]", JsonSerializer.Serialize(new DayCount(738000, 3, 30)));
+        Assert.Equal(new DayCount(738000, 3, 30), JsonSerializer.Deserialize<DayCount>("[738000,3,30]"));
+        Assert.Equal(new DayCount(738000, 3), JsonSerializer.Deserialize<DayCount>("""{"d":738000,"n":3,"s":1}"""));
+    }
 }
