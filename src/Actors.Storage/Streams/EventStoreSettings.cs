@@ -6,7 +6,7 @@ public sealed record EventStoreSettings
     public string Schema { get; init; } = "actors";
 
     /// <summary>A snapshot is written when this many events were applied since the last one.</summary>
-    public int SnapshotEvery { get; init; } = 200;
+    public int SnapshotEvery { get; init; } = 100;
 
     /// <summary>Most appends (from different visitors) committed in one transaction by the append batcher.</summary>
     public int MaxAppendBatch { get; init; } = 256;
