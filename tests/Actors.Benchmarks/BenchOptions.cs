@@ -7,8 +7,8 @@ public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null,
     public bool Runs(string group) => Only is null || Only.Contains(group);
 
     public TimeSpan Warmup => TimeSpan.FromSeconds(Quick ? 1 : 3);
-    public TimeSpan Window => TimeSpan.FromSeconds(Quick ? 5 : 20);
-    public TimeSpan ScaleWindow => TimeSpan.FromSeconds(Quick ? 4 : 15);
+    public TimeSpan Window => TimeSpan.FromSeconds(Quick ? 4 : 20);
+    public TimeSpan ScaleWindow => TimeSpan.FromSeconds(Quick ? 3 : 15);
 
     /// <summary>Requests in flight for HTTP load and the raw INSERT ceiling alike.</summary>
     public int HttpConcurrency => 32;
