@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Integration.Tests.Support;
+using Orleans.Runtime;
 
 namespace Actors.Integration.Tests.Segments;
 
@@ -144,5 +145,31 @@ public class SegmentTests(HostFixture host) : IClassFixture<HostFixture>
         var templates = await _marketing.GetFromJsonAsync<JsonElement>("/v1/segments/templates");
         Assert.True(templates.GetArrayLength() >= 9);
         Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.GetAsync("/v1/segments")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Membership_after_replay_equals_membership_before()
+    {
+        var segment = $"replay-{Guid.NewGuid():N}"[..20];
+        await CreateSegment(segment, new { all = new object[] { new { stage = new[] { "lead" } }, new { count = new { @event = "product_viewed", atLeast = 2, withinDays = 30 } } } });
+        await WaitForBackfill(segment);
+
+        var visitor = $"rp-{Guid.NewGuid():N}";
+        object[] events =
+        [
+            new { @event = "Product Viewed", messageId = $"{visitor}-1", properties = new { product_id = "a" } },
+            new { @event = "Newsletter Subscribed", messageId = $"{visitor}-2" },
+            new { @event = "Product Viewed", messageId = $"{visitor}-3", properties = new { product_id = "b" } },
+        ];
+        foreach (var e in events) await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", e);
+
+        var live = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitor}/profile");
+        Assert.Contains(segment, live.GetProperty("segments").EnumerateArray().Select(s => s.GetString()));
+
+        await host.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var reactivated = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitor}/profile");
+        var replayed = (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/state")).GetProperty("profile");
+        Assert.Equal(live.GetProperty("segments").ToString(), reactivated.GetProperty("segments").ToString());
+        Assert.Equal(live.GetProperty("segments").ToString(), replayed.GetProperty("segments").ToString());
     }
 }
