@@ -22,7 +22,8 @@ public static class AdminCommands
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            Args = args.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal) || a is "--version" or "--scope" or "--name").Where(a => a.Contains('=')).ToArray(),
+            // Configuration overrides come as --Key=Value; the command's own options (--scope ingest) are not configuration.
+            Args = [.. args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('='))],
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
