@@ -26,7 +26,9 @@ public static class AdminCommands
             Args = [.. args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('='))],
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A command prints its answer; the host's chatter would bury it.
+        builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        builder.Configuration["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning";
         await using var postgres = await builder.AddActorsDatabaseAsync(ownAdoptedServer: false);
         var settings = builder.Configuration.GetSection("Actors").Get<ActorsSettings>() ?? new ActorsSettings();
         builder.Services.AddSingleton(TimeProvider.System);
