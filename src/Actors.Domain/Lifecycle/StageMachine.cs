@@ -23,6 +23,9 @@ public static class StageMachine
 
         if (target == profile.Stage && leadKind == profile.LeadKind) return null;
 
+        // Time only ever moves a visitor towards lapsed; coming back takes something the visitor did since.
+        if (Inactivity(target) < Inactivity(profile.Stage) && !profile.ActiveSinceStageChange) return null;
+
         // Coming back from at-risk or lapsed is worth naming: win-back journeys and reports count it.
         if (profile.Stage is Stage.AtRisk or Stage.Lapsed && target == engaged)
             reason = $"returned_from_{profile.Stage.ToWire()}";
@@ -58,6 +61,8 @@ public static class StageMachine
         if (profile.Stage != Stage.Anonymous && profile.NewsletterChangedAt is not null) return (Stage.Lead, profile.LeadKind, "newsletter_unsubscribed");
         return (Stage.Anonymous, null, "anonymous");
     }
+
+    private static int Inactivity(Stage stage) => stage switch { Stage.Lapsed => 2, Stage.AtRisk => 1, _ => 0 };
 
     private static string Describe(TimeSpan span) =>
         span.TotalDays >= 1 && span.TotalDays == Math.Floor(span.TotalDays) ? $"{span.TotalDays:0}d" : $"{span.TotalSeconds:0}s";

@@ -24,6 +24,13 @@ public sealed class VisitorProfile
     [JsonInclude] public LeadKind? LeadKind { get; private set; }
     [JsonInclude] public DateTimeOffset? StageSince { get; private set; }
 
+    /// <summary>How many times "last activity" moved forward, and how many times it had when the stage last changed.</summary>
+    [JsonInclude] public long ActivityCount { get; private set; }
+    [JsonInclude] public long ActivityCountAtStage { get; private set; }
+
+    /// <summary>Whether the visitor did anything since the stage last changed (only that can bring them back from at-risk).</summary>
+    public bool ActiveSinceStageChange => ActivityCount > ActivityCountAtStage;
+
     [JsonInclude] public string? UserId { get; private set; }
     [JsonInclude] public DateTimeOffset? FirstSeen { get; private set; }
 
@@ -73,7 +80,11 @@ public sealed class VisitorProfile
         var repeatedOrder = e is OrderPlaced placed && Orders.OrderIds.Contains(placed.OrderId);
         if (CountsAsActivity(e))
         {
-            if (LastActivity is null || e.EventTime > LastActivity) LastActivity = e.EventTime;
+            if (LastActivity is null || e.EventTime > LastActivity)
+            {
+                LastActivity = e.EventTime;
+                ActivityCount++; // only activity that moves "last seen" forward counts as coming back
+            }
             if (!repeatedOrder) Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
         }
 
@@ -149,6 +160,7 @@ public sealed class VisitorProfile
                 Stage = s.To;
                 LeadKind = s.LeadKind;
                 StageSince = e.EventTime;
+                ActivityCountAtStage = ActivityCount;
                 break;
             case ProfilesMerged m:
                 if (!MergedFrom.Contains(m.SourceProfileId)) MergedFrom.Add(m.SourceProfileId);

@@ -26,6 +26,12 @@ public sealed record SiloSettings
 
     /// <summary>Orleans refuses reminder periods under a minute by default; tests lower it.</summary>
     public TimeSpan? MinimumReminderPeriod { get; init; }
+
+    /// <summary>
+    /// How often the silo re-reads the reminder table (Orleans' default: 5 minutes). A reminder registered while the
+    /// reminder service is still starting can wait for that read; tests with second-long windows shorten it.
+    /// </summary>
+    public TimeSpan? ReminderRefreshPeriod { get; init; }
 }
 
 /// <summary>The silo wiring shared by the host and the test clusters, so tests run what production runs.</summary>
@@ -69,8 +75,11 @@ public static class ActorsSilo
             o.Invariant = AdoNetInvariant;
             o.ConnectionString = connectionString;
         });
-        if (siloSettings.MinimumReminderPeriod is { } minimum)
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = minimum);
+        silo.Configure<ReminderOptions>(o =>
+        {
+            if (siloSettings.MinimumReminderPeriod is { } minimum) o.MinimumReminderPeriod = minimum;
+            if (siloSettings.ReminderRefreshPeriod is { } refresh) o.RefreshReminderListPeriod = refresh;
+        });
 
         var services = silo.Services;
         services.AddDomainSerialization();

@@ -49,7 +49,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 WakeUpPeriod = TimeSpan.FromSeconds(1),
                 EventStore = new() { SnapshotEvery = 50 },
             };
-            var silo = new SiloSettings { Clustering = ClusteringMode.AdoNet, ConfigureEndpoints = false, MinimumReminderPeriod = TimeSpan.FromSeconds(1) };
+            var silo = new SiloSettings { Clustering = ClusteringMode.AdoNet, ConfigureEndpoints = false, MinimumReminderPeriod = TimeSpan.FromSeconds(1), ReminderRefreshPeriod = TimeSpan.FromSeconds(2) };
             siloBuilder.AddActors(siloBuilder.Configuration["Postgres"]!, settings, silo);
         }
     }

@@ -34,6 +34,7 @@ public class HostFixture : IAsyncLifetime
             $"--Actors:Silo:SiloPort={FreePorts.Next()}",
             $"--Actors:Silo:GatewayPort={FreePorts.Next()}",
             "--Actors:Silo:MinimumReminderPeriod=00:00:01",
+            "--Actors:Silo:ReminderRefreshPeriod=00:00:02",
             "--Actors:Lifecycle:AtRiskAfter=00:00:03",
             "--Actors:Lifecycle:LapsedAfter=00:00:06",
             "--Actors:WakeUpPeriod=00:00:01",
