@@ -309,12 +309,11 @@ public static class SegmentMapper
                 case Known.OrderRefunded:
                 {
                     var orderId = Required(p, "order_id", props, MaxIdLength, "Required: the id of the refunded order.");
-                    var before = ErrorCount;
+                    // No amount: the whole order was refunded (the spec needs only the order id).
                     var amount = Money(p, "total", props) ?? Money(p, "revenue", props) ?? Money(p, "value", props);
-                    if (amount is null && ErrorCount == before) Add(props, "total", "Required: the amount refunded, as total, revenue or value.");
                     var currency = Currency(p, props) ?? DefaultCurrency;
-                    return orderId is null || amount is null ? null
-                        : new OrderRefunded(orderId, amount.Value, currency) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
+                    return orderId is null ? null
+                        : new OrderRefunded(orderId, amount, currency) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
                 }
                 case Known.SignedUp:
                     return new Registered(RegistrationKind.Account) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };

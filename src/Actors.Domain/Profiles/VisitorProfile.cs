@@ -224,10 +224,19 @@ public sealed class OrderSummary
     /// </summary>
     [JsonInclude] public List<string> OrderIds { get; private set; } = [];
 
+    /// <summary>The totals of those orders, in the same order (a refund with no amount refunds the whole order).</summary>
+    [JsonInclude] public List<decimal> OrderTotals { get; private set; } = [];
+
     internal bool Record(OrderPlaced o)
     {
         if (OrderIds.Contains(o.OrderId)) return false;
-        if (OrderIds.Count == OrderIdsKept) OrderIds.RemoveAt(0);
+        if (OrderIds.Count == OrderIdsKept)
+        {
+            OrderIds.RemoveAt(0);
+            if (OrderTotals.Count > 0) OrderTotals.RemoveAt(0);
+        }
+        // Aligned with OrderIds; a profile from before totals were kept has fewer, and refunds of those need an amount.
+        if (OrderTotals.Count == OrderIds.Count) OrderTotals.Add(o.Total);
         OrderIds.Add(o.OrderId);
         Count++;
         Total += o.Total;
@@ -239,7 +248,10 @@ public sealed class OrderSummary
 
     internal void Refund(OrderRefunded r)
     {
-        if (OrderIds.Contains(r.OrderId)) Refunded += r.Amount;
+        var index = OrderIds.IndexOf(r.OrderId);
+        if (index < 0) return;
+        if (r.Amount is { } amount) Refunded += amount;
+        else if (OrderTotals.Count == OrderIds.Count) Refunded += OrderTotals[index];
     }
 }
 

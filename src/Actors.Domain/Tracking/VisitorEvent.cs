@@ -68,7 +68,8 @@ public enum SalesChannel { Online, Store }
 
 public sealed record OrderPlaced(string OrderId, IReadOnlyList<OrderLine> Lines, decimal Total, string Currency, SalesChannel Channel) : VisitorEvent;
 
-public sealed record OrderRefunded(string OrderId, decimal Amount, string Currency) : VisitorEvent;
+/// <summary>A refund; no amount means the whole order (as the Segment spec's Order Refunded allows).</summary>
+public sealed record OrderRefunded(string OrderId, decimal? Amount, string Currency) : VisitorEvent;
 
 public enum RegistrationKind { Newsletter, Account }
 

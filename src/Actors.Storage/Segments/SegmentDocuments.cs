@@ -58,4 +58,7 @@ public sealed record CustomerValue(string Id, int Orders, decimal Total, DateTim
 {
     /// <summary>The latest order ids (bounded as the profile's are), so an order reported twice counts once here too.</summary>
     public IReadOnlyList<string> OrderIds { get; init; } = [];
+
+    /// <summary>Those orders' totals, aligned with <see cref="OrderIds"/>, for refunds that name no amount.</summary>
+    public IReadOnlyList<decimal> OrderTotals { get; init; } = [];
 }

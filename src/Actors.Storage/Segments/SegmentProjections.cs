@@ -45,16 +45,27 @@ public sealed partial class SegmentMembersProjection : EventProjection
 public sealed partial class CustomerValueProjection : SingleStreamProjection<CustomerValue, string>
 {
     public static CustomerValue Create(IEvent<OrderPlaced> e) =>
-        new(e.StreamKey!, 1, e.Data.Total, e.Data.EventTime) { OrderIds = [e.Data.OrderId] };
+        new(e.StreamKey!, 1, e.Data.Total, e.Data.EventTime) { OrderIds = [e.Data.OrderId], OrderTotals = [e.Data.Total] };
 
     public static CustomerValue Apply(OrderPlaced e, CustomerValue current)
     {
         if (current.OrderIds.Contains(e.OrderId)) return current;
         var last = current.LastOrderAt is { } l && l > e.EventTime ? l : e.EventTime;
-        var ids = current.OrderIds.Count < Domain.Profiles.OrderSummary.OrderIdsKept ? current.OrderIds : current.OrderIds.Skip(1);
-        return current with { Orders = current.Orders + 1, Total = current.Total + e.Total, LastOrderAt = last, OrderIds = [.. ids, e.OrderId] };
+        var full = current.OrderIds.Count >= Domain.Profiles.OrderSummary.OrderIdsKept;
+        var ids = full ? current.OrderIds.Skip(1) : current.OrderIds;
+        var totals = full ? current.OrderTotals.Skip(1) : current.OrderTotals;
+        return current with
+        {
+            Orders = current.Orders + 1, Total = current.Total + e.Total, LastOrderAt = last,
+            OrderIds = [.. ids, e.OrderId], OrderTotals = [.. totals, e.Total],
+        };
     }
 
-    public static CustomerValue Apply(OrderRefunded e, CustomerValue current) =>
-        current.OrderIds.Contains(e.OrderId) ? current with { Total = Math.Max(0, current.Total - e.Amount) } : current;
+    public static CustomerValue Apply(OrderRefunded e, CustomerValue current)
+    {
+        var index = current.OrderIds.ToList().IndexOf(e.OrderId);
+        if (index < 0) return current;
+        var amount = e.Amount ?? (index < current.OrderTotals.Count ? current.OrderTotals[index] : 0m);
+        return current with { Total = Math.Max(0, current.Total - amount) };
+    }
 }

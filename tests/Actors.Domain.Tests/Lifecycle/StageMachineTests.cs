@@ -109,4 +109,14 @@ public class StageMachineTests
     {
         Assert.Throws<ArgumentException>(() => new LifecycleSettings { AtRiskAfter = TimeSpan.FromDays(10), LapsedAfter = TimeSpan.FromDays(5) }.Validate());
     }
+
+    [Fact]
+    public void A_refund_without_an_amount_refunds_the_whole_order()
+    {
+        var (profile, _) = Run(Make.Order("o1", 50, T0), Make.Order("o2", 20, T0.AddDays(1)));
+        profile.Apply(new OrderRefunded("o1", null, "EUR") { MessageId = Make.Id(), EventTime = T0.AddDays(2), ReceivedTime = T0.AddDays(2) });
+        profile.Apply(new OrderRefunded("o2", 5m, "EUR") { MessageId = Make.Id(), EventTime = T0.AddDays(2), ReceivedTime = T0.AddDays(2) });
+        profile.Apply(new OrderRefunded("unknown", null, "EUR") { MessageId = Make.Id(), EventTime = T0.AddDays(2), ReceivedTime = T0.AddDays(2) });
+        Assert.Equal(55m, profile.Orders.Refunded);
+    }
 }
