@@ -28,6 +28,7 @@ public static class ApiSetup
         services.AddActorsRateLimiting(configuration);
         services.AddHostedService<BootstrapKeys>();
         services.AddSingleton<TrackingGateway>();
+        services.AddSingleton<ImportJobs>();
         return services;
     }
 

@@ -34,13 +34,13 @@ public static partial class ImportApi
     public static IEndpointRouteBuilder MapImportApi(this IEndpointRouteBuilder app)
     {
         var imports = app.MapGroup("/v1/imports").WithTags("Import").RequireScope(ApiScope.Marketing);
-        imports.MapPost("/attributes", (HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs) =>
-                RunAsync(http, directory, clock, logs, "attributes", AttributesRow))
+        imports.MapPost("/attributes", (HttpContext http, VisitorDirectory directory, ImportJobs jobs, TimeProvider clock, ILoggerFactory logs) =>
+                RunAsync(http, directory, jobs, clock, logs, "attributes", AttributesRow))
             .WithSummary("CRM attributes: CSV with a user_id column (others become attributes) or JSON lines {\"userId\", \"attributes\": {…}}");
-        imports.MapGet("/{id}", (string id) => ImportJobs.Find(id) is { } job ? Results.Ok(job.Report()) : Problems.NotFound($"No import '{id}' on this node."))
+        imports.MapGet("/{id}", (string id, ImportJobs jobs) => jobs.Find(id) is { } job ? Results.Ok(job.Report()) : Problems.NotFound($"No import '{id}' on this node."))
             .WithSummary("Progress of an import started with ?async=true");
-        imports.MapPost("/orders", (HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs) =>
-                RunAsync(http, directory, clock, logs, "orders", OrderRow))
+        imports.MapPost("/orders", (HttpContext http, VisitorDirectory directory, ImportJobs jobs, TimeProvider clock, ILoggerFactory logs) =>
+                RunAsync(http, directory, jobs, clock, logs, "orders", OrderRow))
             .WithSummary("Store (offline) orders: CSV user_id,order_id,total,currency,ordered_at[,channel,sku,category,quantity,price] or JSON lines");
         return app;
     }
@@ -52,7 +52,7 @@ public static partial class ImportApi
     /// background: 202 with a Location to poll for progress (rows read, imported, refused, errors so far). Without it,
     /// the answer is the final report.
     /// </summary>
-    private static async Task<IResult> RunAsync(HttpContext http, VisitorDirectory directory, TimeProvider clock, ILoggerFactory logs, string kind, RowMapper map)
+    private static async Task<IResult> RunAsync(HttpContext http, VisitorDirectory directory, ImportJobs jobs, TimeProvider clock, ILoggerFactory logs, string kind, RowMapper map)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = MaxBody;
         var logger = logs.CreateLogger("Actors.Import");
@@ -61,7 +61,7 @@ public static partial class ImportApi
         {
             var file = Path.Combine(Path.GetTempPath(), $"actors-import-{Guid.NewGuid():N}");
             await using (var copy = File.Create(file)) await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
-            var job = ImportJobs.Start(kind, clock.GetUtcNow());
+            var job = jobs.Start(kind, clock.GetUtcNow());
             _ = Task.Run(async () =>
             {
                 try
@@ -83,7 +83,7 @@ public static partial class ImportApi
             return TypedResults.Accepted($"/v1/imports/{job.Id}", job.Report());
         }
 
-        var inline = ImportJobs.Start(kind, clock.GetUtcNow());
+        var inline = jobs.Start(kind, clock.GetUtcNow());
         await ImportAsync(http.Request.Body, jsonLines, directory, clock, logger, kind, map, inline);
         inline.Finish("completed");
         return TypedResults.Ok(inline.Report());

@@ -47,11 +47,11 @@ public sealed class ImportJob(string id, string kind, DateTimeOffset startedAt)
 }
 
 /// <summary>Imports on this node, kept for an hour after they finish so their reports can be read.</summary>
-public static class ImportJobs
+public sealed class ImportJobs
 {
-    private static readonly ConcurrentDictionary<string, ImportJob> Jobs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ImportJob> Jobs = new(StringComparer.Ordinal);
 
-    public static ImportJob Start(string kind, DateTimeOffset now)
+    public ImportJob Start(string kind, DateTimeOffset now)
     {
         foreach (var old in Jobs.Values.Where(j => now - j.StartedAt > TimeSpan.FromHours(1) && j.Report().State != "running"))
             Jobs.TryRemove(old.Id, out _);
@@ -60,5 +60,5 @@ public static class ImportJobs
         return job;
     }
 
-    public static ImportJob? Find(string id) => Jobs.TryGetValue(id, out var job) ? job : null;
+    public ImportJob? Find(string id) => Jobs.TryGetValue(id, out var job) ? job : null;
 }

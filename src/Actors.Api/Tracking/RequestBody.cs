@@ -10,7 +10,8 @@ public static class RequestBody
     public const int MessageLimit = 32 * 1024;   // Segment's limit for one message
     public const int BatchLimit = 500 * 1024;    // Segment's limit for a batch
 
-    public sealed record Result(JsonDocument? Document, IResult? Error);
+    /// <summary>The parsed body, or the answer to give instead; <see cref="Length"/> is the decompressed size in bytes.</summary>
+    public sealed record Result(JsonDocument? Document, IResult? Error, int Length = 0);
 
     private const string ParsedKey = "actors.body";
 
@@ -19,7 +20,7 @@ public static class RequestBody
     {
         if (request.HttpContext.Items.TryGetValue(ParsedKey, out var parsed) && parsed is Result cached)
         {
-            if (cached.Document is { } doc && doc.RootElement.GetRawText().Length > limit) return new Result(null, Problems.TooLarge(limit));
+            if (cached.Document is not null && cached.Length > limit) return new Result(null, Problems.TooLarge(limit));
             return cached;
         }
         var result = await ReadCoreAsync(request, limit);
@@ -56,7 +57,7 @@ public static class RequestBody
         if (buffer.Length == 0) return new Result(null, Problems.BadRequest("The body is empty; a JSON object is expected."));
         try
         {
-            return new Result(JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)), null);
+            return new Result(JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)), null, (int)buffer.Length);
         }
         catch (JsonException e)
         {

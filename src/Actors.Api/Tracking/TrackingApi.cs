@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Actors.Api.Access;
 using Actors.Storage.Access;
@@ -38,7 +39,8 @@ public static class TrackingApi
         var messages = batch.EnumerateArray().ToList();
         foreach (var (message, index) in messages.Select((m, i) => (m, i)))
         {
-            if (message.ValueKind == JsonValueKind.Object && message.GetRawText().Length > RequestBody.MessageLimit)
+            // The raw bytes of the message, measured without copying them into a string.
+            if (message.ValueKind == JsonValueKind.Object && JsonMarshal.GetRawUtf8Value(message).Length > RequestBody.MessageLimit)
                 return Problems.Invalid([($"batch[{index}]", $"A message may not exceed {RequestBody.MessageLimit} bytes.")]);
         }
 

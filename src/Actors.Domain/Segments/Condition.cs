@@ -80,10 +80,12 @@ internal sealed class AllOf(Condition[] items) : Condition
         }
     }
 
-    public override void Write(Utf8JsonWriter w)
+    public override void Write(Utf8JsonWriter w) => WriteList(w, "all", items);
+
+    internal static void WriteList(Utf8JsonWriter w, string name, Condition[] items)
     {
         w.WriteStartObject();
-        w.WriteStartArray("all");
+        w.WriteStartArray(name);
         foreach (var item in items) item.Write(w);
         w.WriteEndArray();
         w.WriteEndObject();
@@ -152,14 +154,7 @@ internal sealed class AnyOf(Condition[] items) : Condition
         }
     }
 
-    public override void Write(Utf8JsonWriter w)
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("any");
-        foreach (var item in items) item.Write(w);
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+    public override void Write(Utf8JsonWriter w) => AllOf.WriteList(w, "any", items);
 }
 
 internal sealed class NotOf(Condition inner) : Condition
