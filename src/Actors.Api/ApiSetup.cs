@@ -1,5 +1,6 @@
 using Actors.Api.Access;
 using Actors.Api.Health;
+using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
 using Actors.Api.Segments;
@@ -42,6 +43,7 @@ public static class ApiSetup
         app.MapScalarApiReference("/docs");
         app.MapTrackingApi();
         app.MapVisitorsApi();
+        app.MapIdentityApi();
         app.MapReplayApi();
         app.MapImportApi();
         app.MapSegmentsApi();

@@ -15,6 +15,9 @@ public static class Problems
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
+    public static ProblemHttpResult Conflict(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+
     public static ProblemHttpResult TooLarge(long limit) =>
         TypedResults.Problem($"The request body is larger than {limit} bytes (after decompression).",
             statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large");

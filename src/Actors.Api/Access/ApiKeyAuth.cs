@@ -45,6 +45,10 @@ public static class ApiKeyAuth
     public static ApiKeyRecord Caller(this HttpContext http) =>
         http.Items[CallerKey] as ApiKeyRecord ?? throw new InvalidOperationException("No authenticated caller on this request.");
 
+    /// <summary>The caller as the tracking gateway needs it: scope, and the key's name for audit records.</summary>
+    public static Tracking.IngestCaller IngestCaller(this HttpContext http) =>
+        http.Items[CallerKey] is ApiKeyRecord caller ? new Tracking.IngestCaller(caller.Scope, $"key:{caller.Name}") : Tracking.IngestCaller.Ingest;
+
     /// <summary>The raw key of a request, or null. Also the partition for rate limiting.</summary>
     public static string? KeyFrom(HttpRequest request)
     {

@@ -44,7 +44,7 @@ public static class TrackingApi
                 return Problems.Invalid([($"batch[{index}]", $"A message may not exceed {RequestBody.MessageLimit} bytes.")]);
         }
 
-        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, fieldPrefix: "batch");
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, fieldPrefix: "batch", caller: request.HttpContext.IngestCaller());
         return ToResult(outcome, messages.Count);
     }
 
@@ -53,7 +53,7 @@ public static class TrackingApi
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.MessageLimit);
         if (body.Error is not null) return body.Error;
         var document = body.Document!; // disposed with the response
-        var outcome = await gateway.IngestAsync([document.RootElement], type, fieldPrefix: "");
+        var outcome = await gateway.IngestAsync([document.RootElement], type, fieldPrefix: "", caller: request.HttpContext.IngestCaller());
         return ToResult(outcome, 1);
     }
 

@@ -41,7 +41,7 @@ public static class VisitorsApi
         };
         // A bare event without "type" is a track event.
         var prefix = root.ValueKind == JsonValueKind.Object && messages.Count == 1 ? "" : "events";
-        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track");
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track", request.HttpContext.IngestCaller());
         return TrackingApi.ToResult(outcome, messages.Count);
     }
 
@@ -51,7 +51,7 @@ public static class VisitorsApi
         var body = await RequestBody.ReadJsonAsync(request, RequestBody.MessageLimit);
         if (body.Error is not null) return body.Error;
         var document = body.Document!; // disposed with the response
-        var outcome = await gateway.IngestAsync([document.RootElement], "identify", fieldPrefix: "", visitorId);
+        var outcome = await gateway.IngestAsync([document.RootElement], "identify", fieldPrefix: "", visitorId, caller: request.HttpContext.IngestCaller());
         return TrackingApi.ToResult(outcome, 1);
     }
 

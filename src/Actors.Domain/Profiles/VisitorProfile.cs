@@ -58,16 +58,28 @@ public sealed class VisitorProfile
     /// <summary>Profiles whose history was carried into this one.</summary>
     [JsonInclude] public List<string> MergedFrom { get; private set; } = [];
 
+    /// <summary>For each merged source, the source stream version carried so far (a retried merge carries the rest).</summary>
+    [JsonInclude] public Dictionary<string, long> AbsorbedUpTo { get; private set; } = new(StringComparer.Ordinal);
+
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
 
     /// <summary>Set when this profile's history now lives elsewhere; its stream has ended.</summary>
     [JsonInclude] public string? MergedIntoProfileId { get; private set; }
 
+    /// <summary>
+    /// Where calls to this ended profile go: the profile it merged into, unless its device has since been taken over
+    /// by another customer. Null while the profile is live.
+    /// </summary>
+    [JsonInclude] public string? ForwardTo { get; private set; }
+
     public bool HasSeen(string messageId) => RecentMessages.Contains(messageId);
 
     public static string ConsentKey(string channel, string purpose) =>
         string.Concat(channel.ToLowerInvariant(), ":", purpose.ToLowerInvariant());
+
+    /// <summary>Counts an event without applying it: one that a later unmerge took back (see <see cref="ProfileFold"/>).</summary>
+    internal void Skip() => Version++;
 
     public void Apply(VisitorEvent e)
     {
@@ -130,7 +142,8 @@ public sealed class VisitorProfile
                 else SetNewsletter(true, e.EventTime);
                 break;
             case Identified i:
-                UserId = i.UserId;
+                // A profile belongs to the first user who identified in it: carried history never renames it.
+                UserId ??= i.UserId;
                 HasAccount = true;
                 foreach (var (key, value) in i.Traits) Attributes[key] = value;
                 break;
@@ -164,9 +177,23 @@ public sealed class VisitorProfile
                 break;
             case ProfilesMerged m:
                 if (!MergedFrom.Contains(m.SourceProfileId)) MergedFrom.Add(m.SourceProfileId);
+                // Merges recorded before source versions were kept covered the whole source.
+                AbsorbedUpTo[m.SourceProfileId] = Math.Max(AbsorbedUpTo.GetValueOrDefault(m.SourceProfileId), m.SourceVersion ?? long.MaxValue);
                 break;
             case MergedInto m:
                 MergedIntoProfileId = m.TargetProfileId;
+                ForwardTo = m.TargetProfileId;
+                break;
+            case ForwardingChanged f when MergedIntoProfileId is not null: // only an ended profile forwards
+                ForwardTo = f.TargetProfileId;
+                break;
+            case ProfilesUnmerged u:
+                MergedFrom.Remove(u.SourceProfileId);
+                AbsorbedUpTo.Remove(u.SourceProfileId);
+                break;
+            case MergeUndone:
+                MergedIntoProfileId = null;
+                ForwardTo = null;
                 break;
             case SegmentEntered s:
                 Segments[s.SegmentId] = s.RuleVersion;

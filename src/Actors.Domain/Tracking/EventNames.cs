@@ -26,6 +26,11 @@ public static class EventNames
     public const string MergedInto = "merged_into";
     public const string SegmentEntered = "segment_entered";
     public const string SegmentLeft = "segment_left";
+    public const string DeviceLinked = "device_linked";
+    public const string DeviceUnlinked = "device_unlinked";
+    public const string ForwardingChanged = "forwarding_changed";
+    public const string ProfilesUnmerged = "profiles_unmerged";
+    public const string MergeUndone = "merge_undone";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -52,6 +57,11 @@ public static class EventNames
         [typeof(MergedInto)] = MergedInto,
         [typeof(SegmentEntered)] = SegmentEntered,
         [typeof(SegmentLeft)] = SegmentLeft,
+        [typeof(DeviceLinked)] = DeviceLinked,
+        [typeof(DeviceUnlinked)] = DeviceUnlinked,
+        [typeof(ForwardingChanged)] = ForwardingChanged,
+        [typeof(ProfilesUnmerged)] = ProfilesUnmerged,
+        [typeof(MergeUndone)] = MergeUndone,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

@@ -109,38 +109,110 @@ public static class Intake
     }
 
     /// <summary>
-    /// Carries another profile's history into this one (identity stitching). Events already here are skipped, the
-    /// stage is decided once at the end (old event times would otherwise look like inactivity), and the merge itself is
-    /// recorded, so absorbing the same source twice does nothing.
+    /// Carries another profile's history into this one (identity stitching). Only source events after the version
+    /// already carried are taken, so a merge retried after a crash also carries what reached the source in between;
+    /// events already here are skipped, the stage is decided once at the end (old event times would otherwise look like
+    /// inactivity), and the merge itself is recorded with the source version it covers.
     /// </summary>
     public static IReadOnlyList<VisitorEvent> Absorb(
-        VisitorProfile profile, string sourceProfileId, IReadOnlyList<VisitorEvent> history, DateTimeOffset now, LifecycleSettings settings,
-        SegmentContext? segments = null)
+        VisitorProfile profile, string sourceProfileId, IReadOnlyList<CarriedEvent> history, long sourceVersion, DateTimeOffset now,
+        LifecycleSettings settings, SegmentContext? segments = null, string? actor = null, string? reason = null)
     {
-        if (profile.MergedFrom.Contains(sourceProfileId)) return [];
+        var carriedUpTo = profile.AbsorbedUpTo.GetValueOrDefault(sourceProfileId);
+        if (carriedUpTo >= sourceVersion) return [];
         var toAppend = new List<VisitorEvent>(history.Count + 2);
-        foreach (var e in history.Where(e => !e.IsDerived).OrderBy(e => e.EventTime))
+        foreach (var c in history.Where(c => c.SourceVersion > carriedUpTo && !c.Event.IsDerived).OrderBy(c => c.Event.EventTime))
         {
-            if (profile.HasSeen(e.MessageId)) continue;
-            profile.Apply(e);
-            toAppend.Add(e);
+            if (profile.HasSeen(c.Event.MessageId)) continue;
+            profile.Apply(c.Event);
+            toAppend.Add(c.Event);
         }
 
         var merged = new ProfilesMerged(sourceProfileId, toAppend.Count)
         {
-            MessageId = $"merge:{sourceProfileId}->{profile.ProfileId}",
+            MessageId = $"merge:{sourceProfileId}->{profile.ProfileId}@{sourceVersion}",
             EventTime = now,
             ReceivedTime = now,
+            SourceVersion = sourceVersion,
+            Actor = actor,
+            Reason = reason,
         };
         profile.Apply(merged);
         toAppend.Add(merged);
+        Decide(profile, now, settings, segments ?? SegmentContext.None, merged.MessageId, toAppend);
+        return toAppend;
+    }
 
-        if (StageMachine.Decide(profile, now, settings, merged.MessageId) is { } changed)
+    /// <summary>
+    /// The end of a profile whose history now lives in <paramref name="targetProfileId"/>: it leaves every segment
+    /// (member lists, counts and exit webhooks must not count it twice), then ends with <see cref="MergedInto"/>.
+    /// </summary>
+    public static IReadOnlyList<VisitorEvent> EndByMerge(VisitorProfile profile, string targetProfileId, DateTimeOffset now, string? actor, string? reason)
+    {
+        if (profile.MergedIntoProfileId is not null) return [];
+        var toAppend = new List<VisitorEvent>(profile.Segments.Count + 1);
+        var cause = $"merged-into:{targetProfileId}@{profile.Version}";
+        foreach (var (segmentId, ruleVersion) in profile.Segments.OrderBy(s => s.Key, StringComparer.Ordinal).ToList())
+        {
+            var left = new SegmentLeft(segmentId, ruleVersion, $"merged_into:{targetProfileId}") { MessageId = $"{cause}:left:{segmentId}", EventTime = now, ReceivedTime = now };
+            profile.Apply(left);
+            toAppend.Add(left);
+        }
+        var end = new MergedInto(targetProfileId) { MessageId = cause, EventTime = now, ReceivedTime = now, Actor = actor, Reason = reason };
+        profile.Apply(end);
+        toAppend.Add(end);
+        return toAppend;
+    }
+
+    /// <summary>
+    /// Undoes the merge of <paramref name="sourceProfileId"/> into the profile whose whole stream is
+    /// <paramref name="stream"/>: the profile is folded again without the carried events, and its stage and segments
+    /// are decided afresh. Returns the new profile and the events to append (nothing when there is no such merge).
+    /// </summary>
+    public static (VisitorProfile Profile, IReadOnlyList<VisitorEvent> ToAppend) TakeBack(
+        string profileId, IReadOnlyList<VisitorEvent> stream, string sourceProfileId, string actor, string reason, DateTimeOffset now,
+        LifecycleSettings settings, SegmentContext segments)
+    {
+        var unmerged = new ProfilesUnmerged(sourceProfileId, actor, reason)
+        {
+            MessageId = $"unmerge:{sourceProfileId}->{profileId}@{stream.Count}", EventTime = now, ReceivedTime = now,
+        };
+        var profile = ProfileFold.Fold(profileId, [.. stream, unmerged]);
+        var toAppend = new List<VisitorEvent> { unmerged };
+        Decide(profile, now, settings, segments, unmerged.MessageId, toAppend);
+        return (profile, toAppend);
+    }
+
+    /// <summary>A merged profile is its own again: it reopens, and its stage and segments are decided afresh.</summary>
+    public static IReadOnlyList<VisitorEvent> Reopen(
+        VisitorProfile profile, string actor, string reason, DateTimeOffset now, LifecycleSettings settings, SegmentContext segments)
+    {
+        if (profile.MergedIntoProfileId is not { } target) return [];
+        var undone = new MergeUndone(target, actor, reason) { MessageId = $"merge-undone:{target}@{profile.Version}", EventTime = now, ReceivedTime = now };
+        profile.Apply(undone);
+        var toAppend = new List<VisitorEvent> { undone };
+        Decide(profile, now, settings, segments, undone.MessageId, toAppend);
+        return toAppend;
+    }
+
+    /// <summary>Records an identity fact decided elsewhere (a device linked or unlinked), once.</summary>
+    public static IReadOnlyList<VisitorEvent> Record(VisitorProfile profile, VisitorEvent fact)
+    {
+        if (profile.HasSeen(fact.MessageId)) return [];
+        profile.Apply(fact);
+        return [fact];
+    }
+
+    private static void Decide(VisitorProfile profile, DateTimeOffset now, LifecycleSettings settings, SegmentContext segments, string cause, List<VisitorEvent> toAppend)
+    {
+        if (StageMachine.Decide(profile, now, settings, cause) is { } changed)
         {
             profile.Apply(changed);
             toAppend.Add(changed);
         }
-        ApplySegments(profile, segments ?? SegmentContext.None, now, merged.MessageId, toAppend);
-        return toAppend;
+        ApplySegments(profile, segments, now, cause, toAppend);
     }
 }
+
+/// <summary>An event of a source stream being carried into another profile, with its version in the source.</summary>
+public sealed record CarriedEvent(long SourceVersion, VisitorEvent Event);

@@ -32,6 +32,11 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(MergedInto), EventNames.MergedInto)]
 [JsonDerivedType(typeof(SegmentEntered), EventNames.SegmentEntered)]
 [JsonDerivedType(typeof(SegmentLeft), EventNames.SegmentLeft)]
+[JsonDerivedType(typeof(DeviceLinked), EventNames.DeviceLinked)]
+[JsonDerivedType(typeof(DeviceUnlinked), EventNames.DeviceUnlinked)]
+[JsonDerivedType(typeof(ForwardingChanged), EventNames.ForwardingChanged)]
+[JsonDerivedType(typeof(ProfilesUnmerged), EventNames.ProfilesUnmerged)]
+[JsonDerivedType(typeof(MergeUndone), EventNames.MergeUndone)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -45,7 +50,8 @@ public abstract record VisitorEvent
 
     /// <summary>Derived events are decisions of ours, not behaviour of the visitor: they are never carried in a merge.</summary>
     [JsonIgnore]
-    public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft;
+    public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft
+        or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone;
 }
 
 public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
@@ -103,11 +109,45 @@ public sealed record BehaviourTracked(string Name, IReadOnlyDictionary<string, s
 /// <summary>Derived: the lifecycle stage moved, and why.</summary>
 public sealed record StageChanged(Stage From, Stage To, LeadKind? LeadKind, string Reason) : VisitorEvent;
 
-/// <summary>Derived: another profile's history was carried into this one (identity stitching).</summary>
-public sealed record ProfilesMerged(string SourceProfileId, int EventCount) : VisitorEvent;
+/// <summary>
+/// Derived: another profile's history was carried into this one (identity stitching). The <see cref="EventCount"/>
+/// carried events are the ones stored just before this event, which is how an unmerge finds them again.
+/// </summary>
+public sealed record ProfilesMerged(string SourceProfileId, int EventCount) : VisitorEvent
+{
+    /// <summary>The source's stream version this merge covers: a retried merge carries only what came after it.</summary>
+    public long? SourceVersion { get; init; }
+
+    /// <summary>Who asked for it, when not a visitor's own login (an explicit merge of two known customers).</summary>
+    public string? Actor { get; init; }
+
+    public string? Reason { get; init; }
+}
 
 /// <summary>Derived: the last event of a profile whose history now lives in another one.</summary>
-public sealed record MergedInto(string TargetProfileId) : VisitorEvent;
+public sealed record MergedInto(string TargetProfileId) : VisitorEvent
+{
+    public string? Actor { get; init; }
+    public string? Reason { get; init; }
+}
+
+/// <summary>
+/// Derived: a device (its alias) now belongs to this profile without its history, because it identified as this
+/// customer while it belonged to another one (a shared device).
+/// </summary>
+public sealed record DeviceLinked(string Alias, string PreviousProfileId) : VisitorEvent;
+
+/// <summary>Derived: a device of this profile now belongs to another customer; what it did until now stays here.</summary>
+public sealed record DeviceUnlinked(string Alias, string NextProfileId) : VisitorEvent;
+
+/// <summary>Derived: calls to this ended profile (a device's own) now go to another profile.</summary>
+public sealed record ForwardingChanged(string TargetProfileId) : VisitorEvent;
+
+/// <summary>Derived: a merge was undone; the events it carried in no longer count here (they live on in the source).</summary>
+public sealed record ProfilesUnmerged(string SourceProfileId, string Actor, string Reason) : VisitorEvent;
+
+/// <summary>Derived: this profile, once merged into <see cref="TargetProfileId"/>, is its own again.</summary>
+public sealed record MergeUndone(string TargetProfileId, string Actor, string Reason) : VisitorEvent;
 
 /// <summary>Derived: the visitor now matches a segment's rule (at that rule version), and why.</summary>
 public sealed record SegmentEntered(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;

@@ -9,4 +9,8 @@ public static class Aliases
     /// <summary>A visitor id from a route: "user:42" names a known customer, anything else is a frontend's anonymous id.</summary>
     public static string FromVisitorId(string visitorId) =>
         visitorId.StartsWith("user:", StringComparison.Ordinal) || visitorId.StartsWith("anon:", StringComparison.Ordinal) ? visitorId : Anonymous(visitorId);
+
+    /// <summary>"user:&lt;id&gt;" with a sane id (1 to 200 characters, no control characters), else null.</summary>
+    public static string? KnownOrNull(string? id) =>
+        id is { Length: > 5 and <= 205 } && id.StartsWith("user:", StringComparison.Ordinal) && !id.Any(char.IsControl) && !id.Any(char.IsSurrogate) ? id : null;
 }

@@ -12,8 +12,24 @@ public interface IVisitorGrain : IGrainWithStringKey
     [ReadOnly]
     Task<Immutable<ProfileView>> GetProfile();
 
-    /// <summary>Carries this profile's history into <paramref name="targetProfileId"/> and ends this stream. Idempotent.</summary>
+    /// <summary>Carries this (anonymous) profile's history into <paramref name="targetProfileId"/> and ends this stream. Idempotent.</summary>
     Task<string> MergeInto(string targetProfileId);
+
+    /// <summary>The explicit, audited merge of one known customer into another (marketing scope).</summary>
+    Task<string> MergeKnownInto(string targetProfileId, string actor, string reason);
+
+    /// <summary>Undoes this profile's merge: the profile it went into takes the carried events back, this one reopens. Returns that profile.</summary>
+    Task<string> Unmerge(string actor, string reason);
+
+    /// <summary>The other half of an unmerge: stop counting what <paramref name="sourceProfileId"/> carried in. Idempotent.</summary>
+    Task TakeBack(string sourceProfileId, string actor, string reason);
+
+    /// <summary>Who this profile is and where it forwards; does not follow forwards.</summary>
+    [ReadOnly]
+    Task<ProfileIdentity> Identity();
+
+    /// <summary>Records an identity fact decided by a device's identity grain (device linked, unlinked, forwarding). Idempotent.</summary>
+    Task RecordIdentityChange(Immutable<VisitorEvent> fact);
 
     /// <summary>Applies the segment rules (at least catalogue version <paramref name="catalogVersion"/>); returns the membership changes stored.</summary>
     Task<int> ReevaluateSegments(long catalogVersion);
@@ -22,8 +38,8 @@ public interface IVisitorGrain : IGrainWithStringKey
     [ReadOnly]
     Task<bool> Matches(string ruleJson);
 
-    /// <summary>Takes in another profile's history. Idempotent per source.</summary>
-    Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<VisitorEvent>> history);
+    /// <summary>Takes in another profile's history up to its <paramref name="sourceVersion"/>. Idempotent per source version.</summary>
+    Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<CarriedEvent>> history, long sourceVersion, string? actor, string? reason);
 }
 
 [GenerateSerializer, Immutable]
@@ -36,3 +52,12 @@ public sealed record TrackResult(
 /// <summary>An event's fate: stored now, or recognised as a retry of one stored before.</summary>
 [GenerateSerializer, Immutable]
 public sealed record EventAck([property: Id(0)] string MessageId, [property: Id(1)] bool Duplicate);
+
+/// <summary>A profile's identity: its user id (null: anonymous), where its history went and where its calls go.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ProfileIdentity(
+    [property: Id(0)] string ProfileId,
+    [property: Id(1)] string? UserId,
+    [property: Id(2)] string? MergedInto,
+    [property: Id(3)] string? ForwardTo,
+    [property: Id(4)] long Version);

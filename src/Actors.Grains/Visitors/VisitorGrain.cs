@@ -61,7 +61,7 @@ public sealed partial class VisitorGrain(
     public async Task<TrackResult> Track(Immutable<IReadOnlyList<VisitorEvent>> events)
     {
         await EnsureLoadedAsync();
-        if (_profile.MergedIntoProfileId is { } target)
+        if (_profile.ForwardTo is { } target)
             return await GrainFactory.GetGrain<IVisitorGrain>(target).Track(events);
 
         IntakeResult result = null!;
@@ -87,48 +87,120 @@ public sealed partial class VisitorGrain(
     public async Task<Immutable<ProfileView>> GetProfile()
     {
         await EnsureLoadedAsync();
-        if (_profile.MergedIntoProfileId is { } target)
+        if (_profile.ForwardTo is { } target)
             return await GrainFactory.GetGrain<IVisitorGrain>(target).GetProfile();
         // Reads outnumber writes: the view is built once per change, not once per read.
         if (_view is null || _viewVersion != _profile.Version) (_view, _viewVersion) = (ProfileView.From(_profile), _profile.Version);
         return _view.AsImmutable();
     }
 
-    public async Task<string> MergeInto(string targetProfileId)
+    public Task<string> MergeInto(string targetProfileId) => MergeAsync(targetProfileId, actor: null, reason: null);
+
+    public Task<string> MergeKnownInto(string targetProfileId, string actor, string reason) => MergeAsync(targetProfileId, actor, reason);
+
+    /// <summary>
+    /// Carries the history over, then ends this stream. A crash in between leaves this stream open: the retry carries
+    /// again only what came after the version the target already holds, so events that arrived meanwhile are not lost.
+    /// </summary>
+    private async Task<string> MergeAsync(string targetProfileId, string? actor, string? reason)
     {
         await EnsureLoadedAsync();
         if (targetProfileId == ProfileId) return ProfileId;
         if (_profile.MergedIntoProfileId is { } already) return already;
 
-        if (_profile.Version > 0)
+        var version = _profile.Version;
+        if (version > 0)
         {
-            var history = await streams.ReadAsync(ProfileId, new EventQuery(1, int.MaxValue));
-            IReadOnlyList<VisitorEvent> carried = [.. history.Select(h => h.Event).Where(e => !e.IsDerived)];
-            await GrainFactory.GetGrain<IVisitorGrain>(targetProfileId).Absorb(ProfileId, carried.AsImmutable());
+            var history = await ReadStreamAsync();
+            IReadOnlyList<CarriedEvent> carried = [.. history.Where(h => !h.Event.IsDerived).Select(h => new CarriedEvent(h.Version, h.Event))];
+            await GrainFactory.GetGrain<IVisitorGrain>(targetProfileId).Absorb(ProfileId, carried.AsImmutable(), version, actor, reason);
         }
 
         var now = clock.GetUtcNow();
-        await AppendWithRetryAsync(() =>
-        {
-            var end = new MergedInto(targetProfileId) { MessageId = $"merged-into:{targetProfileId}", EventTime = now, ReceivedTime = now };
-            _profile.Apply(end);
-            return [end];
-        });
-        LogMerged(ProfileId, targetProfileId, _profile.Version);
+        await AppendWithRetryAsync(() => Intake.EndByMerge(_profile, targetProfileId, now, actor, reason));
+        LogMerged(ProfileId, targetProfileId, _profile.Version, actor);
         await AfterChangeAsync();
         return targetProfileId;
     }
 
-    public async Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<VisitorEvent>> history)
+    public async Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<CarriedEvent>> history, long sourceVersion, string? actor, string? reason)
     {
         await EnsureLoadedAsync();
         if (_profile.MergedIntoProfileId is { } target)
         {
-            await GrainFactory.GetGrain<IVisitorGrain>(target).Absorb(sourceProfileId, history);
+            await GrainFactory.GetGrain<IVisitorGrain>(target).Absorb(sourceProfileId, history, sourceVersion, actor, reason);
             return;
         }
-        await AppendWithRetryAsync(() => Intake.Absorb(_profile, sourceProfileId, history.Value, clock.GetUtcNow(), settings.Lifecycle, segments.Context));
+        await AppendWithRetryAsync(() => Intake.Absorb(
+            _profile, sourceProfileId, history.Value, sourceVersion, clock.GetUtcNow(), settings.Lifecycle, segments.Context, actor, reason));
         await AfterChangeAsync();
+    }
+
+    public async Task<string> Unmerge(string actor, string reason)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.MergedIntoProfileId is not { } target) return ProfileId;
+        await GrainFactory.GetGrain<IVisitorGrain>(target).TakeBack(ProfileId, actor, reason);
+        await AppendWithRetryAsync(() => Intake.Reopen(_profile, actor, reason, clock.GetUtcNow(), settings.Lifecycle, segments.Context));
+        LogUnmerged(ProfileId, target, actor, reason);
+        await AfterChangeAsync();
+        return target;
+    }
+
+    public async Task TakeBack(string sourceProfileId, string actor, string reason)
+    {
+        await EnsureLoadedAsync();
+        if (!_profile.MergedFrom.Contains(sourceProfileId)) return;
+        // The fold without the carried events needs the whole stream; an unmerge is rare and explicit, so read it all.
+        var stream = await ReadStreamAsync();
+        if (stream.Count != _profile.Version)
+        {
+            _needsReload = true;
+            throw new InvalidOperationException($"The stream of {ProfileId} holds {stream.Count} events, the profile {_profile.Version}; retry the unmerge.");
+        }
+        var (profile, toAppend) = Intake.TakeBack(
+            ProfileId, [.. stream.Select(s => s.Event)], sourceProfileId, actor, reason, clock.GetUtcNow(), settings.Lifecycle, segments.Context);
+        try
+        {
+            await streams.AppendAsync(ProfileId, _profile.Version, toAppend);
+        }
+        catch
+        {
+            _needsReload = true;
+            throw;
+        }
+        _profile = profile;
+        _view = null;
+        // A snapshot from before the unmerge would still count the carried events: take one now.
+        await streams.SaveSnapshotAsync(_profile);
+        _snapshotVersion = _profile.Version;
+        await ScheduleWakeUpAsync();
+    }
+
+    public async Task<ProfileIdentity> Identity()
+    {
+        await EnsureLoadedAsync();
+        return new ProfileIdentity(ProfileId, _profile.UserId, _profile.MergedIntoProfileId, _profile.ForwardTo, _profile.Version);
+    }
+
+    public async Task RecordIdentityChange(Immutable<VisitorEvent> fact)
+    {
+        await EnsureLoadedAsync();
+        await AppendWithRetryAsync(() => Intake.Record(_profile, fact.Value));
+        await AfterChangeAsync();
+    }
+
+    private async Task<List<StoredEvent>> ReadStreamAsync()
+    {
+        const int page = 5_000;
+        var all = new List<StoredEvent>();
+        for (var from = 1L; ;)
+        {
+            var next = await streams.ReadAsync(ProfileId, new EventQuery(from, page));
+            all.AddRange(next);
+            if (next.Count < page) return all;
+            from = next[^1].Version + 1;
+        }
     }
 
     /// <summary>
@@ -192,6 +264,9 @@ public sealed partial class VisitorGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of {ProfileId} moved past version {ExpectedVersion}; reloading (attempt {Attempt})")]
     private partial void LogConflict(string profileId, long expectedVersion, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Profile {ProfileId} merged into {TargetProfileId} at version {Version}")]
-    private partial void LogMerged(string profileId, string targetProfileId, long version);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Profile {ProfileId} merged into {TargetProfileId} at version {Version} (by {Actor})")]
+    private partial void LogMerged(string profileId, string targetProfileId, long version, string? actor);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Profile {ProfileId} unmerged from {TargetProfileId} by {Actor}: {Reason}")]
+    private partial void LogUnmerged(string profileId, string targetProfileId, string actor, string reason);
 }

@@ -14,6 +14,12 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
         var snapshot = await session.LoadAsync<ProfileSnapshot>(profileId, ct);
         var profile = snapshot?.Profile ?? new VisitorProfile(profileId);
         var events = await session.Events.FetchStreamAsync(profileId, fromVersion: profile.Version + 1, token: ct);
+        if (ProfileFold.NeedsFullFold(events.Select(e => (VisitorEvent)e.Data)))
+        {
+            // An unmerge takes events back: only a fold of the whole stream knows which.
+            var all = await session.Events.FetchStreamAsync(profileId, token: ct);
+            return ProfileFold.Fold(profileId, [.. all.Select(e => (VisitorEvent)e.Data)]);
+        }
         foreach (var e in events) profile.Apply((VisitorEvent)e.Data);
         return profile;
     }

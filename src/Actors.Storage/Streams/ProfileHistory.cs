@@ -7,7 +7,7 @@ public sealed record EventQuery(long FromVersion = 1, int Limit = 100, IReadOnly
 
 /// <summary>
 /// Engineers' time travel: the profile exactly as it was at a version or at a moment, by replaying the stream from
-/// its first event with the same <see cref="VisitorProfile.Apply"/> the grain uses (no snapshot involved).
+/// its first event with the same fold (<see cref="ProfileFold"/>) the grain uses (no snapshot involved).
 /// </summary>
 public sealed class ProfileHistory(IVisitorStreams streams)
 {
@@ -16,16 +16,16 @@ public sealed class ProfileHistory(IVisitorStreams streams)
     /// <summary>The profile after the first <paramref name="version"/> events (all when null) stored no later than <paramref name="at"/>.</summary>
     public async Task<VisitorProfile> StateAsync(string profileId, long? version = null, DateTimeOffset? at = null, CancellationToken ct = default)
     {
-        var profile = new VisitorProfile(profileId);
+        var events = new List<Actors.Domain.Tracking.VisitorEvent>();
         var last = version ?? long.MaxValue;
         for (var from = 1L; from <= last;)
         {
             var size = (int)Math.Min(Page, last - from + 1);
             var page = await streams.ReadAsync(profileId, new EventQuery(from, size, Until: at), ct);
-            foreach (var stored in page) profile.Apply(stored.Event);
+            foreach (var stored in page) events.Add(stored.Event);
             if (page.Count < size) break;
             from = page[^1].Version + 1;
         }
-        return profile;
+        return ProfileFold.Fold(profileId, events);
     }
 }

@@ -81,8 +81,9 @@ public class IntakeTests
         var known = new VisitorProfile("user:u1");
         Intake.Handle(known, [Make.Account(T0.AddDays(1))], T0.AddDays(1), Settings);
 
-        var first = Intake.Absorb(known, "anon:d1", device, T0.AddDays(1), Settings);
-        var again = Intake.Absorb(known, "anon:d1", device, T0.AddDays(1), Settings);
+        var carried = device.Select((e, i) => new CarriedEvent(i + 1, e)).ToList();
+        var first = Intake.Absorb(known, "anon:d1", carried, 2, T0.AddDays(1), Settings);
+        var again = Intake.Absorb(known, "anon:d1", carried, 2, T0.AddDays(1), Settings);
 
         Assert.Equal(2, first.Count(e => !e.IsDerived));
         Assert.Contains(first, e => e is ProfilesMerged { SourceProfileId: "anon:d1", EventCount: 2 });
