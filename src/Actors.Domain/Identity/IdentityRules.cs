@@ -35,6 +35,16 @@ public enum AliasDecision
 /// </summary>
 public static class IdentityRules
 {
+    /// <summary>
+    /// The customer a profile belongs to: the user id it was identified with, or, for a profile created for a user id
+    /// ("user:&lt;id&gt;", which may have received tracks with a user id but never an identify), that user id.
+    /// </summary>
+    public static string? OwnerOf(string profileId, string? identifiedUserId) =>
+        identifiedUserId ?? (profileId.StartsWith(KnownPrefix, StringComparison.Ordinal) ? profileId[KnownPrefix.Length..] : null);
+
+    /// <summary>How a known customer's own profile id begins.</summary>
+    public const string KnownPrefix = "user:";
+
     /// <param name="deviceOwnerUserId">The user id of the profile the device belongs to now (null: anonymous).</param>
     /// <param name="claimingUserId">The user id the device identifies as.</param>
     public static DeviceClaim ForDevice(string? deviceOwnerUserId, string claimingUserId) => deviceOwnerUserId switch

@@ -53,7 +53,7 @@ public sealed record TrackResult(
 [GenerateSerializer, Immutable]
 public sealed record EventAck([property: Id(0)] string MessageId, [property: Id(1)] bool Duplicate);
 
-/// <summary>A profile's identity: its user id (null: anonymous), where its history went and where its calls go.</summary>
+/// <summary>A profile's identity: the customer it belongs to (null: anonymous), where its history went and where its calls go.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ProfileIdentity(
     [property: Id(0)] string ProfileId,

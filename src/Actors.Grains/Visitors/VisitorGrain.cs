@@ -180,7 +180,7 @@ public sealed partial class VisitorGrain(
     public async Task<ProfileIdentity> Identity()
     {
         await EnsureLoadedAsync();
-        return new ProfileIdentity(ProfileId, _profile.UserId, _profile.MergedIntoProfileId, _profile.ForwardTo, _profile.Version);
+        return new ProfileIdentity(ProfileId, Actors.Domain.Identity.IdentityRules.OwnerOf(ProfileId, _profile.UserId), _profile.MergedIntoProfileId, _profile.ForwardTo, _profile.Version);
     }
 
     public async Task RecordIdentityChange(Immutable<VisitorEvent> fact)

@@ -21,6 +21,14 @@ public class IdentityTests
         Assert.Equal(expected, IdentityRules.ForDevice(owner, claiming));
 
     [Theory]
+    [InlineData("user:alice", null, "alice")]       // tracked with a user id, never identified: still alice's
+    [InlineData("user:alice", "alice", "alice")]
+    [InlineData("anon:d1", null, null)]
+    [InlineData("anon:d1", "carol", "carol")]
+    public void A_profile_belongs_to_the_user_it_was_made_for_or_identified_as(string profileId, string? identified, string? owner) =>
+        Assert.Equal(owner, IdentityRules.OwnerOf(profileId, identified));
+
+    [Theory]
     [InlineData(false, false, AliasDecision.ClaimDevice)]
     [InlineData(false, true, AliasDecision.ClaimDevice)]
     [InlineData(true, false, AliasDecision.Refuse)]

@@ -83,6 +83,24 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task A_customer_known_only_from_tracks_with_a_user_id_is_not_merged_into_the_next_one_on_the_browser()
+    {
+        var browser = New("till");
+        var alice = New("alice");
+        var bob = New("bob");
+        // A server-side integration sends tracks with both ids and never an identify.
+        await Order(browser, alice, $"o-{alice}", 80);
+        await Order(browser, bob, $"o-{bob}", 20);
+
+        var aliceProfile = await Profile($"user:{alice}");
+        Assert.Equal($"user:{alice}", aliceProfile.GetProperty("profileId").GetString());
+        Assert.Equal(80m, aliceProfile.GetProperty("orders").GetProperty("total").GetDecimal());
+        var bobProfile = await Profile($"user:{bob}");
+        Assert.Equal(20m, bobProfile.GetProperty("orders").GetProperty("total").GetDecimal());
+        Assert.Empty(bobProfile.GetProperty("mergedFrom").EnumerateArray());
+    }
+
+    [Fact]
     public async Task An_ingest_key_cannot_alias_one_customer_into_another()
     {
         var alice = New("alice");
@@ -185,6 +203,8 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
             id = segment, name = segment, rule = new { count = new { @event = "product_viewed", category = "hats", atLeast = 1, withinDays = 30 } },
         });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        // A subscriber is told of exits too (nobody listens on port 9: the deliveries stay in the outbox, listed).
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PutAsJsonAsync($"/v1/segments/{segment}/webhook", new { url = "http://127.0.0.1:9/hook" })).StatusCode);
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while ((await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{segment}/backfill")).GetProperty("state").GetString() == "running")
         {
@@ -209,6 +229,9 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
         var left = Assert.Single(own.Select(e => e.Event).OfType<SegmentLeft>());
         Assert.Equal($"merged_into:user:{user}", left.Reason);
         Assert.IsType<MergedInto>(own[^1].Event);
+        var deliveries = (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{segment}/deliveries")).EnumerateArray().ToList();
+        Assert.Contains(deliveries, d => d.GetProperty("profileId").GetString() == $"anon:{device}" && d.GetProperty("change").GetString() == "left");
+        Assert.Contains(deliveries, d => d.GetProperty("profileId").GetString() == $"user:{user}" && d.GetProperty("change").GetString() == "entered");
     }
 
     private async Task<int> Count(string segment) =>
