@@ -173,9 +173,12 @@ public static class Intake
         string profileId, IReadOnlyList<VisitorEvent> stream, string sourceProfileId, string actor, string reason, DateTimeOffset now,
         LifecycleSettings settings, SegmentContext segments)
     {
+        var carried = ProfileFold.CarriedFrom(stream, sourceProfileId).ToHashSet();
+        var ownOrders = stream.Where(e => !carried.Contains(e)).OfType<OrderPlaced>().Select(o => o.OrderId).ToHashSet(StringComparer.Ordinal);
         var unmerged = new ProfilesUnmerged(sourceProfileId, actor, reason)
         {
             MessageId = $"unmerge:{sourceProfileId}->{profileId}@{stream.Count}", EventTime = now, ReceivedTime = now,
+            OrderIdsTakenBack = [.. carried.OfType<OrderPlaced>().Select(o => o.OrderId).Where(id => !ownOrders.Contains(id)).Distinct(StringComparer.Ordinal)],
         };
         var profile = ProfileFold.Fold(profileId, [.. stream, unmerged]);
         var toAppend = new List<VisitorEvent> { unmerged };
@@ -188,7 +191,12 @@ public static class Intake
         VisitorProfile profile, string actor, string reason, DateTimeOffset now, LifecycleSettings settings, SegmentContext segments)
     {
         if (profile.MergedIntoProfileId is not { } target) return [];
-        var undone = new MergeUndone(target, actor, reason) { MessageId = $"merge-undone:{target}@{profile.Version}", EventTime = now, ReceivedTime = now };
+        var orders = profile.Orders;
+        var undone = new MergeUndone(target, actor, reason)
+        {
+            MessageId = $"merge-undone:{target}@{profile.Version}", EventTime = now, ReceivedTime = now,
+            Orders = orders.Count == 0 ? null : new OrderHistory(orders.Count, orders.Total - orders.Refunded, orders.LastAt, [.. orders.OrderIds], [.. orders.OrderTotals]),
+        };
         profile.Apply(undone);
         var toAppend = new List<VisitorEvent> { undone };
         Decide(profile, now, settings, segments, undone.MessageId, toAppend);

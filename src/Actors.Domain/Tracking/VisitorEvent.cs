@@ -144,10 +144,21 @@ public sealed record DeviceUnlinked(string Alias, string NextProfileId) : Visito
 public sealed record ForwardingChanged(string TargetProfileId) : VisitorEvent;
 
 /// <summary>Derived: a merge was undone; the events it carried in no longer count here (they live on in the source).</summary>
-public sealed record ProfilesUnmerged(string SourceProfileId, string Actor, string Reason) : VisitorEvent;
+public sealed record ProfilesUnmerged(string SourceProfileId, string Actor, string Reason) : VisitorEvent
+{
+    /// <summary>The orders the merge had carried in, which count here no more (reporting projections subtract them).</summary>
+    public IReadOnlyList<string> OrderIdsTakenBack { get; init; } = [];
+}
 
 /// <summary>Derived: this profile, once merged into <see cref="TargetProfileId"/>, is its own again.</summary>
-public sealed record MergeUndone(string TargetProfileId, string Actor, string Reason) : VisitorEvent;
+public sealed record MergeUndone(string TargetProfileId, string Actor, string Reason) : VisitorEvent
+{
+    /// <summary>This profile's orders, counted again here (reporting projections had let them go at the merge).</summary>
+    public OrderHistory? Orders { get; init; }
+}
+
+/// <summary>A profile's orders as reporting needs them: count, net total, latest time, and the latest ids with their totals.</summary>
+public sealed record OrderHistory(int Count, decimal NetTotal, DateTimeOffset? LastAt, IReadOnlyList<string> Ids, IReadOnlyList<decimal> Totals);
 
 /// <summary>Derived: the visitor now matches a segment's rule (at that rule version), and why.</summary>
 public sealed record SegmentEntered(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;

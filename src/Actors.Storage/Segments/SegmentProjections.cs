@@ -40,14 +40,32 @@ public sealed partial class SegmentMembersProjection : EventProjection
 
 /// <summary>
 /// Orders per customer for RFM, maintained inline with the order events. An aggregation (not per-event loads), so that
-/// several orders of one customer appended in one transaction all count.
+/// several orders of one customer appended in one transaction all count. It follows identity too: a profile merged
+/// into another stops counting (its orders now count in the target), an unmerge moves the orders back.
 /// </summary>
 public sealed partial class CustomerValueProjection : SingleStreamProjection<CustomerValue, string>
 {
-    public static CustomerValue Create(IEvent<OrderPlaced> e) =>
-        new(e.StreamKey!, 1, e.Data.Total, e.Data.EventTime) { OrderIds = [e.Data.OrderId], OrderTotals = [e.Data.Total] };
+    public CustomerValueProjection()
+    {
+        // Only these events concern customer value; every other append leaves the document alone (and unread).
+        IncludeType<OrderPlaced>();
+        IncludeType<OrderRefunded>();
+        IncludeType<MergedInto>();
+        IncludeType<ProfilesUnmerged>();
+        IncludeType<MergeUndone>();
+    }
 
-    public static CustomerValue Apply(OrderPlaced e, CustomerValue current)
+    public override CustomerValue? Evolve(CustomerValue? snapshot, string id, IEvent e) => e.Data switch
+    {
+        OrderPlaced o => Placed(snapshot ?? new CustomerValue(id, 0, 0m, null), o),
+        OrderRefunded r when snapshot is not null => Refunded(snapshot, r),
+        MergedInto => null, // deletes: the history now counts in the target
+        ProfilesUnmerged u when snapshot is not null => TakenBack(snapshot, u),
+        MergeUndone { Orders: { } h } => new CustomerValue(id, h.Count, h.NetTotal, h.LastAt) { OrderIds = h.Ids, OrderTotals = h.Totals },
+        _ => snapshot,
+    };
+
+    private static CustomerValue Placed(CustomerValue current, OrderPlaced e)
     {
         if (current.OrderIds.Contains(e.OrderId)) return current;
         var last = current.LastOrderAt is { } l && l > e.EventTime ? l : e.EventTime;
@@ -61,11 +79,32 @@ public sealed partial class CustomerValueProjection : SingleStreamProjection<Cus
         };
     }
 
-    public static CustomerValue Apply(OrderRefunded e, CustomerValue current)
+    private static CustomerValue Refunded(CustomerValue current, OrderRefunded e)
     {
         var index = current.OrderIds.ToList().IndexOf(e.OrderId);
         if (index < 0) return current;
         var amount = e.Amount ?? (index < current.OrderTotals.Count ? current.OrderTotals[index] : 0m);
         return current with { Total = Math.Max(0, current.Total - amount) };
+    }
+
+    private static CustomerValue? TakenBack(CustomerValue current, ProfilesUnmerged e)
+    {
+        var ids = current.OrderIds.ToList();
+        var totals = current.OrderTotals.ToList();
+        var (orders, total) = (current.Orders, current.Total);
+        foreach (var orderId in e.OrderIdsTakenBack)
+        {
+            var index = ids.IndexOf(orderId);
+            if (index < 0) continue;
+            orders--;
+            if (index < totals.Count)
+            {
+                total -= totals[index];
+                totals.RemoveAt(index);
+            }
+            ids.RemoveAt(index);
+        }
+        // No orders left: not a customer by value any more.
+        return orders <= 0 ? null : current with { Orders = orders, Total = Math.Max(0, total), OrderIds = ids, OrderTotals = totals };
     }
 }

@@ -195,6 +195,37 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task Customer_value_for_rfm_follows_merges_and_unmerges_so_no_order_counts_twice()
+    {
+        var guest = New("guest");
+        var alice = New("alice");
+        var bob = New("bob");
+        await Order(guest, null, $"g-{guest}", 15); // a guest checkout on a device, then the login
+        await Identify(guest, alice, $"login-{guest}");
+        await Order(New("d"), alice, $"a2-{alice}", 25);
+        await Order(New("d"), bob, $"b1-{bob}", 100);
+
+        Assert.Null(await Value($"anon:{guest}"));
+        Assert.Equal((2, 40m), await Value($"user:{alice}"));
+
+        await Ok(_marketing.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{alice}", into = $"user:{bob}", reason = "same person" }));
+        Assert.Null(await Value($"user:{alice}"));
+        Assert.Equal((3, 140m), await Value($"user:{bob}"));
+
+        await Ok(_admin.PostAsJsonAsync("/v1/profiles/unmerge", new { profile = $"user:{alice}", reason = "not the same person" }));
+        Assert.Equal((2, 40m), await Value($"user:{alice}"));
+        Assert.Equal((1, 100m), await Value($"user:{bob}"));
+    }
+
+    private async Task<(int Orders, decimal Total)?> Value(string profileId)
+    {
+        var store = host.Host.App.Services.GetRequiredService<Marten.IDocumentStore>();
+        await using var session = store.QuerySession();
+        var value = await session.LoadAsync<Actors.Storage.Segments.CustomerValue>(profileId);
+        return value is null ? null : (value.Orders, value.Total);
+    }
+
+    [Fact]
     public async Task A_device_that_logs_in_leaves_its_segments_so_members_are_not_counted_twice()
     {
         var segment = $"idseg-{Guid.NewGuid():N}"[..20];
