@@ -1,17 +1,9 @@
-using Actors.Domain.Identity;
 using Actors.Domain.Tracking;
 using Actors.Grains.Visitors;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Actors.Grains.Identity;
-
-/// <summary>The outcome of an explicit merge or unmerge: the profile that now holds the history, or why nothing happened.</summary>
-public sealed record IdentityOutcome(string? ProfileId, string? Refusal)
-{
-    public static IdentityOutcome Done(string profileId) => new(profileId, null);
-    public static IdentityOutcome Refused(string why) => new(null, why);
-}
 
 /// <summary>
 /// Finds the profile behind an alias and joins profiles by the identity rules (<see cref="IdentityRules"/>): a device
@@ -74,40 +66,19 @@ public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<Visit
     /// The explicit merge of two known customers (marketing scope): <paramref name="sourceAlias"/>'s history goes into
     /// <paramref name="targetAlias"/>'s profile, recorded in both streams with who asked and why. Undone by <see cref="UnmergeAsync"/>.
     /// </summary>
-    public async Task<IdentityOutcome> MergeKnownAsync(string sourceAlias, string targetAlias, string actor, string reason)
-    {
-        var source = await Visitor(await ResolveFreshAsync(sourceAlias)).Identity();
-        var target = await ProfileChain.EndAsync(grains, await ResolveFreshAsync(targetAlias));
-        // A retried merge (or an alias sent twice) finds it done.
-        if (source.ProfileId == target.ProfileId || (source.MergedInto is not null && (await ProfileChain.EndAsync(grains, source.ProfileId)).ProfileId == target.ProfileId))
-            return IdentityOutcome.Done(target.ProfileId);
-        if (IdentityRules.CannotMerge(source.ProfileId, source.MergedInto, target.ProfileId, target.MergedInto) is { } why)
-            return IdentityOutcome.Refused(why);
-        var final = await Visitor(source.ProfileId).MergeKnownInto(target.ProfileId, actor, reason);
-        LogKnownMerged(source.ProfileId, final, actor, reason);
-        return IdentityOutcome.Done(final);
-    }
+    public Task<IdentityOutcome> MergeKnownAsync(string sourceAlias, string targetAlias, string actor, string reason) =>
+        grains.GetGrain<IProfileMergeGrain>(0).Merge(sourceAlias, targetAlias, actor, reason);
 
     /// <summary>
     /// Undoes the merge of the profile <paramref name="profileId"/> (admin): the profile it went into stops counting the
     /// carried events and decides its stage and segments again; this one reopens, and its alias points at it again.
     /// </summary>
-    public async Task<IdentityOutcome> UnmergeAsync(string profileId, string actor, string reason)
-    {
-        var source = await Visitor(profileId).Identity();
-        var targetMergedInto = source.MergedInto is { } t ? (await Visitor(t).Identity()).MergedInto : null;
-        if (IdentityRules.CannotUnmerge(profileId, source.MergedInto, targetMergedInto) is { } why) return IdentityOutcome.Refused(why);
-        var target = await Visitor(profileId).Unmerge(actor, reason);
-        await grains.GetGrain<IIdentityGrain>(profileId).Reset();
-        return IdentityOutcome.Done(target);
-    }
+    public Task<IdentityOutcome> UnmergeAsync(string profileId, string actor, string reason) =>
+        grains.GetGrain<IProfileMergeGrain>(0).Unmerge(profileId, actor, reason);
 
     public async Task<TrackResult> TrackAsync(string profileId, IReadOnlyList<VisitorEvent> events) =>
         await Visitor(profileId).Track(events.AsImmutable());
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Device {Alias} identified: its events go to {ProfileId}")]
     private partial void LogStitched(string alias, string profileId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Customer profile {SourceProfileId} merged into {ProfileId} by {Actor}: {Reason}")]
-    private partial void LogKnownMerged(string sourceProfileId, string profileId, string actor, string reason);
 }

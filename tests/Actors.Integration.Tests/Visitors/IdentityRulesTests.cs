@@ -195,6 +195,26 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task Two_opposite_merges_at_once_end_in_one_customer_with_each_order_once()
+    {
+        var alice = New("alice");
+        var bob = New("bob");
+        await Order(New("d"), alice, $"a-{alice}", 10);
+        await Order(New("d"), bob, $"b-{bob}", 20);
+
+        var calls = await Task.WhenAll(
+            _marketing.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{alice}", into = $"user:{bob}", reason = "dupe" }),
+            _marketing.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{bob}", into = $"user:{alice}", reason = "dupe" }));
+        Assert.All(calls, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        var a = await Profile($"user:{alice}");
+        var b = await Profile($"user:{bob}");
+        Assert.Equal(a.GetProperty("profileId").GetString(), b.GetProperty("profileId").GetString());
+        Assert.Equal(2, a.GetProperty("orders").GetProperty("count").GetInt32());
+        Assert.Equal(30m, a.GetProperty("orders").GetProperty("total").GetDecimal());
+    }
+
+    [Fact]
     public async Task Customer_value_for_rfm_follows_merges_and_unmerges_so_no_order_counts_twice()
     {
         var guest = New("guest");
