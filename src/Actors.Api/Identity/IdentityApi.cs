@@ -29,12 +29,26 @@ public static class IdentityApi
         return app;
     }
 
+    // Stored in the streams' jsonb: no NUL (PostgreSQL refuses it), no lone surrogates, nothing invisible.
+    private static bool IsText(string? text) =>
+        !string.IsNullOrWhiteSpace(text) && text.Length <= 500 && !text.Any(char.IsControl) && !HasLoneSurrogate(text);
+
+    private static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(text[i])) return true;
+        }
+        return false;
+    }
+
     private static async Task<Results<Ok<IdentityResult>, ValidationProblem, ProblemHttpResult>> Merge(MergeRequest request, HttpContext http, VisitorDirectory directory)
     {
         var errors = new List<(string, string)>();
         if (Aliases.KnownOrNull(request.From) is not { } from) errors.Add(("from", "a known customer's id, 'user:<userId>'"));
         if (Aliases.KnownOrNull(request.Into) is not { } into) errors.Add(("into", "a known customer's id, 'user:<userId>'"));
-        if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > 500) errors.Add(("reason", "1 to 500 characters: why these two are one customer"));
+        if (!IsText(request.Reason)) errors.Add(("reason", "1 to 500 characters without control characters: why these two are one customer"));
         if (errors.Count > 0) return Problems.Invalid(errors);
         var outcome = await directory.MergeKnownAsync(Aliases.KnownOrNull(request.From)!, Aliases.KnownOrNull(request.Into)!, http.IngestCaller().Name, request.Reason!);
         return outcome.Refusal is { } why ? Problems.Conflict(why) : TypedResults.Ok(new IdentityResult(outcome.ProfileId!));
@@ -43,9 +57,10 @@ public static class IdentityApi
     private static async Task<Results<Ok<IdentityResult>, ValidationProblem, ProblemHttpResult>> Unmerge(UnmergeRequest request, HttpContext http, VisitorDirectory directory)
     {
         var errors = new List<(string, string)>();
-        if (request.Profile is not { Length: > 5 and <= 205 } profile || !(profile.StartsWith("user:", StringComparison.Ordinal) || profile.StartsWith("anon:", StringComparison.Ordinal)))
+        if (request.Profile is not { Length: > 5 and <= 205 } profile || !IsText(profile)
+            || !(profile.StartsWith("user:", StringComparison.Ordinal) || profile.StartsWith("anon:", StringComparison.Ordinal)))
             errors.Add(("profile", "the id of the profile that was merged: 'user:<userId>' or 'anon:<anonymousId>'"));
-        if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > 500) errors.Add(("reason", "1 to 500 characters"));
+        if (!IsText(request.Reason)) errors.Add(("reason", "1 to 500 characters without control characters"));
         if (errors.Count > 0) return Problems.Invalid(errors);
         var outcome = await directory.UnmergeAsync(request.Profile!, http.IngestCaller().Name, request.Reason!);
         return outcome.Refusal is { } why ? Problems.Conflict(why) : TypedResults.Ok(new IdentityResult(outcome.ProfileId!));

@@ -148,6 +148,21 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
         // An ingest key may not merge; a marketing key may, with a reason.
         Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{alice}", into = $"user:{bob}", reason = "x" })).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await _marketing.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{alice}", into = $"user:{bob}" })).StatusCode);
+        // Hostile input is a 400 naming the field, never a 500.
+        foreach (var body in new[]
+                 {
+                     $$"""{"from":"user:{{alice}}","into":"user:{{bob}}","reason":"a\u0000b"}""",
+                     $$"""{"from":"user:{{alice}}\u0000","into":"user:{{bob}}","reason":"x"}""",
+                     $$"""{"from":"{{alice}}","into":"user:{{bob}}","reason":"x"}""",
+                     """{"from":"user:","into":"user:x","reason":"x"}""",
+                     "[1,2]", "{",
+                 })
+        {
+            var hostile = await _marketing.PostAsync("/v1/profiles/merge", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, hostile.StatusCode);
+        }
+        var surrogate = await _admin.PostAsync("/v1/profiles/unmerge", new StringContent("""{"profile":"user:x","reason":"\ud800"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, surrogate.StatusCode);
         await Ok(_marketing.PostAsJsonAsync("/v1/profiles/merge", new { from = $"user:{alice}", into = $"user:{bob}", reason = "same person, two accounts" }));
 
         var merged = await Profile($"user:{alice}");
