@@ -14,6 +14,9 @@ public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTi
 /// <summary>A freshly created key: the only moment its plain text exists.</summary>
 public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope);
 
+/// <summary>What <see cref="ApiKeyStore.EnsureAsync"/> found and did.</summary>
+public enum EnsureOutcome { Created, Existing, ScopeChanged, Revoked }
+
 public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
 {
     // Lookups are on every request; a short cache keeps them off the database. Revocation reaches other nodes within this time.
@@ -32,14 +35,22 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         return new CreatedApiKey(record.Id, key, name, scope);
     }
 
-    /// <summary>Makes sure a key with this exact value exists with this scope (bootstrap keys from the environment).</summary>
-    public async Task EnsureAsync(string key, string name, ApiScope scope, CancellationToken ct = default)
+    /// <summary>
+    /// Makes sure a key with this exact value exists with this scope (bootstrap keys from the environment). A key that
+    /// was revoked stays revoked: restarting with the same environment must not undo an operator's revocation.
+    /// </summary>
+    public async Task<EnsureOutcome> EnsureAsync(string key, string name, ApiScope scope, CancellationToken ct = default)
     {
-        if (key.Length < 16) throw new ArgumentException($"The {name} key is too short: use at least 16 characters.");
+        if (key.Length < MinimumBootstrapLength)
+            throw new ArgumentException($"The {name} key is too short: use at least {MinimumBootstrapLength} random characters.");
         var existing = await FindStoredAsync(HashOf(key), ct);
-        if (existing is { RevokedAt: null } && existing.Scope == scope) return;
+        if (existing is { RevokedAt: not null }) return EnsureOutcome.Revoked;
+        if (existing is not null && existing.Scope == scope) return EnsureOutcome.Existing;
         await SaveAsync(key, name, scope, ct);
+        return existing is null ? EnsureOutcome.Created : EnsureOutcome.ScopeChanged;
     }
+
+    public const int MinimumBootstrapLength = 20;
 
     private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct)
     {
