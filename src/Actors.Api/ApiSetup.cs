@@ -27,6 +27,7 @@ public static class ApiSetup
         services.AddActorsHealth();
         services.AddActorsRateLimiting(configuration);
         services.AddHostedService<BootstrapKeys>();
+        services.AddSingleton<VisitorTokens>();
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
         return services;
