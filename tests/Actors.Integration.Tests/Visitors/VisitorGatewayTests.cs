@@ -121,6 +121,26 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task The_write_key_is_also_accepted_in_the_body_as_the_Node_SDK_sends_it()
+    {
+        var visitor = NewVisitor();
+        var response = await host.Client(key: null).PostAsJsonAsync("/v1/track",
+            new { writeKey = HostFixture.IngestKey, anonymousId = visitor, @event = "Cart Viewed", messageId = Guid.NewGuid().ToString() });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_caller_without_a_valid_key_is_refused_before_its_body_is_read()
+    {
+        // Not JSON at all: were the body bound first, this would be a 400.
+        var content = new StringContent("{ not json", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Client("not-a-key-at-all").PostAsync("/v1/segments", content)).StatusCode);
+        var ingestContent = new StringContent("{ not json", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsync("/v1/segments", ingestContent)).StatusCode);
+    }
+
+    [Fact]
     public async Task An_over_limit_body_gets_413_and_changes_nothing()
     {
         var visitor = NewVisitor();
