@@ -41,7 +41,7 @@ public static class MartenSetup
         options.Schema.For<ProfileSnapshot>();
         options.Schema.For<StoredApiKey>();
         options.Schema.For<InstallationSecret>();
-        options.Schema.For<SegmentDocument>();
+        options.Schema.For<SegmentDocument>().UseOptimisticConcurrency(true);
         options.Schema.For<SegmentMember>().Index(m => m.SegmentId);
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();
