@@ -45,7 +45,7 @@ public class RateLimitTests(RateLimitedHostFixture host) : IClassFixture<RateLim
             host.Client($"guess-{Guid.NewGuid():N}").GetAsync($"/v1/visitors/v-{Guid.NewGuid():N}/profile")));
         var statuses = responses.Select(r => r.StatusCode).ToList();
         Assert.All(statuses, s => Assert.Contains(s, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests }));
-        Assert.InRange(statuses.Count(s => s == HttpStatusCode.Unauthorized), 1, 12);
+        Assert.InRange(statuses.Count(s => s == HttpStatusCode.Unauthorized), 1, 20); // five, and what refilled meanwhile; not thirty
 
         // The valid key is not throttled by them: its bucket is its own.
         var own = await valid.GetAsync($"/v1/visitors/v-{Guid.NewGuid():N}/profile");
