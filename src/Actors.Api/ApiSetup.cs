@@ -28,6 +28,7 @@ public static class ApiSetup
         services.AddActorsHealth();
         services.AddActorsRateLimiting(configuration);
         services.AddHostedService<BootstrapKeys>();
+        services.AddSingleton<VisitorTokens>();
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
         return services;
@@ -38,6 +39,7 @@ public static class ApiSetup
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRateLimiter();
+        app.UseApiKeys();
         app.MapHealthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");

@@ -9,38 +9,57 @@ namespace Actors.Api.Access;
 /// <summary>
 /// API keys on every route but health and docs. A key comes as the HTTP Basic user name (how Segment and RudderStack
 /// SDKs send their write key), as a Bearer token, or in X-Api-Key. Missing or unknown: 401. Too weak a scope: 403.
+/// Checked by a middleware after rate limiting and before the endpoint, so nobody's body is bound before their key is known.
 /// </summary>
 public static class ApiKeyAuth
 {
     private const string CallerKey = "actors.caller";
 
+    /// <summary>What a route (or group) asks of the caller's key; the strongest scope on an endpoint applies.</summary>
+    public sealed record RequiredScope(ApiScope Scope, bool KeyInBody);
+
     /// <param name="keyInBody">
     /// Segment's routes also take the write key as "writeKey" in the JSON body, which is how the Node SDK sends it.
     /// </param>
     public static TBuilder RequireScope<TBuilder>(this TBuilder builder, ApiScope scope, bool keyInBody = false) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (context, next) =>
+        builder.WithMetadata(new RequiredScope(scope, keyInBody));
+
+    public static IApplicationBuilder UseApiKeys(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        var required = http.GetEndpoint()?.Metadata.GetOrderedMetadata<RequiredScope>();
+        if (required is not { Count: > 0 })
         {
-            var http = context.HttpContext;
-            var key = KeyFrom(http.Request);
-            if (key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
-            {
-                var body = await Tracking.RequestBody.ReadJsonAsync(http.Request, Tracking.RequestBody.BatchLimit);
-                if (body.Error is not null) return body.Error;
-                var root = body.Document!.RootElement;
-                if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("writeKey", out var writeKey)
-                    && writeKey.ValueKind == System.Text.Json.JsonValueKind.String)
-                    key = writeKey.GetString();
-            }
-            if (key is null)
-                return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");
-            var store = http.RequestServices.GetRequiredService<ApiKeyStore>();
-            var caller = await store.AuthenticateAsync(key, http.RequestAborted);
-            if (caller is null) return Problems.Unauthorized("The API key is unknown or revoked.");
-            if (caller.Scope < scope)
-                return Problems.Forbidden($"This route needs the '{scope.ToString().ToLowerInvariant()}' scope; the key has '{caller.Scope.ToString().ToLowerInvariant()}'.");
-            http.Items[CallerKey] = caller;
-            return await next(context);
-        });
+            await next(http);
+            return;
+        }
+        var refusal = await AuthenticateAsync(http, required.Max(r => r.Scope), required.Any(r => r.KeyInBody));
+        if (refusal is not null) await refusal.ExecuteAsync(http);
+        else await next(http);
+    });
+
+    private static async Task<IResult?> AuthenticateAsync(HttpContext http, ApiScope scope, bool keyInBody)
+    {
+        var key = KeyFrom(http.Request);
+        if (key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
+        {
+            // Only for requests without a header key, which rate limiting has already counted against their address.
+            var body = await Tracking.RequestBody.ReadJsonAsync(http.Request, Tracking.RequestBody.BatchLimit);
+            if (body.Error is not null) return body.Error;
+            var root = body.Document!.RootElement;
+            if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("writeKey", out var writeKey)
+                && writeKey.ValueKind == System.Text.Json.JsonValueKind.String)
+                key = writeKey.GetString();
+        }
+        if (key is null)
+            return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");
+        var store = http.RequestServices.GetRequiredService<ApiKeyStore>();
+        var caller = await store.AuthenticateAsync(key, http.RequestAborted);
+        if (caller is null) return Problems.Unauthorized("The API key is unknown or revoked.");
+        if (caller.Scope < scope)
+            return Problems.Forbidden($"This route needs the '{scope.ToString().ToLowerInvariant()}' scope; the key has '{caller.Scope.ToString().ToLowerInvariant()}'.");
+        http.Items[CallerKey] = caller;
+        return null;
+    }
 
     public static ApiKeyRecord Caller(this HttpContext http) =>
         http.Items[CallerKey] as ApiKeyRecord ?? throw new InvalidOperationException("No authenticated caller on this request.");
@@ -49,7 +68,7 @@ public static class ApiKeyAuth
     public static Tracking.IngestCaller IngestCaller(this HttpContext http) =>
         http.Items[CallerKey] is ApiKeyRecord caller ? new Tracking.IngestCaller(caller.Scope, $"key:{caller.Name}") : Tracking.IngestCaller.Ingest;
 
-    /// <summary>The raw key of a request, or null. Also the partition for rate limiting.</summary>
+    /// <summary>The raw key of a request's headers, or null.</summary>
     public static string? KeyFrom(HttpRequest request)
     {
         if (request.Headers.TryGetValue("X-Api-Key", out var headerKey) && headerKey.ToString() is { Length: > 0 } k) return k;

@@ -5,7 +5,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Actors.Api.Access;
 
-/// <summary>ACTORS_BOOTSTRAP_{ADMIN,MARKETING,INGEST}_KEY, when set, are made sure to exist as keys at startup.</summary>
+/// <summary>
+/// ACTORS_BOOTSTRAP_{ADMIN,MARKETING,INGEST}_KEY, when set, are made sure to exist as keys at startup, unless they were
+/// revoked (a revocation outlives restarts). A key shorter than 20 characters stops the host with a clear error.
+/// </summary>
 public sealed partial class BootstrapKeys(ApiKeyStore keys, IConfiguration configuration, ILogger<BootstrapKeys> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken ct)
@@ -18,8 +21,9 @@ public sealed partial class BootstrapKeys(ApiKeyStore keys, IConfiguration confi
                  })
         {
             if (configuration[variable] is not { Length: > 0 } key) continue;
-            await keys.EnsureAsync(key, $"bootstrap-{scope.ToString().ToLowerInvariant()}", scope, ct);
-            LogEnsured(variable, scope);
+            var outcome = await keys.EnsureAsync(key, $"bootstrap-{scope.ToString().ToLowerInvariant()}", scope, ct);
+            if (outcome == EnsureOutcome.Revoked) LogRevoked(variable);
+            else LogEnsured(variable, scope);
         }
     }
 
@@ -27,4 +31,7 @@ public sealed partial class BootstrapKeys(ApiKeyStore keys, IConfiguration confi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "API key from {Variable} is active with scope {Scope}")]
     private partial void LogEnsured(string variable, ApiScope scope);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "API key from {Variable} was revoked and stays revoked; set a new key there or unset it")]
+    private partial void LogRevoked(string variable);
 }

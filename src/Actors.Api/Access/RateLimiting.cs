@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using Actors.Storage.Access;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.RateLimiting;
@@ -8,28 +9,30 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Actors.Api.Access;
 
-/// <summary>A token bucket per API key (Actors:Api:RequestsPerSecondPerKey); over it, 429 with Retry-After.</summary>
+/// <summary>
+/// Token buckets, taken before any key is looked up or any body read. A key this node has found valid gets a bucket of
+/// its own, by key id (Actors:Api:RequestsPerSecondPerKey, BurstPerKey). Anything else (no header key, a key in the
+/// body, an unknown key, a key not seen yet) shares its client address's bucket (RequestsPerSecondPerAddress,
+/// BurstPerAddress), so made-up keys cost the guesser and not the database. Over a bucket: 429 with Retry-After.
+/// </summary>
 public static class RateLimiting
 {
     public static IServiceCollection AddActorsRateLimiting(this IServiceCollection services, IConfiguration configuration)
     {
         var perSecond = configuration.GetValue("Actors:Api:RequestsPerSecondPerKey", 2000);
         var burst = configuration.GetValue("Actors:Api:BurstPerKey", perSecond * 2);
+        var perAddress = configuration.GetValue("Actors:Api:RequestsPerSecondPerAddress", perSecond);
+        var burstPerAddress = configuration.GetValue("Actors:Api:BurstPerAddress", perAddress * 2);
         services.AddRateLimiter(options =>
         {
             options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {
                 if (!http.Request.Path.StartsWithSegments("/v1")) return RateLimitPartition.GetNoLimiter("unlimited");
-                // Unknown keys share one bucket with anonymous callers, so guessing keys is throttled too.
-                var key = ApiKeyAuth.KeyFrom(http.Request) ?? "no-key";
-                return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = burst,
-                    TokensPerPeriod = perSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
+                var key = ApiKeyAuth.KeyFrom(http.Request);
+                var keyId = key is null ? null : http.RequestServices.GetRequiredService<ApiKeyStore>().KnownKeyId(key);
+                return keyId is not null
+                    ? RateLimitPartition.GetTokenBucketLimiter("key:" + keyId, _ => Bucket(perSecond, burst))
+                    : RateLimitPartition.GetTokenBucketLimiter("address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown"), _ => Bucket(perAddress, burstPerAddress));
             });
             options.OnRejected = async (context, ct) =>
             {
@@ -37,10 +40,19 @@ public static class RateLimiting
                 var response = context.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
                 response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
-                await TypedResults.Problem($"Too many requests for this API key; retry after {retryAfter} s.",
+                await TypedResults.Problem($"Too many requests for this API key or client address; retry after {retryAfter} s.",
                     statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests").ExecuteAsync(context.HttpContext);
             };
         });
         return services;
     }
+
+    private static TokenBucketRateLimiterOptions Bucket(int perSecond, int burst) => new()
+    {
+        TokenLimit = burst,
+        TokensPerPeriod = perSecond,
+        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
 }

@@ -19,10 +19,11 @@ namespace Actors.Api.Segments;
 /// </summary>
 public static partial class SegmentsApi
 {
-    public sealed record SegmentRequest(string? Id, string? Name, JsonElement Rule);
+    /// <param name="Revision">On an update: the revision the change is based on (or send If-Match); a stale one gets 409.</param>
+    public sealed record SegmentRequest(string? Id, string? Name, JsonElement Rule, long? Revision = null);
     public sealed record RuleRequest(JsonElement Rule);
     public sealed record SegmentView(string Id, string Name, int Version, string Description, JsonElement Rule, bool Archived,
-        DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Members, BackfillProgress? Backfill);
+        DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Members, BackfillProgress? Backfill, long Revision);
     public sealed record RuleCheck(bool Valid, string? Description, JsonElement? Rule, IReadOnlyList<RuleError> Errors);
     public sealed record Preview(int Matches, int Scanned);
     public sealed record MemberPage(string SegmentId, IReadOnlyList<SegmentMember> Items, string? Next);
@@ -61,8 +62,12 @@ public static partial class SegmentsApi
         return TypedResults.Ok(views);
     }
 
-    private static async Task<Results<Ok<SegmentView>, ProblemHttpResult>> Get(string id, SegmentStore store, SegmentBackfill backfill) =>
-        await store.FindAsync(id) is { } s ? TypedResults.Ok(await ViewAsync(s, store, backfill)) : Problems.NotFound($"No segment '{id}'.");
+    private static async Task<Results<Ok<SegmentView>, ProblemHttpResult>> Get(string id, HttpResponse response, SegmentStore store, SegmentBackfill backfill)
+    {
+        if (await store.FindAsync(id) is not { } s) return Problems.NotFound($"No segment '{id}'.");
+        response.Headers.ETag = $"\"{s.Revision}\""; // send it back as If-Match with a PUT
+        return TypedResults.Ok(await ViewAsync(s, store, backfill));
+    }
 
     private static Results<Ok<RuleCheck>, BadRequest<RuleCheck>> Validate(RuleRequest request)
     {
@@ -102,50 +107,77 @@ public static partial class SegmentsApi
         var parsed = SegmentRule.Parse(request.Rule);
         errors.AddRange(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
         if (errors.Count > 0) return Problems.Invalid(errors);
-        if (await store.FindAsync(id!) is not null)
-            return TypedResults.Problem($"Segment '{id}' exists; change it with PUT /v1/segments/{id}.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
 
         var now = clock.GetUtcNow();
         var rule = parsed.Rule!;
-        var segment = new SegmentDocument
+        var segment = await store.CreateAsync(new SegmentDocument
         {
             Id = id!, Name = request.Name!.Trim(), Version = 1, RuleJson = rule.ToJson().GetRawText(), Description = rule.Describe(),
             CreatedAt = now, UpdatedAt = now, History = [new SegmentVersion(1, rule.ToJson().GetRawText(), now)],
-        };
-        await store.SaveAsync(segment);
+        });
+        if (segment is null)
+            return TypedResults.Problem($"Segment '{id}' exists; change it with PUT /v1/segments/{id}.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
         await catalog.RefreshAsync(CancellationToken.None);
         backfill.Start(segment.Id, segment.Version);
         return TypedResults.Created($"/v1/segments/{segment.Id}", await ViewAsync(segment, store, backfill));
     }
 
-    private static async Task<IResult> Update(string id, SegmentRequest request, SegmentStore store, SegmentCatalog catalog, SegmentBackfill backfill, TimeProvider clock)
+    private static async Task<IResult> Update(string id, SegmentRequest request, HttpRequest http, SegmentStore store, SegmentCatalog catalog, SegmentBackfill backfill, TimeProvider clock)
     {
-        if (await store.FindAsync(id) is not { } current) return Problems.NotFound($"No segment '{id}'.");
-        if (current.Archived) return TypedResults.Problem($"Segment '{id}' is archived.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
         var parsed = SegmentRule.Parse(request.Rule);
         if (!parsed.IsValid) return Problems.Invalid(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
+        if (!TryExpectedRevision(http, request, out var expected))
+            return Problems.Invalid([("If-Match", "must be a segment revision, such as \"12\"")]);
 
-        var now = clock.GetUtcNow();
         var json = parsed.Rule!.ToJson().GetRawText();
-        var changed = json != current.RuleJson;
-        var version = changed ? current.Version + 1 : current.Version;
-        var segment = current with
+        var changed = false;
+        var update = await store.UpdateAsync(id, expected, current =>
         {
-            Name = string.IsNullOrWhiteSpace(request.Name) ? current.Name : request.Name.Trim(),
-            Version = version, RuleJson = json, Description = parsed.Rule.Describe(), UpdatedAt = now,
-            History = changed ? [.. current.History, new SegmentVersion(version, json, now)] : current.History,
-        };
-        await store.SaveAsync(segment);
+            var now = clock.GetUtcNow();
+            changed = json != current.RuleJson;
+            var version = changed ? current.Version + 1 : current.Version;
+            return current with
+            {
+                Name = string.IsNullOrWhiteSpace(request.Name) ? current.Name : request.Name.Trim(),
+                Version = version, RuleJson = json, Description = parsed.Rule.Describe(), UpdatedAt = now,
+                History = changed ? [.. current.History, new SegmentVersion(version, json, now)] : current.History,
+            };
+        }, refuse: current => current.Archived);
+        switch (update.Status)
+        {
+            case SegmentUpdateStatus.NotFound: return Problems.NotFound($"No segment '{id}'.");
+            case SegmentUpdateStatus.Refused: return TypedResults.Problem($"Segment '{id}' is archived.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+            case SegmentUpdateStatus.Conflict: return Stale(id, update.Segment!);
+        }
+        var segment = update.Segment!;
         await catalog.RefreshAsync(CancellationToken.None);
         if (changed) backfill.Start(segment.Id, segment.Version);
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
     }
 
+    private static ProblemHttpResult Stale(string id, SegmentDocument current) => TypedResults.Problem(
+        $"Segment '{id}' was changed meanwhile (it is at revision {current.Revision}); read it again and re-apply your change.",
+        statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+
+    /// <summary>The revision an update is based on: If-Match ("12", W/"12" or 12) or "revision" in the body; none is fine.</summary>
+    private static bool TryExpectedRevision(HttpRequest http, SegmentRequest request, out long? expected)
+    {
+        expected = request.Revision;
+        var ifMatch = http.Headers.IfMatch.ToString();
+        if (ifMatch.Length == 0) return true;
+        var raw = ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch[2..] : ifMatch;
+        if (!long.TryParse(raw.Trim('"'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var revision))
+            return false;
+        expected = revision;
+        return true;
+    }
+
     private static async Task<IResult> Archive(string id, SegmentStore store, SegmentCatalog catalog, SegmentBackfill backfill, TimeProvider clock)
     {
-        if (await store.FindAsync(id) is not { } current) return Problems.NotFound($"No segment '{id}'.");
-        var segment = current with { Archived = true, UpdatedAt = clock.GetUtcNow() };
-        await store.SaveAsync(segment);
+        var update = await store.UpdateAsync(id, null, current => current with { Archived = true, UpdatedAt = clock.GetUtcNow() });
+        if (update.Status == SegmentUpdateStatus.NotFound) return Problems.NotFound($"No segment '{id}'.");
+        if (update.Status == SegmentUpdateStatus.Conflict) return Stale(id, update.Segment!);
+        var segment = update.Segment!;
         await catalog.RefreshAsync(CancellationToken.None);
         backfill.Start(segment.Id, segment.Version); // members leave
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
@@ -156,20 +188,28 @@ public static partial class SegmentsApi
 
     private static async Task<IResult> SetWebhook(string id, WebhookRequest request, SegmentStore store, TimeProvider clock)
     {
-        if (await store.FindAsync(id) is not { } segment) return Problems.NotFound($"No segment '{id}'.");
         if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
             return Problems.Invalid([("url", "must be an absolute http or https URL")]);
         if (request.Secret is { Length: < 16 }) return Problems.Invalid([("secret", "must be at least 16 characters")]);
         var secret = request.Secret ?? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
-        await store.SaveAsync(segment with { Webhook = new SegmentWebhook(url.ToString(), secret), UpdatedAt = clock.GetUtcNow() });
-        return TypedResults.Ok(new WebhookView(id, url.ToString(), secret));
+        var update = await store.UpdateAsync(id, null, s => s with { Webhook = new SegmentWebhook(url.ToString(), secret), UpdatedAt = clock.GetUtcNow() });
+        return update.Status switch
+        {
+            SegmentUpdateStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
+            SegmentUpdateStatus.Conflict => Stale(id, update.Segment!),
+            _ => TypedResults.Ok(new WebhookView(id, url.ToString(), secret)),
+        };
     }
 
     private static async Task<IResult> RemoveWebhook(string id, SegmentStore store, TimeProvider clock)
     {
-        if (await store.FindAsync(id) is not { } segment) return Problems.NotFound($"No segment '{id}'.");
-        await store.SaveAsync(segment with { Webhook = null, UpdatedAt = clock.GetUtcNow() });
-        return TypedResults.NoContent();
+        var update = await store.UpdateAsync(id, null, s => s with { Webhook = null, UpdatedAt = clock.GetUtcNow() });
+        return update.Status switch
+        {
+            SegmentUpdateStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
+            SegmentUpdateStatus.Conflict => Stale(id, update.Segment!),
+            _ => TypedResults.NoContent(),
+        };
     }
 
     private static async Task<Results<Ok<MemberPage>, ValidationProblem>> Members(string id, SegmentStore store, string? after, int? limit)
@@ -184,7 +224,7 @@ public static partial class SegmentsApi
     {
         using var rule = JsonDocument.Parse(s.RuleJson);
         return new SegmentView(s.Id, s.Name, s.Version, s.Description, rule.RootElement.Clone(), s.Archived, s.CreatedAt, s.UpdatedAt,
-            await store.CountAsync(s.Id), backfill.Progress(s.Id));
+            await store.CountAsync(s.Id), backfill.Progress(s.Id), s.Revision);
     }
 
     private static string? Slug(string? name)

@@ -22,7 +22,10 @@ public static class VisitorsApi
         var visitors = app.MapGroup("/v1/visitors/{visitorId}").WithTags("Visitors").RequireScope(ApiScope.Ingest);
         visitors.MapPost("/events", PostEvents).WithSummary("One event or an array of events (Segment message format) for this visitor");
         visitors.MapPost("/identify", Identify).WithSummary("The visitor logged in or told us who they are: stitches this device to the known customer");
-        visitors.MapGet("/profile", GetProfile).WithSummary("The visitor's profile (personal data only for marketing and admin keys)");
+        visitors.MapGet("/profile", GetProfile).Produces<ProfileView>().Produces<VisitorView>().ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithSummary("Marketing/admin keys: the full profile. Ingest keys: a minimal view of an anonymous visitor, or of user:{id} with a valid X-Visitor-Token");
+        visitors.MapPost("/token", MintToken).RequireScope(ApiScope.Marketing).Produces<TokenView>()
+            .WithSummary("For user:{id}: a signed visitor token (X-Visitor-Token) with which a browser reads its own minimal view");
         return app;
     }
 
@@ -55,12 +58,36 @@ public static class VisitorsApi
         return TrackingApi.ToResult(outcome, 1);
     }
 
-    private static async Task<Results<Ok<ProfileView>, ProblemHttpResult>> GetProfile(string visitorId, HttpContext http, VisitorDirectory directory)
+    /// <summary>
+    /// An ingest key is public, so it reads only the minimal <see cref="VisitorView"/>, and only of the visitor the
+    /// browser itself is: its anonymous id, or a known customer vouched for by a token from the shop's backend.
+    /// </summary>
+    private static async Task<IResult> GetProfile(string visitorId, HttpContext http, VisitorDirectory directory, VisitorTokens tokens)
     {
         if (visitorId.Length is 0 or > 200) return Problems.BadRequest("visitorId must be 1 to 200 characters.");
+        var full = http.Caller().Scope >= ApiScope.Marketing;
+        if (!full && visitorId.StartsWith(UserPrefix, StringComparison.Ordinal)
+            && !await tokens.IsValidAsync(visitorId[UserPrefix.Length..], http.Request.Headers[VisitorTokens.Header].FirstOrDefault()))
+            return Problems.Forbidden($"An ingest key reads a known customer's profile only with a valid {VisitorTokens.Header} for that user (minted by POST /v1/visitors/user:{{id}}/token with a marketing key); else use a marketing key.");
         var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(visitorId));
         var profile = (await directory.Visitor(profileId).GetProfile()).Value;
-        return TypedResults.Ok(http.Caller().Scope >= ApiScope.Marketing ? profile : profile.WithoutPersonalData());
+        return full ? TypedResults.Ok(profile) : TypedResults.Ok(profile.ForVisitor());
+    }
+
+    public sealed record TokenRequest(int? TtlSeconds);
+    public sealed record TokenView(string Token, DateTimeOffset ExpiresAt, string Header);
+
+    private const string UserPrefix = "user:";
+
+    private static async Task<IResult> MintToken(string visitorId, TokenRequest? request, VisitorTokens tokens)
+    {
+        if (!visitorId.StartsWith(UserPrefix, StringComparison.Ordinal) || visitorId.Length is <= 5 or > 200)
+            return Problems.Invalid([("visitorId", "must be user:{id}; anonymous visitors read their own view without a token")]);
+        var ttl = request?.TtlSeconds is { } s ? TimeSpan.FromSeconds(s) : VisitorTokens.DefaultLifetime;
+        if (ttl <= TimeSpan.Zero || ttl > VisitorTokens.MaxLifetime)
+            return Problems.Invalid([("ttlSeconds", $"must be between 1 and {(int)VisitorTokens.MaxLifetime.TotalSeconds}")]);
+        var (token, expiresAt) = await tokens.MintAsync(visitorId[UserPrefix.Length..], ttl);
+        return TypedResults.Ok(new TokenView(token, expiresAt, VisitorTokens.Header));
     }
 
     private static IResult? ValidateVisitorId(string visitorId) =>

@@ -2,7 +2,7 @@ using Actors.Domain.Lifecycle;
 
 namespace Actors.Domain.Profiles;
 
-/// <summary>The profile as the API shows it. <see cref="WithoutPersonalData"/> is what an ingest key may read.</summary>
+/// <summary>The profile as marketing and admin keys read it. <see cref="ForVisitor"/> is what an ingest key may read.</summary>
 public sealed record ProfileView
 {
     public required string ProfileId { get; init; }
@@ -21,14 +21,13 @@ public sealed record ProfileView
     public string? MergedInto { get; init; }
     public IReadOnlyList<string> MergedFrom { get; init; } = [];
 
-    // Personal data: hidden from ingest keys.
     public string? UserId { get; init; }
     public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 
-    private ProfileView? _withoutPersonalData;
+    private VisitorView? _forVisitor;
 
-    /// <summary>The same view without personal data; built once per view, since views are cached and read often.</summary>
-    public ProfileView WithoutPersonalData() => _withoutPersonalData ??= this with { UserId = null, Attributes = null, _withoutPersonalData = null };
+    /// <summary>The minimal view for the visitor's own browser; built once per view, since views are cached and read often.</summary>
+    public VisitorView ForVisitor() => _forVisitor ??= VisitorView.From(this);
 
     public static ProfileView From(VisitorProfile p) => new()
     {

@@ -19,12 +19,14 @@ public sealed record SegmentSettings
 /// <summary>
 /// This silo's copy of the active segment rules and the RFM quantiles, read by every visitor grain on every event
 /// (in memory, no call). It is refreshed from PostgreSQL every few seconds, and at once on the node that saved a change;
-/// its version (the latest change time) lets a backfill insist that a grain sees at least the rule it is applying.
+/// its version (the highest segment revision, a database sequence: never a node's clock) lets a backfill insist that a
+/// grain sees at least the rule it is applying.
 /// </summary>
 public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings settings, TimeProvider clock, ILogger<SegmentCatalog> logger)
     : BackgroundService
 {
     private volatile CatalogSnapshot _current = new(0, SegmentContext.None);
+    private string _seen = ""; // every segment's id and revision as last read: any change to it is a change
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private DateTimeOffset _rfmComputedAt = DateTimeOffset.MinValue;
     private DateTimeOffset _sizesRecordedAt = DateTimeOffset.MinValue;
@@ -48,7 +50,8 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
         try
         {
             var documents = await store.ListAsync(includeArchived: true, ct);
-            var version = documents.Count == 0 ? 0 : documents.Max(d => d.UpdatedAt.UtcTicks);
+            var version = documents.Count == 0 ? 0 : documents.Max(d => d.Revision);
+            var seen = string.Join(',', documents.Select(d => $"{d.Id}:{d.Revision}"));
             var rfm = _current.Context.Rfm;
             var now = clock.GetUtcNow();
             if (now - _rfmComputedAt >= settings.RfmEvery)
@@ -59,7 +62,7 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
                 // With no customers yet, look again at the next refresh rather than after a whole period.
                 if (customers.Count > 0) _rfmComputedAt = now;
             }
-            if (version == _current.Version && ReferenceEquals(rfm, _current.Context.Rfm)) return;
+            if (seen == _seen && ReferenceEquals(rfm, _current.Context.Rfm)) return;
 
             var active = new List<SegmentDefinition>();
             foreach (var d in documents.Where(d => !d.Archived))
@@ -70,6 +73,7 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
                 else LogUnreadableRule(d.Id, d.Version);
             }
             _current = new CatalogSnapshot(Math.Max(version, _current.Version), new SegmentContext(active, rfm));
+            _seen = seen;
         }
         finally
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Marten;
@@ -14,11 +13,18 @@ public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTi
 /// <summary>A freshly created key: the only moment its plain text exists.</summary>
 public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope);
 
+/// <summary>What <see cref="ApiKeyStore.EnsureAsync"/> found and did.</summary>
+public enum EnsureOutcome { Created, Existing, ScopeChanged, Revoked }
+
 public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
 {
     // Lookups are on every request; a short cache keeps them off the database. Revocation reaches other nodes within this time.
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    // Unknown keys are remembered apart, so a flood of made-up keys neither reaches the database twice nor evicts real ones.
+    private static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(10);
+    private const int CacheCapacity = 10_000;
+    private readonly LruCache<string, (ApiKeyRecord Record, DateTimeOffset Until)> _valid = new(CacheCapacity, StringComparer.Ordinal);
+    private readonly LruCache<string, DateTimeOffset> _unknown = new(CacheCapacity, StringComparer.Ordinal);
 
     public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
@@ -32,14 +38,26 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         return new CreatedApiKey(record.Id, key, name, scope);
     }
 
-    /// <summary>Makes sure a key with this exact value exists with this scope (bootstrap keys from the environment).</summary>
-    public async Task EnsureAsync(string key, string name, ApiScope scope, CancellationToken ct = default)
+    /// <summary>
+    /// Makes sure a key with this exact value exists with this scope (bootstrap keys from the environment). A key that
+    /// was revoked stays revoked: restarting with the same environment must not undo an operator's revocation.
+    /// </summary>
+    public async Task<EnsureOutcome> EnsureAsync(string key, string name, ApiScope scope, CancellationToken ct = default)
     {
-        if (key.Length < 16) throw new ArgumentException($"The {name} key is too short: use at least 16 characters.");
+        if (key.Length < MinimumBootstrapLength)
+            throw new ArgumentException($"The {name} key is too short: use at least {MinimumBootstrapLength} random characters.");
         var existing = await FindStoredAsync(HashOf(key), ct);
-        if (existing is { RevokedAt: null } && existing.Scope == scope) return;
-        await SaveAsync(key, name, scope, ct);
+        if (existing is { RevokedAt: not null }) return EnsureOutcome.Revoked;
+        if (existing is not null && existing.Scope == scope)
+        {
+            Remember(key, existing); // known from the first request on: its own rate-limit bucket at once
+            return EnsureOutcome.Existing;
+        }
+        Remember(key, await SaveAsync(key, name, scope, ct));
+        return existing is null ? EnsureOutcome.Created : EnsureOutcome.ScopeChanged;
     }
+
+    public const int MinimumBootstrapLength = 20;
 
     private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct)
     {
@@ -48,7 +66,8 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow());
         session.Store(new StoredApiKey(hash, record));
         await session.SaveChangesAsync(ct);
-        _cache.TryRemove(key, out _);
+        _unknown.Remove(key);
+        _valid.Remove(key);
         return record;
     }
 
@@ -59,7 +78,7 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         foreach (var stored in match)
             session.Store(stored with { Record = stored.Record with { RevokedAt = clock.GetUtcNow() } });
         await session.SaveChangesAsync(ct);
-        _cache.Clear();
+        _valid.Clear();
         return match.Count > 0;
     }
 
@@ -75,12 +94,29 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     {
         // Cached by the key as sent, so a warm request does no hashing; the stored form stays the hash.
         var now = clock.GetUtcNow();
-        if (_cache.TryGetValue(key, out var cached) && cached.Until > now) return cached.Record;
+        if (_valid.TryGet(key, out var valid) && valid.Until > now) return valid.Record;
+        if (_unknown.TryGet(key, out var unknownUntil) && unknownUntil > now) return null;
         var record = await FindStoredAsync(HashOf(key), ct);
-        var active = record is { RevokedAt: null } ? record : null;
-        if (_cache.Count > 10_000) _cache.Clear(); // unknown keys must not grow it without bound
-        _cache[key] = (active, now + CacheFor);
-        return active;
+        if (record is { RevokedAt: null })
+        {
+            Remember(key, record);
+            return record;
+        }
+        _valid.Remove(key);
+        _unknown.Set(key, now + UnknownFor);
+        return null;
+    }
+
+    /// <summary>
+    /// The id of a key this node has found valid (even if its cache entry is due for a re-check), without touching the
+    /// database: what rate limiting partitions by, before authentication. Null for keys not known here to be valid.
+    /// </summary>
+    public string? KnownKeyId(string key) => _valid.TryPeek(key, out var entry) ? entry.Record.Id : null;
+
+    private void Remember(string key, ApiKeyRecord record)
+    {
+        _unknown.Remove(key);
+        _valid.Set(key, (record, clock.GetUtcNow() + CacheFor));
     }
 
     private async Task<ApiKeyRecord?> FindStoredAsync(string hash, CancellationToken ct)

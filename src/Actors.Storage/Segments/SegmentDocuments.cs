@@ -10,7 +10,15 @@ public sealed record SegmentDocument
     public required string Description { get; init; }
     public bool Archived { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Wall-clock time of the change, for people; never compared across nodes (clocks differ).</summary>
     public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>
+    /// Set by <see cref="SegmentStore"/> from a PostgreSQL sequence at every save, under a lock that orders saves by it:
+    /// the catalogue's version, and what a client sends back (If-Match) so a stale update gets 409 instead of winning.
+    /// </summary>
+    public long Revision { get; init; }
+
     public IReadOnlyList<SegmentVersion> History { get; init; } = [];
 
     /// <summary>Where to tell other tools (ad servers, CRM) of members entering and leaving, if anywhere.</summary>

@@ -24,6 +24,7 @@ public static class MartenSetup
         services.AddSingleton<AppendBatcher>();
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<InstallationSecrets>();
         services.AddSingleton<ProfileHistory>();
         services.AddSingleton<SegmentStore>();
         return services;
@@ -39,7 +40,8 @@ public static class MartenSetup
         options.UseSystemTextJsonForSerialization(EnumStorage.AsString);
         options.Schema.For<ProfileSnapshot>();
         options.Schema.For<StoredApiKey>();
-        options.Schema.For<SegmentDocument>();
+        options.Schema.For<InstallationSecret>();
+        options.Schema.For<SegmentDocument>().UseOptimisticConcurrency(true);
         options.Schema.For<SegmentMember>().Index(m => m.SegmentId);
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();

@@ -58,7 +58,7 @@ public class IdentityStitchingTests(HostFixture host) : IClassFixture<HostFixtur
         // Later calls with either device id reach the customer's profile.
         foreach (var device in new[] { phone, laptop })
         {
-            var profile = await _ingest.GetFromJsonAsync<JsonElement>($"/v1/visitors/{device}/profile");
+            var profile = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{device}/profile");
             Assert.Equal($"user:{user}", profile.GetProperty("profileId").GetString());
         }
         await _ingest.PostAsJsonAsync($"/v1/visitors/{phone}/events", new { @event = "Cart Viewed", messageId = $"after-{phone}" });

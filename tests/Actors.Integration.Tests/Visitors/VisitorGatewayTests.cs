@@ -16,8 +16,9 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
     private static object Track(string @event, object properties, string? messageId = null) =>
         new { type = "track", @event, messageId = messageId ?? Guid.NewGuid().ToString(), timestamp = DateTimeOffset.UtcNow, properties };
 
+    // The full view (orders, attributes, profile id) takes a marketing or admin key; ingest keys get a minimal one.
     private async Task<JsonElement> Profile(string visitorId, HttpClient? client = null) =>
-        await (client ?? _ingest).GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitorId}/profile");
+        await (client ?? _admin).GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitorId}/profile");
 
     [Fact]
     public async Task Events_round_trip_into_the_stream_and_move_the_stage()
@@ -120,6 +121,26 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task The_write_key_is_also_accepted_in_the_body_as_the_Node_SDK_sends_it()
+    {
+        var visitor = NewVisitor();
+        var response = await host.Client(key: null).PostAsJsonAsync("/v1/track",
+            new { writeKey = HostFixture.IngestKey, anonymousId = visitor, @event = "Cart Viewed", messageId = Guid.NewGuid().ToString() });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_caller_without_a_valid_key_is_refused_before_its_body_is_read()
+    {
+        // Not JSON at all: were the body bound first, this would be a 400.
+        var content = new StringContent("{ not json", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Client("not-a-key-at-all").PostAsync("/v1/segments", content)).StatusCode);
+        var ingestContent = new StringContent("{ not json", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsync("/v1/segments", ingestContent)).StatusCode);
+    }
+
+    [Fact]
     public async Task An_over_limit_body_gets_413_and_changes_nothing()
     {
         var visitor = NewVisitor();
@@ -145,12 +166,16 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
-    public async Task An_ingest_key_reads_no_personal_data_and_a_marketing_key_does()
+    public async Task An_ingest_key_reads_only_a_minimal_view_and_a_marketing_key_the_full_profile()
     {
         var visitor = NewVisitor();
         await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/identify", new { userId = $"u-{visitor}", traits = new { email = "ada@example.com" }, messageId = Guid.NewGuid().ToString() });
-        var forIngest = await Profile(visitor);
-        Assert.Equal(JsonValueKind.Null, forIngest.GetProperty("attributes").ValueKind);
+        var forIngest = await Profile(visitor, _ingest);
+        foreach (var hidden in new[] { "profileId", "userId", "attributes", "orders", "cartSkus", "consents", "mergedFrom", "mergedInto" })
+            Assert.False(forIngest.TryGetProperty(hidden, out _), $"{hidden} in {forIngest}");
+        Assert.Equal(JsonValueKind.String, forIngest.GetProperty("stage").ValueKind);
+        Assert.True(forIngest.TryGetProperty("segments", out _));
+        Assert.True(forIngest.GetProperty("version").GetInt64() > 0);
         var forMarketing = await Profile(visitor, host.Client(HostFixture.MarketingKey));
         Assert.Equal("ada@example.com", forMarketing.GetProperty("attributes").GetProperty("email").GetString());
     }
