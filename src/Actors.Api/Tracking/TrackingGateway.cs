@@ -103,5 +103,7 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
         message.ValueKind == JsonValueKind.Object && message.TryGetProperty("type", out _);
 
     private static string? MessageIdOf(JsonElement message) =>
-        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        // Only a storable id is echoed (a lone surrogate cannot even be read).
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String
+            ? JsonText.TryGetString(id, out _) : null;
 }

@@ -58,11 +58,15 @@ public static class VisitorsApi
     private static async Task<Results<Ok<ProfileView>, ProblemHttpResult>> GetProfile(string visitorId, HttpContext http, VisitorDirectory directory)
     {
         if (visitorId.Length is 0 or > 200) return Problems.BadRequest("visitorId must be 1 to 200 characters.");
+        if (JsonText.Problem(visitorId) is { } problem) return Problems.BadRequest($"visitorId: {problem}");
         var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(visitorId));
         var profile = (await directory.Visitor(profileId).GetProfile()).Value;
         return TypedResults.Ok(http.Caller().Scope >= ApiScope.Marketing ? profile : profile.WithoutPersonalData());
     }
 
     private static IResult? ValidateVisitorId(string visitorId) =>
-        visitorId.Length is 0 or > 200 ? Problems.Invalid([("visitorId", "must be 1 to 200 characters")]) : null;
+        visitorId.Length is 0 or > 200 ? Problems.Invalid([("visitorId", "must be 1 to 200 characters")])
+        // A NUL (a%00b) or a lone surrogate would reach the grain id and the stream key in PostgreSQL.
+        : JsonText.Problem(visitorId) is { } problem ? Problems.Invalid([("visitorId", problem)])
+        : null;
 }
