@@ -44,11 +44,12 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
     // ---- event times ----
 
     [Fact]
-    public async Task An_identify_dated_9999_is_clamped_keeps_its_client_time_and_the_customer_keeps_working()
+    public async Task An_identify_dated_at_the_end_of_9999_is_clamped_keeps_its_client_time_and_the_customer_keeps_working()
     {
         var user = NewId("u");
         var before = DateTimeOffset.UtcNow;
-        var identify = await PostRaw("/v1/identify", $$$"""{"userId":"{{{user}}}","timestamp":"9999-12-31T00:00:00Z","traits":{"plan":"gold"}}""");
+        // This host's at-risk delay is 3 s, so the last second of the calendar is what overflowed (60 days in production).
+        var identify = await PostRaw("/v1/identify", $$$"""{"userId":"{{{user}}}","timestamp":"9999-12-31T23:59:59Z","traits":{"plan":"gold"}}""");
         Assert.Equal(HttpStatusCode.OK, identify.StatusCode);
 
         // Before the fix every later event for this customer was stored but answered 500 (overflow computing the wake-up).
@@ -63,7 +64,7 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
         var identified = (await Events($"user:{user}")).First(e => e.GetProperty("type").GetString() == EventNames.Identified);
         var stored = identified.GetProperty("eventTime").GetDateTimeOffset();
         Assert.InRange(stored, before, DateTimeOffset.UtcNow + EventBounds.MaxFuture);
-        Assert.Equal(new DateTimeOffset(9999, 12, 31, 0, 0, 0, TimeSpan.Zero), identified.GetProperty("data").GetProperty("clientTime").GetDateTimeOffset());
+        Assert.Equal(new DateTimeOffset(9999, 12, 31, 23, 59, 59, TimeSpan.Zero), identified.GetProperty("data").GetProperty("clientTime").GetDateTimeOffset());
     }
 
     [Fact]
@@ -82,26 +83,20 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Equal(clientNow.AddMinutes(-2), viewed.GetProperty("data").GetProperty("clientTime").GetDateTimeOffset());
     }
 
-    [Fact]
-    public async Task A_stream_already_holding_times_at_the_calendar_edges_and_huge_amounts_loads_and_takes_new_events()
+    /// <summary>Writes events straight into the customer's stream, as the edge stored them before it bounded them.</summary>
+    private async Task WriteOldStream(string user, params VisitorEvent[] events)
     {
-        // Written straight into the stream, as the edge stored such events before it bounded them.
-        var user = NewId("u");
         var services = host.Host.App.Services;
         var profileId = await services.GetRequiredService<VisitorDirectory>().ResolveAsync(Aliases.User(user));
-        DateTimeOffset far = new(9999, 12, 31, 0, 0, 0, TimeSpan.Zero), early = DateTimeOffset.MinValue;
-        VisitorEvent[] old =
-        [
-            new Identified(user, new Dictionary<string, string>()) { MessageId = NewId("m"), EventTime = far, ReceivedTime = DateTimeOffset.UtcNow },
-            new NewsletterSubscribed("footer") { MessageId = NewId("m"), EventTime = early, ReceivedTime = DateTimeOffset.UtcNow },
-            new CartItemAdded("sku-1", "shoes", int.MaxValue, 5e28m) { MessageId = NewId("m"), EventTime = far, ReceivedTime = DateTimeOffset.UtcNow },
-            new OrderPlaced("o-1", [], 5e28m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = far, ReceivedTime = DateTimeOffset.UtcNow },
-            new OrderPlaced("o-2", [], 5e28m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = early, ReceivedTime = DateTimeOffset.UtcNow },
-        ];
-        await services.GetRequiredService<IVisitorStreams>().AppendAsync(profileId, 0, old);
+        await services.GetRequiredService<IVisitorStreams>().AppendAsync(profileId, 0, events);
+    }
 
+    /// <summary>New events over HTTP for a customer with an old stream: all 200, and the profile and its replay readable.</summary>
+    private async Task<JsonElement> NewEventsAreAccepted(string user)
+    {
         var events = await PostRaw($"/v1/visitors/user:{user}/events", """
             [{"event":"Product Viewed","properties":{"product_id":"p1","category":"shoes"}},
+             {"event":"Product Added","properties":{"product_id":"p1","quantity":2}},
              {"event":"Order Completed","properties":{"order_id":"o-3","total":10}},
              {"event":"Order Refunded","properties":{"order_id":"o-1"}}]
             """);
@@ -109,12 +104,38 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Equal(HttpStatusCode.OK, (await PostRaw("/v1/track", $$$"""{"userId":"{{{user}}}","event":"Signed Up"}""")).StatusCode);
 
         var profile = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{user}/profile");
-        Assert.Equal(3, profile.GetProperty("orders").GetProperty("count").GetInt32());
-        Assert.Equal(decimal.MaxValue, profile.GetProperty("orders").GetProperty("total").GetDecimal()); // saturated, not thrown
         var state = await _admin.GetAsync($"/v1/users/user:{user}/state");
         Assert.Equal(HttpStatusCode.OK, state.StatusCode);
         var replayed = await state.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(profile.GetProperty("version").GetInt64(), replayed.GetProperty("version").GetInt64());
+        return profile;
+    }
+
+    [Fact]
+    public async Task A_stream_already_holding_times_at_the_calendar_edges_loads_and_takes_new_events()
+    {
+        var user = NewId("u");
+        await WriteOldStream(user,
+            new Identified(user, new Dictionary<string, string>()) { MessageId = NewId("m"), EventTime = DateTimeOffset.MaxValue, ReceivedTime = DateTimeOffset.UtcNow },
+            new NewsletterSubscribed("footer") { MessageId = NewId("m"), EventTime = DateTimeOffset.MinValue, ReceivedTime = DateTimeOffset.UtcNow },
+            new CartItemAdded("sku-1", "shoes", 1, 5m) { MessageId = NewId("m"), EventTime = DateTimeOffset.MaxValue, ReceivedTime = DateTimeOffset.UtcNow },
+            new OrderPlaced("o-1", [], 5m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = DateTimeOffset.MinValue, ReceivedTime = DateTimeOffset.UtcNow },
+            new OrderPlaced("o-2", [], 5m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = DateTimeOffset.MaxValue, ReceivedTime = DateTimeOffset.UtcNow });
+        var profile = await NewEventsAreAccepted(user);
+        Assert.Equal(3, profile.GetProperty("orders").GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_stream_already_holding_huge_amounts_loads_and_takes_new_events()
+    {
+        var user = NewId("u");
+        await WriteOldStream(user,
+            new CartItemAdded("sku-1", "shoes", int.MaxValue, 5e28m) { MessageId = NewId("m"), EventTime = DateTimeOffset.UtcNow.AddMinutes(-5), ReceivedTime = DateTimeOffset.UtcNow },
+            new OrderPlaced("o-1", [], 5e28m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = DateTimeOffset.UtcNow.AddMinutes(-4), ReceivedTime = DateTimeOffset.UtcNow },
+            new OrderPlaced("o-2", [], 5e28m, "EUR", SalesChannel.Online) { MessageId = NewId("m"), EventTime = DateTimeOffset.UtcNow.AddMinutes(-3), ReceivedTime = DateTimeOffset.UtcNow });
+        var profile = await NewEventsAreAccepted(user);
+        Assert.Equal(3, profile.GetProperty("orders").GetProperty("count").GetInt32());
+        Assert.Equal(decimal.MaxValue, profile.GetProperty("orders").GetProperty("total").GetDecimal()); // saturated, not thrown
     }
 
     // ---- amounts ----
