@@ -23,7 +23,7 @@ public sealed partial class VisitorGrain
         var now = clock.GetUtcNow();
         var next = Intake.NextWakeUp(_profile, now, settings.Lifecycle, segments.Context);
         ArmTimer(next);
-        if (next is { } due && (_wakeUpDue is null || due < _wakeUpDue.Value - Tolerance))
+        if (next is { } due && (_wakeUpDue is null || due < SafeTime.Subtract(_wakeUpDue.Value, Tolerance)))
         {
             await this.RegisterOrUpdateReminder(WakeUpReminder, DueIn(due, now), settings.WakeUpPeriod);
             _wakeUpDue = due;
