@@ -78,8 +78,9 @@ public static class SegmentMapper
     /// <param name="fieldPrefix">Put before every error's field path, e.g. "batch[3]."; "" for a message on its own.</param>
     /// <param name="routeAnonymousId">On a per-visitor route, the visitor's anonymous id: it replaces the message's.</param>
     /// <param name="routeUserId">On a per-visitor route for a known customer ("user:42"), the user id: it replaces the message's.</param>
+    /// <param name="batchSentAt">The batch's own sentAt (server SDKs set it there, not on each message), for skew correction.</param>
     public static MappingResult Map(JsonElement message, string? typeFromRoute, DateTimeOffset receivedAt, string fieldPrefix = "",
-        string? routeAnonymousId = null, string? routeUserId = null)
+        string? routeAnonymousId = null, string? routeUserId = null, DateTimeOffset? batchSentAt = null)
     {
         var m = new Mapping(fieldPrefix, receivedAt);
         if (message.ValueKind != JsonValueKind.Object)
@@ -104,7 +105,7 @@ public static class SegmentMapper
         if (routeAnonymousId is not null) (anonymousId, anonymousIdMalformed) = (routeAnonymousId, false);
         if (routeUserId is not null) (userId, userIdMalformed) = (routeUserId, false);
         m.MessageId = m.ReadMessageId(message);
-        m.EventTime = m.ReadEventTime(message);
+        m.EventTime = m.ReadEventTime(message, batchSentAt);
         m.ExpectObject(message, "context");
         var properties = m.OptionalObject(message, "properties");
         var traits = m.OptionalObject(message, "traits");
@@ -230,13 +231,13 @@ public static class SegmentMapper
         /// timestamp, else originalTimestamp (the client's clock), else when we received it; with sentAt, corrected for
         /// the client clock's skew; clamped to the window around receipt (<see cref="EventBounds.EventTime"/>).
         /// </summary>
-        public DateTimeOffset ReadEventTime(JsonElement message)
+        public DateTimeOffset ReadEventTime(JsonElement message, DateTimeOffset? batchSentAt)
         {
             var before = ErrorCount;
             var timestamp = Time(message, "timestamp", Scope.Root);
             if (ErrorCount > before) return receivedAt; // sent but wrong: that is the error, whatever originalTimestamp says
             var original = timestamp is null ? Time(message, "originalTimestamp", Scope.Root) : null;
-            var sentAt = Time(message, "sentAt", Scope.Root);
+            var sentAt = Time(message, "sentAt", Scope.Root) ?? batchSentAt;
             if (ErrorCount > before) return receivedAt;
             var time = EventBounds.EventTime(receivedAt, timestamp, sentAt, original, out var client);
             ClientTime = client;
@@ -580,7 +581,7 @@ public static class SegmentMapper
             return null;
         }
 
-        private static bool TryParseTime(ReadOnlySpan<char> text, out DateTimeOffset time)
+        internal static bool TryParseTime(ReadOnlySpan<char> text, out DateTimeOffset time)
         {
             const DateTimeStyles styles = DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal;
             if (DateTimeOffset.TryParseExact(text, TimeFormats, CultureInfo.InvariantCulture, styles, out time)) return true;
@@ -640,6 +641,14 @@ public static class SegmentMapper
             return list;
         }
     }
+
+    /// <summary>
+    /// A batch's sentAt, or null when absent or unreadable: it only corrects skew, so a batch is not refused for it
+    /// (each message's own timestamp is still checked).
+    /// </summary>
+    public static DateTimeOffset? BatchSentAt(JsonElement batch) =>
+        batch.ValueKind == JsonValueKind.Object && batch.TryGetProperty("sentAt", out var value) && value.ValueKind == JsonValueKind.String
+        && JsonText.TryGetString(value, out _) is { } text && Mapping.TryParseTime(text.AsSpan().Trim(), out var time) ? time : null;
 
     // ---- JSON helpers ----
 

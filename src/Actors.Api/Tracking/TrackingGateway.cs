@@ -27,8 +27,10 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
     /// <param name="typeFromRoute">The message type a route fixes (/v1/track), or null when each message says it.</param>
     /// <param name="visitorId">The visitor a per-visitor route names; its messages belong to that visitor.</param>
     /// <param name="defaultType">The type of a message that names none (the per-visitor events route: track).</param>
+    /// <param name="batchSentAt">The batch's sentAt, for messages that carry none (skew correction).</param>
     public async Task<IngestOutcome> IngestAsync(
-        IReadOnlyList<JsonElement> messages, string? typeFromRoute, string fieldPrefix, string? visitorId = null, string? defaultType = null)
+        IReadOnlyList<JsonElement> messages, string? typeFromRoute, string fieldPrefix, string? visitorId = null, string? defaultType = null,
+        DateTimeOffset? batchSentAt = null)
     {
         var receivedAt = clock.GetUtcNow();
         // On a per-visitor route the route names the visitor: its anonymous id (or, for "user:42", its user id) replaces
@@ -47,7 +49,7 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
             var prefix = fieldPrefix.Length == 0 ? "" : $"{fieldPrefix}[{i}].";
             var message = messages[i];
             var type = typeFromRoute ?? (defaultType is not null && !HasType(message) ? defaultType : null);
-            var result = SegmentMapper.Map(message, type, receivedAt, prefix, routeAnonymousId, routeUserId);
+            var result = SegmentMapper.Map(message, type, receivedAt, prefix, routeAnonymousId, routeUserId, batchSentAt);
             if (result.IsValid) mapped.Add(result.Message!);
             else refused.Add(new RefusedMessage(i, MessageIdOf(messages[i]), result.Errors));
         }

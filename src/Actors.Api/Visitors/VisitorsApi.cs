@@ -41,7 +41,8 @@ public static class VisitorsApi
         };
         // A bare event without "type" is a track event.
         var prefix = root.ValueKind == JsonValueKind.Object && messages.Count == 1 ? "" : "events";
-        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track");
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track",
+            batchSentAt: root.ValueKind == JsonValueKind.Object && messages.Count > 0 && root.TryGetProperty("batch", out _) ? SegmentMapper.BatchSentAt(root) : null);
         return TrackingApi.ToResult(outcome, messages.Count);
     }
 

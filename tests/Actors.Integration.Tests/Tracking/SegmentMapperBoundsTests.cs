@@ -30,6 +30,18 @@ public class SegmentMapperBoundsTests
     }
 
     [Fact]
+    public void The_batch_sentAt_corrects_a_message_without_its_own()
+    {
+        using var batch = JsonDocument.Parse("""{"sentAt":"2025-03-01T13:00:10Z","batch":[{"anonymousId":"a","event":"x","timestamp":"2025-03-01T13:00:00Z"}]}""");
+        var sentAt = SegmentMapper.BatchSentAt(batch.RootElement);
+        var result = SegmentMapper.Map(batch.RootElement.GetProperty("batch")[0], "track", Received, batchSentAt: sentAt);
+        Assert.True(result.IsValid);
+        Assert.Equal(Received.AddSeconds(-10), result.Message!.Events[0].EventTime);
+        using var unreadable = JsonDocument.Parse("""{"sentAt":"soon","batch":[]}""");
+        Assert.Null(SegmentMapper.BatchSentAt(unreadable.RootElement));
+    }
+
+    [Fact]
     public void A_correct_time_is_kept_as_sent_without_a_client_time()
     {
         var e = Valid(Map("""{"anonymousId":"a","event":"x","timestamp":"2025-02-01T00:00:00Z"}"""));
