@@ -54,52 +54,85 @@ public static class JsonText
     public static bool Check(JsonElement element, string path, Action<string, string> report)
     {
         // Fast path: no escape sequence in the raw text, so no NUL and no surrogate (raw UTF-8 cannot encode either).
-        if (element.ValueKind is JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String
-            && JsonMarshal.GetRawUtf8Value(element).IndexOf("\\u"u8) < 0) return true;
-        return Walk(element, path, report);
+        if (!MayHoldEscapes(element)) return true;
+        var at = new List<object> { path };
+        return Walk(element, at, report);
     }
 
-    private static bool Walk(JsonElement element, string path, Action<string, string> report)
+    private static bool MayHoldEscapes(JsonElement element) =>
+        element.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String)
+        || JsonMarshal.GetRawUtf8Value(element).IndexOf("\\u"u8) >= 0;
+
+    /// <summary>
+    /// Walks only into values whose raw text holds an escape, and reads only those strings; the path (names and
+    /// indexes on <paramref name="at"/>) becomes a string only when there is something to report.
+    /// </summary>
+    private static bool Walk(JsonElement element, List<object> at, Action<string, string> report)
     {
+        if (!MayHoldEscapes(element)) return true;
         var ok = true;
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
                 if (TryGetString(element, out var problem) is null && problem is not null)
                 {
-                    report(path.Length == 0 ? "body" : path, problem);
+                    report(Path(at), problem);
                     ok = false;
                 }
                 break;
             case JsonValueKind.Array:
                 var i = 0;
-                foreach (var item in element.EnumerateArray()) ok &= Walk(item, $"{path}[{i++}]", report);
+                foreach (var item in element.EnumerateArray())
+                {
+                    at.Add(i++);
+                    ok &= Walk(item, at, report);
+                    at.RemoveAt(at.Count - 1);
+                }
                 break;
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    string name;
-                    try
+                    if (JsonMarshal.GetRawUtf8PropertyName(property).IndexOf("\\u"u8) >= 0 && NameProblem(property) is { } bad)
                     {
-                        name = property.Name;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        // The name cannot be read, so it cannot be echoed either: the object it is in is named.
-                        report(path.Length == 0 ? "body" : path, SurrogateNameMessage);
+                        // A bad name is not echoed (it may not even be readable): the object holding it is named.
+                        report(Path(at), bad);
                         ok = false;
                         continue;
                     }
-                    if (Problem(name) is { } bad)
-                    {
-                        report(path.Length == 0 ? "body" : path, bad == NulMessage ? NulNameMessage : SurrogateNameMessage);
-                        ok = false;
-                        continue;
-                    }
-                    ok &= Walk(property.Value, path.Length == 0 ? name : string.Concat(path, ".", name), report);
+                    at.Add(property.Name);
+                    ok &= Walk(property.Value, at, report);
+                    at.RemoveAt(at.Count - 1);
                 }
                 break;
         }
         return ok;
+    }
+
+    private static string? NameProblem(JsonProperty property)
+    {
+        try
+        {
+            return Problem(property.Name) is { } problem ? (problem == NulMessage ? NulNameMessage : SurrogateNameMessage) : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return SurrogateNameMessage; // escapes that do not make valid UTF-16
+        }
+    }
+
+    /// <summary>"properties.products[0].name" from the root path and the names and indexes below it; "body" for the root itself.</summary>
+    private static string Path(List<object> at)
+    {
+        var sb = new System.Text.StringBuilder((string)at[0]);
+        for (var i = 1; i < at.Count; i++)
+        {
+            if (at[i] is int index) sb.Append('[').Append(index).Append(']');
+            else
+            {
+                if (sb.Length > 0) sb.Append('.');
+                sb.Append((string)at[i]);
+            }
+        }
+        return sb.Length == 0 ? "body" : sb.ToString();
     }
 }
