@@ -15,9 +15,9 @@ public static class SafeTime
     {
         var ticks = at.UtcTicks;
         var by = span.Ticks;
-        // Compare before adding: ticks ± by cannot overflow a long (both are far below its range), but stays explicit.
-        if (by > 0 && ticks > MaxTicks - by) return DateTimeOffset.MaxValue;
-        if (by < 0 && ticks < MinTicks - by) return DateTimeOffset.MinValue;
+        // Compared with the room left (MaxTicks - ticks, MinTicks - ticks: never overflow), so even TimeSpan.Min/MaxValue clamp.
+        if (by > 0 && by > MaxTicks - ticks) return DateTimeOffset.MaxValue;
+        if (by < 0 && by < MinTicks - ticks) return DateTimeOffset.MinValue;
         return new DateTimeOffset(ticks + by, TimeSpan.Zero);
     }
 

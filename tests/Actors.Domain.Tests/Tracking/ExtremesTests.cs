@@ -117,6 +117,8 @@ public class ExtremesTests
         Assert.Equal(DateTimeOffset.MinValue, SafeTime.Add(DateTimeOffset.MinValue, TimeSpan.FromDays(-1)));
         Assert.Equal(DateTimeOffset.MinValue, SafeTime.Subtract(DateTimeOffset.MinValue, TimeSpan.MaxValue));
         Assert.Equal(DateTimeOffset.MaxValue, SafeTime.Subtract(T0, TimeSpan.MinValue));
+        Assert.Equal(DateTimeOffset.MinValue, SafeTime.Add(T0, TimeSpan.MinValue));
+        Assert.Equal(DateTimeOffset.MaxValue, SafeTime.Add(T0, TimeSpan.MaxValue));
         Assert.Equal(T0.AddDays(1), SafeTime.Add(T0, TimeSpan.FromDays(1)));
         Assert.Equal(decimal.MaxValue, SafeMoney.Add(decimal.MaxValue, 1));
         Assert.Equal(decimal.MinValue, SafeMoney.Subtract(decimal.MinValue, 1));
