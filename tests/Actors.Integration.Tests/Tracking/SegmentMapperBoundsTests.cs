@@ -75,6 +75,16 @@ public class SegmentMapperBoundsTests
     }
 
     [Fact]
+    public void Escapes_that_make_good_text_pass_and_nested_paths_are_named()
+    {
+        var ok = Assert.IsType<BehaviourTracked>(Valid(Map("""{"anonymousId":"a","event":"x","properties":{"path":"C:\\users","e":"caf\u00e9"}}""")));
+        Assert.Equal("C:\\users", ok.Properties["path"]);
+        Assert.Equal("café", ok.Properties["e"]);
+        var result = Map("""{"anonymousId":"a","event":"x","properties":{"grid":[["ok"],["ok","\u0000"]]}}""");
+        Assert.Equal(["properties.grid[1][1]"], result.Errors.Select(e => e.Field));
+    }
+
+    [Fact]
     public void A_surrogate_pair_is_text_and_passes()
     {
         var e = Assert.IsType<BehaviourTracked>(Valid(Map("""{"anonymousId":"a","event":"x","properties":{"emoji":"\ud83d\ude00"}}""")));
