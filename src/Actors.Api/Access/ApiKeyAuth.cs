@@ -48,7 +48,7 @@ public static class ApiKeyAuth
             var root = body.Document!.RootElement;
             if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("writeKey", out var writeKey)
                 && writeKey.ValueKind == System.Text.Json.JsonValueKind.String)
-                key = writeKey.GetString();
+                key = Tracking.JsonText.TryGetString(writeKey, out _); // unreadable text is no key (401), not a 500
         }
         if (key is null)
             return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");

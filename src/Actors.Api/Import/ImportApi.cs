@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Actors.Api.Access;
+using Actors.Api.Tracking;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Storage.Access;
@@ -162,6 +163,19 @@ public static partial class ImportApi
                 yield return (number, null);
                 continue;
             }
+            // A NUL (jsonb cannot hold one) or a lone surrogate refuses the row, naming the column.
+            var before = errors.Count;
+            for (var i = 0; i < header.Count; i++)
+            {
+                // A bad header cannot name its column; the column's position does.
+                if (JsonText.Problem(header[i]) is { } inName) errors.Add(new ImportError(number, $"column {i + 1}", inName));
+                else if (JsonText.Problem(record[i]) is { } inValue) errors.Add(new ImportError(number, header[i], inValue));
+            }
+            if (errors.Count > before)
+            {
+                yield return (number, null);
+                continue;
+            }
             var row = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             for (var i = 0; i < header.Count; i++) row[header[i]] = record[i].Length == 0 ? null : record[i];
             yield return (number, row);
@@ -180,8 +194,12 @@ public static partial class ImportApi
             {
                 using var doc = JsonDocument.Parse(line);
                 if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("a JSON object is expected");
-                row = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-                Flatten(doc.RootElement, "", row);
+                // Checked before any string is read: a lone surrogate cannot be read, a NUL cannot be stored.
+                if (JsonText.Check(doc.RootElement, "", (field, problem) => errors.Add(new ImportError(number, field == "body" ? "line" : field, problem))))
+                {
+                    row = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+                    Flatten(doc.RootElement, "", row);
+                }
             }
             catch (JsonException e)
             {
@@ -234,7 +252,7 @@ public static partial class ImportApi
         var userId = Required(row, "user_id", number, errors);
         var attributes = row.Where(p => p.Key is not ("user_id" or "updated_at")).ToDictionary(p => p.Key, p => p.Value);
         if (attributes.Count == 0) errors.Add(new ImportError(number, "row", "has no attribute columns"));
-        var at = Time(row, "updated_at", number, errors) ?? now;
+        var at = Time(row, "updated_at", number, errors, now) ?? now;
         if (userId is null || attributes.Count == 0) return (null, null);
         // Same row content → same message id: re-importing a file stores nothing twice.
         var id = $"import:attributes:{userId}:{Hash(string.Join('\u001f', attributes.OrderBy(a => a.Key).Select(a => $"{a.Key}={a.Value}")))}";
@@ -248,7 +266,7 @@ public static partial class ImportApi
         var total = Money(row, "total", number, errors, required: true);
         var currency = row.GetValueOrDefault("currency") ?? "EUR";
         if (currency.Length != 3 || !currency.All(char.IsAsciiLetter)) errors.Add(new ImportError(number, "currency", "must be a 3-letter code"));
-        var at = Time(row, "ordered_at", number, errors);
+        var at = Time(row, "ordered_at", number, errors, now);
         if (at is null && row.GetValueOrDefault("ordered_at") is null) errors.Add(new ImportError(number, "ordered_at", "is required"));
         var channel = row.GetValueOrDefault("channel")?.ToLowerInvariant() is "online" or "web" ? SalesChannel.Online : SalesChannel.Store;
 
@@ -257,13 +275,19 @@ public static partial class ImportApi
         {
             try
             {
-                foreach (var line in JsonDocument.Parse(json).RootElement.EnumerateArray())
+                using var parsed = JsonDocument.Parse(json);
+                // A CSV cell's JSON may hold escapes the row check could not see.
+                if (!JsonText.Check(parsed.RootElement, "lines", (field, problem) => errors.Add(new ImportError(number, field, problem))))
+                    return (null, null);
+                foreach (var line in parsed.RootElement.EnumerateArray())
                 {
                     var sku = line.TryGetProperty("sku", out var s) ? s.ToString() : line.TryGetProperty("product_id", out var p) ? p.ToString() : null;
                     if (string.IsNullOrWhiteSpace(sku)) { errors.Add(new ImportError(number, "lines.sku", "is required")); continue; }
-                    lines.Add(new OrderLine(sku, line.TryGetProperty("category", out var c) ? c.GetString() : null,
-                        line.TryGetProperty("quantity", out var q) && q.TryGetInt32(out var qty) ? qty : 1,
-                        line.TryGetProperty("price", out var pr) && pr.TryGetDecimal(out var price) ? price : 0m));
+                    var qty = line.TryGetProperty("quantity", out var q) ? q.TryGetInt32(out var n) && n is >= 1 and <= EventBounds.MaxQuantity ? n : -1 : 1;
+                    if (qty < 0) { errors.Add(new ImportError(number, "lines.quantity", $"must be a whole number from 1 to {EventBounds.MaxQuantity}")); continue; }
+                    var price = line.TryGetProperty("price", out var pr) ? pr.TryGetDecimal(out var d) && d is >= 0 and <= EventBounds.MaxAmount ? d : -1m : 0m;
+                    if (price < 0) { errors.Add(new ImportError(number, "lines.price", $"must be an amount from 0 to {EventBounds.MaxAmount}")); continue; }
+                    lines.Add(new OrderLine(sku, line.TryGetProperty("category", out var c) ? c.GetString() : null, qty, price));
                 }
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException)
@@ -274,8 +298,8 @@ public static partial class ImportApi
         else if (row.GetValueOrDefault("sku") is { } sku)
         {
             var quantity = 1;
-            if (row.GetValueOrDefault("quantity") is { } q && (!int.TryParse(q, NumberStyles.Integer, CultureInfo.InvariantCulture, out quantity) || quantity < 1))
-                errors.Add(new ImportError(number, "quantity", "must be a positive whole number"));
+            if (row.GetValueOrDefault("quantity") is { } q && (!int.TryParse(q, NumberStyles.Integer, CultureInfo.InvariantCulture, out quantity) || quantity is < 1 or > EventBounds.MaxQuantity))
+                errors.Add(new ImportError(number, "quantity", $"must be a whole number from 1 to {EventBounds.MaxQuantity}"));
             lines.Add(new OrderLine(sku, row.GetValueOrDefault("category"), quantity, Money(row, "price", number, errors, required: false) ?? total ?? 0m));
         }
 
@@ -305,15 +329,26 @@ public static partial class ImportApi
             if (required) errors.Add(new ImportError(number, field, "is required"));
             return null;
         }
-        if (decimal.TryParse(text, NumberStyles.Number, CultureInfo.InvariantCulture, out var value) && value >= 0) return value;
+        if (decimal.TryParse(text, NumberStyles.Number, CultureInfo.InvariantCulture, out var value) && value >= 0)
+        {
+            if (value <= EventBounds.MaxAmount) return value;
+            errors.Add(new ImportError(number, field, $"must be at most {EventBounds.MaxAmount}"));
+            return null;
+        }
         errors.Add(new ImportError(number, field, $"'{text}' is not an amount (use a dot for decimals)"));
         return null;
     }
 
-    private static DateTimeOffset? Time(IReadOnlyDictionary<string, string?> row, string field, int number, List<ImportError> errors)
+    /// <summary>An ISO-8601 time within the event-time window (README "Event time"): an import refuses, not clamps.</summary>
+    private static DateTimeOffset? Time(IReadOnlyDictionary<string, string?> row, string field, int number, List<ImportError> errors, DateTimeOffset now)
     {
         if (row.GetValueOrDefault(field) is not { } text) return null;
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)) return at;
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        {
+            if (EventBounds.InWindow(at, now)) return at;
+            errors.Add(new ImportError(number, field, $"'{text}' is outside the accepted window: at most {EventBounds.MaxPast.TotalDays:0} days back and {EventBounds.MaxFuture.TotalMinutes:0} minutes ahead"));
+            return null;
+        }
         errors.Add(new ImportError(number, field, $"'{text}' is not an ISO-8601 time"));
         return null;
     }

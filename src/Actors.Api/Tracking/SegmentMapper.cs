@@ -78,8 +78,9 @@ public static class SegmentMapper
     /// <param name="fieldPrefix">Put before every error's field path, e.g. "batch[3]."; "" for a message on its own.</param>
     /// <param name="routeAnonymousId">On a per-visitor route, the visitor's anonymous id: it replaces the message's.</param>
     /// <param name="routeUserId">On a per-visitor route for a known customer ("user:42"), the user id: it replaces the message's.</param>
+    /// <param name="batchSentAt">The batch's own sentAt (server SDKs set it there, not on each message), for skew correction.</param>
     public static MappingResult Map(JsonElement message, string? typeFromRoute, DateTimeOffset receivedAt, string fieldPrefix = "",
-        string? routeAnonymousId = null, string? routeUserId = null)
+        string? routeAnonymousId = null, string? routeUserId = null, DateTimeOffset? batchSentAt = null)
     {
         var m = new Mapping(fieldPrefix, receivedAt);
         if (message.ValueKind != JsonValueKind.Object)
@@ -87,6 +88,11 @@ public static class SegmentMapper
             m.AddWhole("A message must be a JSON object.");
             return m.Refused();
         }
+
+        // Every string and property name, read or not, before anything else: PostgreSQL's jsonb cannot hold a NUL and
+        // .NET cannot read a lone surrogate, and such a message must be refused here, not fail its batch in the store.
+        if (!JsonText.Check(message, "", (field, problem) => { if (field == "body") m.AddWhole(problem); else m.Add(field, problem); }))
+            return m.Refused();
 
         var type = m.Type(message, typeFromRoute);
         // A malformed id is reported as such, not also as missing.
@@ -99,7 +105,7 @@ public static class SegmentMapper
         if (routeAnonymousId is not null) (anonymousId, anonymousIdMalformed) = (routeAnonymousId, false);
         if (routeUserId is not null) (userId, userIdMalformed) = (routeUserId, false);
         m.MessageId = m.ReadMessageId(message);
-        m.EventTime = m.ReadEventTime(message);
+        m.EventTime = m.ReadEventTime(message, batchSentAt);
         m.ExpectObject(message, "context");
         var properties = m.OptionalObject(message, "properties");
         var traits = m.OptionalObject(message, "traits");
@@ -125,6 +131,8 @@ public static class SegmentMapper
         };
 
         if (m.ErrorCount > 0) return m.Refused();
+        // The client's own time is kept when the stored one differs (skew corrected, or clamped).
+        if (mapped is not null && m.ClientTime is not null) mapped = mapped with { ClientTime = m.ClientTime };
         IReadOnlyList<VisitorEvent> events = mapped is null ? [] : [mapped];
         return new MappingResult(new MappedMessage(type!, anonymousId, userId, previousId, events), []);
     }
@@ -161,6 +169,7 @@ public static class SegmentMapper
 
         public string MessageId { get; set; } = "";
         public DateTimeOffset EventTime { get; set; }
+        public DateTimeOffset? ClientTime { get; private set; }
         public int ErrorCount => errors?.Count ?? 0;
 
         public void Add(string field, string message) => (errors ??= []).Add(new FieldError(prefix + field, message));
@@ -218,13 +227,21 @@ public static class SegmentMapper
             return "gen-" + Guid.NewGuid().ToString("N");
         }
 
-        /// <summary>timestamp, else originalTimestamp (the client's clock), else when we received it.</summary>
-        public DateTimeOffset ReadEventTime(JsonElement message)
+        /// <summary>
+        /// timestamp, else originalTimestamp (the client's clock), else when we received it; with sentAt, corrected for
+        /// the client clock's skew; clamped to the window around receipt (<see cref="EventBounds.EventTime"/>).
+        /// </summary>
+        public DateTimeOffset ReadEventTime(JsonElement message, DateTimeOffset? batchSentAt)
         {
             var before = ErrorCount;
-            if (Time(message, "timestamp", Scope.Root) is { } timestamp) return timestamp;
+            var timestamp = Time(message, "timestamp", Scope.Root);
             if (ErrorCount > before) return receivedAt; // sent but wrong: that is the error, whatever originalTimestamp says
-            return Time(message, "originalTimestamp", Scope.Root) ?? receivedAt;
+            var original = timestamp is null ? Time(message, "originalTimestamp", Scope.Root) : null;
+            var sentAt = Time(message, "sentAt", Scope.Root) ?? batchSentAt;
+            if (ErrorCount > before) return receivedAt;
+            var time = EventBounds.EventTime(receivedAt, timestamp, sentAt, original, out var client);
+            ClientTime = client;
+            return time;
         }
 
         public void ExpectObject(JsonElement message, string name)
@@ -354,7 +371,10 @@ public static class SegmentMapper
             var props = Scope.Properties;
             var orderId = Required(p, "order_id", props, MaxIdLength, "Required: the order's id.");
             var lines = Lines(p, out var linesTotal);
-            var total = Money(p, "total", props) ?? Money(p, "revenue", props) ?? linesTotal;
+            var sent = Money(p, "total", props) ?? Money(p, "revenue", props);
+            if (sent is null && linesTotal > EventBounds.MaxAmount)
+                Add(props, "products", $"The products add up to more than {EventBounds.MaxAmount.ToString(CultureInfo.InvariantCulture)}; send properties.total.");
+            var total = sent ?? linesTotal;
             var currency = Currency(p, props) ?? DefaultCurrency;
             var channel = Text(p, "channel", props) is { } c
                 && (c.Equals("store", StringComparison.OrdinalIgnoreCase) || c.Equals("offline", StringComparison.OrdinalIgnoreCase) || c.Equals("pos", StringComparison.OrdinalIgnoreCase))
@@ -390,7 +410,7 @@ public static class SegmentMapper
                 var category = Text(product, "category", scope);
                 var quantity = Quantity(product, scope);
                 var price = Money(product, "price", scope) ?? 0;
-                total += price * quantity;
+                total += price * quantity; // each at most 1e12 × 1e6, and a message holds few enough lines for a decimal
                 lines[i++] = new OrderLine(sku, category, quantity, price);
             }
             return lines;
@@ -507,21 +527,32 @@ public static class SegmentMapper
                 Add(scope, name, "Must not be negative.");
                 return null;
             }
+            if (amount > EventBounds.MaxAmount)
+            {
+                Add(scope, name, AmountTooLarge);
+                return null;
+            }
             return amount;
         }
 
-        /// <summary>A whole number of at least 1; 1 when absent.</summary>
+        private static readonly string AmountTooLarge =
+            $"Must be at most {EventBounds.MaxAmount.ToString(CultureInfo.InvariantCulture)}.";
+
+        /// <summary>A whole number from 1 to <see cref="EventBounds.MaxQuantity"/>; 1 when absent.</summary>
         private int Quantity(JsonElement obj, in Scope scope)
         {
             var quantity = Number(obj, "quantity", scope);
             if (quantity is not { } q) return 1;
-            if (q < 1 || q > int.MaxValue || decimal.Truncate(q) != q)
+            if (q < 1 || q > EventBounds.MaxQuantity || decimal.Truncate(q) != q)
             {
-                Add(scope, "quantity", "Must be a whole number of at least 1.");
+                Add(scope, "quantity", QuantityRange);
                 return 1;
             }
             return (int)q;
         }
+
+        private static readonly string QuantityRange =
+            $"Must be a whole number from 1 to {EventBounds.MaxQuantity.ToString(CultureInfo.InvariantCulture)}.";
 
         /// <summary>A three-letter code, upper-cased; null when absent.</summary>
         private string? Currency(JsonElement obj, in Scope scope)
@@ -550,7 +581,7 @@ public static class SegmentMapper
             return null;
         }
 
-        private static bool TryParseTime(ReadOnlySpan<char> text, out DateTimeOffset time)
+        internal static bool TryParseTime(ReadOnlySpan<char> text, out DateTimeOffset time)
         {
             const DateTimeStyles styles = DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal;
             if (DateTimeOffset.TryParseExact(text, TimeFormats, CultureInfo.InvariantCulture, styles, out time)) return true;
@@ -610,6 +641,14 @@ public static class SegmentMapper
             return list;
         }
     }
+
+    /// <summary>
+    /// A batch's sentAt, or null when absent or unreadable: it only corrects skew, so a batch is not refused for it
+    /// (each message's own timestamp is still checked).
+    /// </summary>
+    public static DateTimeOffset? BatchSentAt(JsonElement batch) =>
+        batch.ValueKind == JsonValueKind.Object && batch.TryGetProperty("sentAt", out var value) && value.ValueKind == JsonValueKind.String
+        && JsonText.TryGetString(value, out _) is { } text && Mapping.TryParseTime(text.AsSpan().Trim(), out var time) ? time : null;
 
     // ---- JSON helpers ----
 

@@ -44,7 +44,7 @@ public static class TrackingApi
                 return Problems.Invalid([($"batch[{index}]", $"A message may not exceed {RequestBody.MessageLimit} bytes.")]);
         }
 
-        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, fieldPrefix: "batch", caller: request.HttpContext.IngestCaller());
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, fieldPrefix: "batch", caller: request.HttpContext.IngestCaller(), batchSentAt: SegmentMapper.BatchSentAt(root));
         return ToResult(outcome, messages.Count);
     }
 

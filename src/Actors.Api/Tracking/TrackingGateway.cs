@@ -35,9 +35,10 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
     /// <param name="typeFromRoute">The message type a route fixes (/v1/track), or null when each message says it.</param>
     /// <param name="visitorId">The visitor a per-visitor route names; its messages belong to that visitor.</param>
     /// <param name="defaultType">The type of a message that names none (the per-visitor events route: track).</param>
+    /// <param name="batchSentAt">The batch's sentAt, for messages that carry none (skew correction).</param>
     public async Task<IngestOutcome> IngestAsync(
         IReadOnlyList<JsonElement> messages, string? typeFromRoute, string fieldPrefix, string? visitorId = null, string? defaultType = null,
-        IngestCaller? caller = null)
+        IngestCaller? caller = null, DateTimeOffset? batchSentAt = null)
     {
         caller ??= IngestCaller.Ingest;
         var receivedAt = clock.GetUtcNow();
@@ -57,7 +58,7 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
             var prefix = fieldPrefix.Length == 0 ? "" : $"{fieldPrefix}[{i}].";
             var message = messages[i];
             var type = typeFromRoute ?? (defaultType is not null && !HasType(message) ? defaultType : null);
-            var result = SegmentMapper.Map(message, type, receivedAt, prefix, routeAnonymousId, routeUserId);
+            var result = SegmentMapper.Map(message, type, receivedAt, prefix, routeAnonymousId, routeUserId, batchSentAt);
             if (result.IsValid) mapped.Add((result.Message!, i));
             else refused.Add(new RefusedMessage(i, MessageIdOf(messages[i]), result.Errors));
         }
@@ -132,5 +133,7 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
         message.ValueKind == JsonValueKind.Object && message.TryGetProperty("type", out _);
 
     private static string? MessageIdOf(JsonElement message) =>
-        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        // Only a storable id is echoed (a lone surrogate cannot even be read).
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("messageId", out var id) && id.ValueKind == JsonValueKind.String
+            ? JsonText.TryGetString(id, out _) : null;
 }

@@ -44,7 +44,8 @@ public static class VisitorsApi
         };
         // A bare event without "type" is a track event.
         var prefix = root.ValueKind == JsonValueKind.Object && messages.Count == 1 ? "" : "events";
-        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track", request.HttpContext.IngestCaller());
+        var outcome = await gateway.IngestAsync(messages, typeFromRoute: null, prefix, visitorId, defaultType: "track", request.HttpContext.IngestCaller(),
+            batchSentAt: root.ValueKind == JsonValueKind.Object && messages.Count > 0 && root.TryGetProperty("batch", out _) ? SegmentMapper.BatchSentAt(root) : null);
         return TrackingApi.ToResult(outcome, messages.Count);
     }
 
@@ -65,6 +66,7 @@ public static class VisitorsApi
     private static async Task<IResult> GetProfile(string visitorId, HttpContext http, VisitorDirectory directory, VisitorTokens tokens)
     {
         if (visitorId.Length is 0 or > 200) return Problems.BadRequest("visitorId must be 1 to 200 characters.");
+        if (JsonText.Problem(visitorId) is { } problem) return Problems.BadRequest($"visitorId: {problem}");
         var full = http.Caller().Scope >= ApiScope.Marketing;
         if (!full && visitorId.StartsWith(UserPrefix, StringComparison.Ordinal)
             && !await tokens.IsValidAsync(visitorId[UserPrefix.Length..], http.Request.Headers[VisitorTokens.Header].FirstOrDefault()))
@@ -91,5 +93,8 @@ public static class VisitorsApi
     }
 
     private static IResult? ValidateVisitorId(string visitorId) =>
-        visitorId.Length is 0 or > 200 ? Problems.Invalid([("visitorId", "must be 1 to 200 characters")]) : null;
+        visitorId.Length is 0 or > 200 ? Problems.Invalid([("visitorId", "must be 1 to 200 characters")])
+        // A NUL (a%00b) or a lone surrogate would reach the grain id and the stream key in PostgreSQL.
+        : JsonText.Problem(visitorId) is { } problem ? Problems.Invalid([("visitorId", problem)])
+        : null;
 }

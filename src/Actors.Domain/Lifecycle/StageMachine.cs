@@ -45,8 +45,9 @@ public static class StageMachine
         return profile.Stage switch
         {
             Stage.Anonymous or Stage.Lapsed => null,
-            Stage.AtRisk => last + settings.LapsedAfter,
-            _ => last + settings.AtRiskAfter,
+            // Saturating: a stream may hold an event dated 9999-12-31 (stored before the edge bounded times).
+            Stage.AtRisk => SafeTime.Add(last, settings.LapsedAfter),
+            _ => SafeTime.Add(last, settings.AtRiskAfter),
         };
     }
 

@@ -266,7 +266,7 @@ public sealed class OrderSummary
         if (OrderTotals.Count == OrderIds.Count) OrderTotals.Add(o.Total);
         OrderIds.Add(o.OrderId);
         Count++;
-        Total += o.Total;
+        Total = SafeMoney.Add(Total, o.Total); // saturating: old streams may hold amounts the edge now refuses
         if (o.Channel == SalesChannel.Store) StoreCount++;
         if (FirstAt is null || o.EventTime < FirstAt) FirstAt = o.EventTime;
         if (LastAt is null || o.EventTime > LastAt) LastAt = o.EventTime;
@@ -277,8 +277,8 @@ public sealed class OrderSummary
     {
         var index = OrderIds.IndexOf(r.OrderId);
         if (index < 0) return;
-        if (r.Amount is { } amount) Refunded += amount;
-        else if (OrderTotals.Count == OrderIds.Count) Refunded += OrderTotals[index];
+        if (r.Amount is { } amount) Refunded = SafeMoney.Add(Refunded, amount);
+        else if (OrderTotals.Count == OrderIds.Count) Refunded = SafeMoney.Add(Refunded, OrderTotals[index]);
     }
 }
 
@@ -290,7 +290,8 @@ public sealed class CartState
 
     internal void Add(string sku, int quantity, DateTimeOffset at)
     {
-        Items[sku] = Items.GetValueOrDefault(sku) + Math.Max(1, quantity);
+        // Saturating: an old stream may hold quantities the edge now refuses.
+        Items[sku] = (int)Math.Min(int.MaxValue, (long)Items.GetValueOrDefault(sku) + Math.Max(1, quantity));
         LastChangedAt = at;
     }
 

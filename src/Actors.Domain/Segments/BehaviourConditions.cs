@@ -326,7 +326,7 @@ internal sealed class OrdersTotal(decimal? atLeast, decimal? atMost, Window? win
         estimated = false;
         var orders = p.Orders;
         if (orders.Count == 0) return 0m;
-        var net = orders.Total - orders.Refunded;
+        var net = SafeMoney.Subtract(orders.Total, orders.Refunded);
         if (window is not { } w || orders.FirstAt is not { } first || orders.LastAt is not { } last) return net;
         var from = now.UtcTicks - w.Ticks;
         if (first.UtcTicks > from) return net;
@@ -334,7 +334,7 @@ internal sealed class OrdersTotal(decimal? atLeast, decimal? atMost, Window? win
         estimated = true;
         var inside = Counting.CountSince(p.Counters, EventNames.OrderPlaced, from, out _);
         inside = Math.Clamp(inside, 1, Math.Max(1, orders.Count - 1));
-        return net * inside / orders.Count;
+        return SafeMoney.Share(net, inside, orders.Count);
     }
 
     public override bool Matches(VisitorProfile p, DateTimeOffset now, RfmThresholds? rfm)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Actors.Domain.Profiles;
+using Actors.Domain.Tracking;
 
 namespace Actors.Domain.Segments;
 
@@ -70,7 +71,7 @@ public static class Rfm
         return new RfmCell(
             RecencyScore(RecencyDays(last, now), thresholds.RecencyDays),
             MoreIsBetter(orders.Count, thresholds.Frequency),
-            MoreIsBetter(orders.Total - orders.Refunded, thresholds.Monetary));
+            MoreIsBetter(SafeMoney.Subtract(orders.Total, orders.Refunded), thresholds.Monetary));
     }
 
     internal static decimal RecencyDays(DateTimeOffset lastOrder, DateTimeOffset now) =>

@@ -48,6 +48,13 @@ public abstract record VisitorEvent
     /// <summary>When we received it.</summary>
     public required DateTimeOffset ReceivedTime { get; init; }
 
+    /// <summary>
+    /// The time the client sent, when the edge stored another (skew corrected with sentAt, or clamped: README "Event
+    /// time"); null when they agree. Left out of the JSON when null, so events stored before it existed read the same.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? ClientTime { get; init; }
+
     /// <summary>Derived events are decisions of ours, not behaviour of the visitor: they are never carried in a merge.</summary>
     [JsonIgnore]
     public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft

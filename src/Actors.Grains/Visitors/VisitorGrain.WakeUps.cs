@@ -23,9 +23,9 @@ public sealed partial class VisitorGrain
         var now = clock.GetUtcNow();
         var next = Intake.NextWakeUp(_profile, now, settings.Lifecycle, segments.Context);
         ArmTimer(next);
-        if (next is { } due && (_wakeUpDue is null || due < _wakeUpDue.Value - Tolerance))
+        if (next is { } due && (_wakeUpDue is null || due < SafeTime.Subtract(_wakeUpDue.Value, Tolerance)))
         {
-            await this.RegisterOrUpdateReminder(WakeUpReminder, Max(due - now, TimeSpan.Zero), settings.WakeUpPeriod);
+            await this.RegisterOrUpdateReminder(WakeUpReminder, DueIn(due, now), settings.WakeUpPeriod);
             _wakeUpDue = due;
         }
         else if (next is null && _wakeUpDue is not null)
@@ -38,6 +38,20 @@ public sealed partial class VisitorGrain
     private static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(500);
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>
+    /// The longest due time we give a reminder. The reminder service adds it to its own clock, and a wake-up can be
+    /// years away (9999-12-31 for a stream dated there, from before the edge bounded event times), which would
+    /// overflow; armed at most this far ahead, the reminder fires early, finds nothing to do and sleeps again.
+    /// </summary>
+    internal static readonly TimeSpan MaxReminderDue = TimeSpan.FromDays(30);
+
+    /// <summary>How long from <paramref name="now"/> until <paramref name="due"/>, within [0, <see cref="MaxReminderDue"/>].</summary>
+    internal static TimeSpan DueIn(DateTimeOffset due, DateTimeOffset now)
+    {
+        var dueIn = due - now; // a difference of two instants always fits a TimeSpan
+        return dueIn <= TimeSpan.Zero ? TimeSpan.Zero : dueIn > MaxReminderDue ? MaxReminderDue : dueIn;
+    }
 
     /// <summary>While active, a timer wakes the grain at the exact moment (a window closing); the reminder is the durable backup.</summary>
     private void ArmTimer(DateTimeOffset? next)
@@ -63,7 +77,7 @@ public sealed partial class VisitorGrain
         if (_wakeUpDue is not null && Intake.NextWakeUp(_profile, now, settings.Lifecycle, segments.Context) is { } next
             && next - now > settings.WakeUpPeriod)
         {
-            await this.RegisterOrUpdateReminder(WakeUpReminder, next - now, settings.WakeUpPeriod);
+            await this.RegisterOrUpdateReminder(WakeUpReminder, DueIn(next, now), settings.WakeUpPeriod);
             _wakeUpDue = next;
         }
     }

@@ -74,7 +74,8 @@ public sealed partial class CustomerValueProjection : SingleStreamProjection<Cus
         var totals = full ? current.OrderTotals.Skip(1) : current.OrderTotals;
         return current with
         {
-            Orders = current.Orders + 1, Total = current.Total + e.Total, LastOrderAt = last,
+            // Saturating: a stream may hold amounts from before the edge bounded them; an overflow here would fail the append.
+            Orders = current.Orders + 1, Total = SafeMoney.Add(current.Total, e.Total), LastOrderAt = last,
             OrderIds = [.. ids, e.OrderId], OrderTotals = [.. totals, e.Total],
         };
     }
@@ -84,7 +85,7 @@ public sealed partial class CustomerValueProjection : SingleStreamProjection<Cus
         var index = current.OrderIds.ToList().IndexOf(e.OrderId);
         if (index < 0) return current;
         var amount = e.Amount ?? (index < current.OrderTotals.Count ? current.OrderTotals[index] : 0m);
-        return current with { Total = Math.Max(0, current.Total - amount) };
+        return current with { Total = Math.Max(0, SafeMoney.Subtract(current.Total, amount)) };
     }
 
     private static CustomerValue? TakenBack(CustomerValue current, ProfilesUnmerged e)
@@ -99,7 +100,7 @@ public sealed partial class CustomerValueProjection : SingleStreamProjection<Cus
             orders--;
             if (index < totals.Count)
             {
-                total -= totals[index];
+                total = SafeMoney.Subtract(total, totals[index]);
                 totals.RemoveAt(index);
             }
             ids.RemoveAt(index);
