@@ -13,7 +13,7 @@ namespace Actors.Api;
 /// failure, however Marten, the append batcher or a grain call wrapped it, and a full append queue (load shed).
 /// Nothing of such a request was acknowledged, so the client retries it as it is. Any other 5xx stays a bug of ours.
 /// </summary>
-internal sealed partial class StoreUnavailableHandler(
+public sealed partial class StoreUnavailableHandler(
     IProblemDetailsService problems, ActorsMetrics metrics, ILogger<StoreUnavailableHandler> logger) : IExceptionHandler
 {
     /// <summary>Long enough for a restarting server or a draining queue, short enough for SDKs' retry loops.</summary>
@@ -47,7 +47,7 @@ internal sealed partial class StoreUnavailableHandler(
     private const string DatabaseAway = "database";
 
     /// <summary>"overloaded", "database", or null when the failure is not one of ours to retry.</summary>
-    internal static string? Classify(Exception exception)
+    public static string? Classify(Exception exception)
     {
         if (Has(exception, e => e is AppendQueueFullException || FallbackOf(e) == typeof(AppendQueueFullException).FullName)) return Overloaded;
         if (StoreFailures.IsTransient(exception) || Has(exception, e => IsTransientByName(FallbackOf(e)))) return DatabaseAway;
