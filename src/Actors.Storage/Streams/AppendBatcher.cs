@@ -26,6 +26,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     private readonly int _maxBatch;
     private readonly int _capacity;
     private volatile bool _disposed;
+    private int _shedding; // 1 while appends are refused: logged when it starts and ends, not once per append
 
     private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, TaskCompletionSource Done);
 
@@ -51,10 +52,14 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     {
         if (events.Count == 0) return Task.CompletedTask;
         var pending = new Pending(profileId, expectedVersion, events, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (_queue.Writer.TryWrite(pending)) return pending.Done.Task;
+        if (_queue.Writer.TryWrite(pending))
+        {
+            if (Volatile.Read(ref _shedding) == 1 && Interlocked.Exchange(ref _shedding, 0) == 1) LogQueueAccepting(_capacity);
+            return pending.Done.Task;
+        }
         if (_disposed) throw new ObjectDisposedException(nameof(AppendBatcher));
         // Shed load: waiting here would only hold the caller (and its grain) in a queue the database cannot drain.
-        LogQueueFull(_capacity, profileId);
+        if (Interlocked.Exchange(ref _shedding, 1) == 0) LogQueueFull(_capacity, profileId);
         return Task.FromException(new AppendQueueFullException(_capacity));
     }
 
@@ -123,6 +128,9 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} appends failed ({Error}, transient: {Transient}); all fail without retrying one by one")]
     private partial void LogBatchFailed(int count, string error, bool transient);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The append queue is full ({Capacity} pending); refusing the append for {ProfileId}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The append queue is full ({Capacity} pending); refusing appends (first: {ProfileId}) until it drains")]
     private partial void LogQueueFull(int capacity, string profileId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The append queue (capacity {Capacity}) accepts appends again")]
+    private partial void LogQueueAccepting(int capacity);
 }
