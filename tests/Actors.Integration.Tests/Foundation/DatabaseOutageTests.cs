@@ -80,6 +80,8 @@ public class DatabaseOutageTests
 
             // An active visitor, a known one through the batch route, one never seen, and /v1/track: all 503, none 500.
             await AssertUnavailableAsync(await client.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Event("during-1")));
+            // Again: the grain's reload from the stream fails now too, and leaves the profile marked for the next call.
+            await AssertUnavailableAsync(await client.PostAsJsonAsync($"/v1/visitors/{visitor}/events", Event("during-1")));
             await AssertUnavailableAsync(await client.PostAsJsonAsync("/v1/batch", Batch("outage-batch-visitor", "during-2")));
             await AssertUnavailableAsync(await client.PostAsJsonAsync("/v1/batch", Batch("outage-new-visitor", "during-3")));
             await AssertUnavailableAsync(await client.PostAsJsonAsync("/v1/track",
