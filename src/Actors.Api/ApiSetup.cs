@@ -24,6 +24,7 @@ public static class ApiSetup
         services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         services.AddProblemDetails();
+        services.AddExceptionHandler<StoreUnavailableHandler>();
         services.AddOpenApi();
         services.AddActorsHealth();
         services.AddActorsRateLimiting(configuration);

@@ -10,6 +10,7 @@ public sealed class ActorsMetrics
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _stageChanges;
     private readonly Counter<long> _merges;
+    private readonly Counter<long> _unavailable;
 
     public ActorsMetrics(IMeterFactory meters)
     {
@@ -18,10 +19,12 @@ public sealed class ActorsMetrics
         _duplicates = meter.CreateCounter<long>("actors.events.duplicates", "{event}", "Incoming events recognised as retries and not stored again");
         _stageChanges = meter.CreateCounter<long>("actors.stage.changes", "{change}", "Lifecycle stage changes");
         _merges = meter.CreateCounter<long>("actors.profiles.merged", "{merge}", "Profiles merged into another by identity stitching");
+        _unavailable = meter.CreateCounter<long>("actors.requests.unavailable", "{request}", "Requests answered 503 because the database was away or the append queue full");
     }
 
     public void EventsStored(int count) => _eventsStored.Add(count);
     public void Duplicates(int count) { if (count > 0) _duplicates.Add(count); }
     public void StageChanged(string to) => _stageChanges.Add(1, new KeyValuePair<string, object?>("stage", to));
     public void Merged() => _merges.Add(1);
+    public void Unavailable(string reason) => _unavailable.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

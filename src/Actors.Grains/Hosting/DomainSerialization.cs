@@ -16,6 +16,15 @@ public static class DomainSerialization
         var domain = typeof(VisitorEvent).Assembly;
         services.AddSerializer(s => s.AddJsonSerializer(isSupported: t => t.Assembly == domain));
         services.Configure<TypeManifestOptions>(o => o.AllowedAssemblies.Add(domain.GetName().Name!));
+        // Database failures must cross a grain call between silos as what they are (the API answers 503 for them);
+        // Orleans serializes only System/Microsoft/Orleans exceptions unless told, and would turn these into a codec error.
+        services.Configure<ExceptionSerializationOptions>(o =>
+        {
+            o.SupportedNamespacePrefixes.Add("Npgsql");
+            o.SupportedNamespacePrefixes.Add("Marten");
+            o.SupportedNamespacePrefixes.Add("JasperFx");
+            o.SupportedNamespacePrefixes.Add("Actors");
+        });
         return services;
     }
 }

@@ -206,17 +206,27 @@ public sealed partial class VisitorGrain(
     /// <summary>
     /// Decides and appends; on a version conflict (another activation wrote first) reloads and decides again, so
     /// events already stored by the other writer are recognised as duplicates: nothing lost, nothing twice.
+    /// Deciding changes the profile in memory before anything is stored, so until the append is durable the profile is
+    /// marked for reload: whatever throws (decide halfway through, the append, a reload) leaves memory to be rebuilt
+    /// from the stream, never ahead of it.
     /// </summary>
     private async Task AppendWithRetryAsync(Func<IReadOnlyList<VisitorEvent>> decide)
     {
         for (var attempt = 1; ; attempt++)
         {
             var expected = _profile.Version;
+            _needsReload = true;
             var toAppend = decide();
-            if (toAppend.Count == 0) return;
+            if (toAppend.Count == 0)
+            {
+                // Nothing to store; a decide that changed nothing leaves the profile as durable as it was.
+                _needsReload = _profile.Version != expected;
+                return;
+            }
             try
             {
                 await streams.AppendAsync(ProfileId, expected, toAppend);
+                _needsReload = false;
                 metrics.EventsStored(toAppend.Count);
                 foreach (var e in toAppend)
                 {
@@ -230,11 +240,6 @@ public sealed partial class VisitorGrain(
                 LogConflict(ProfileId, expected, attempt);
                 await ReloadAsync(CancellationToken.None);
             }
-            catch
-            {
-                _needsReload = true;
-                throw;
-            }
         }
     }
 
@@ -245,21 +250,36 @@ public sealed partial class VisitorGrain(
 
     private async Task ReloadAsync(CancellationToken ct)
     {
-        _profile = await streams.LoadAsync(ProfileId, ct);
+        _needsReload = true; // stays set if loading throws, so the next call tries again
         _view = null;
+        _profile = await streams.LoadAsync(ProfileId, ct);
         _snapshotVersion = _profile.Version;
         _needsReload = false;
     }
 
+    /// <summary>
+    /// Snapshots only a profile that equals the stream (never one marked for reload). The caller's events are
+    /// durable by now, so a failed snapshot is logged, not thrown: it only makes the next load read more events.
+    /// </summary>
     private async Task AfterChangeAsync()
     {
-        if (_profile.Version - _snapshotVersion >= settings.EventStore.SnapshotEvery)
+        if (!_needsReload && _profile.Version - _snapshotVersion >= settings.EventStore.SnapshotEvery)
         {
-            await streams.SaveSnapshotAsync(_profile);
-            _snapshotVersion = _profile.Version;
+            try
+            {
+                await streams.SaveSnapshotAsync(_profile);
+                _snapshotVersion = _profile.Version;
+            }
+            catch (Exception e)
+            {
+                LogSnapshotFailed(e, ProfileId, _profile.Version);
+            }
         }
         await ScheduleWakeUpAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot of {ProfileId} at version {Version} failed; its events are stored, the next load reads them")]
+    private partial void LogSnapshotFailed(Exception error, string profileId, long version);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of {ProfileId} moved past version {ExpectedVersion}; reloading (attempt {Attempt})")]
     private partial void LogConflict(string profileId, long expectedVersion, int attempt);

@@ -9,8 +9,11 @@ namespace Actors.Storage.Streams;
 /// <summary>
 /// Group commit for visitor streams: appends from many grains that arrive together are written in one transaction
 /// (one round trip, one WAL flush), each still checked against its own expected version. A caller's task completes
-/// only after its batch is committed, so nothing is acknowledged before it is durable. If a batch fails, its appends are
-/// retried one by one, so only the stream that really conflicts (or the event that really fails) sees the error.
+/// only after its batch is committed, so nothing is acknowledged before it is durable. If a batch fails because of one
+/// append (a conflict, data the server refuses), its appends are retried one by one, so only that stream sees the error;
+/// if the database is away, the whole batch fails at once rather than knocking on it once per append.
+/// The queue is bounded: when it is full (the database is slow or away) an append is refused at once with
+/// <see cref="AppendQueueFullException"/> instead of piling up in memory while its caller waits.
 /// Order within a stream is kept because a grain waits for one append before it starts the next.
 /// </summary>
 public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
@@ -18,9 +21,12 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     private readonly MartenVisitorStreams _inner;
     private readonly IDocumentStore _store;
     private readonly ILogger<AppendBatcher> _logger;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Channel<Pending> _queue;
     private readonly Task[] _writers;
     private readonly int _maxBatch;
+    private readonly int _capacity;
+    private volatile bool _disposed;
+    private int _shedding; // 1 while appends are refused: logged when it starts and ends, not once per append
 
     private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, TaskCompletionSource Done);
 
@@ -30,6 +36,8 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _store = store;
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
+        _capacity = Math.Max(1, settings.MaxPendingAppends);
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_capacity) { SingleReader = false, FullMode = BoundedChannelFullMode.Wait });
         // A few writers keep the database busy: while one batch commits, the next one fills.
         _writers = [.. Enumerable.Range(0, Math.Max(1, settings.AppendWriters)).Select(_ => Task.Run(WriteLoopAsync))];
     }
@@ -44,8 +52,15 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     {
         if (events.Count == 0) return Task.CompletedTask;
         var pending = new Pending(profileId, expectedVersion, events, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(AppendBatcher));
-        return pending.Done.Task;
+        if (_queue.Writer.TryWrite(pending))
+        {
+            if (Volatile.Read(ref _shedding) == 1 && Interlocked.Exchange(ref _shedding, 0) == 1) LogQueueAccepting(_capacity);
+            return pending.Done.Task;
+        }
+        if (_disposed) throw new ObjectDisposedException(nameof(AppendBatcher));
+        // Shed load: waiting here would only hold the caller (and its grain) in a queue the database cannot drain.
+        if (Interlocked.Exchange(ref _shedding, 1) == 0) LogQueueFull(_capacity, profileId);
+        return Task.FromException(new AppendQueueFullException(_capacity));
     }
 
     private async Task WriteLoopAsync()
@@ -69,7 +84,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
             await session.SaveChangesAsync();
             foreach (var p in batch) p.Done.TrySetResult();
         }
-        catch (Exception e) when (batch.Count > 1)
+        catch (Exception e) when (batch.Count > 1 && StoreFailures.BlamesOneAppend(e))
         {
             // One append can spoil a transaction for all (a conflict, an oversized event): find it by going one by one.
             LogSplitting(batch.Count, e.GetType().Name);
@@ -77,6 +92,8 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         }
         catch (Exception e)
         {
+            // The database is away (or the fault is not one append's): every caller learns it now, none is retried here.
+            if (batch.Count > 1) LogBatchFailed(batch.Count, e.GetType().Name, StoreFailures.IsTransient(e));
             foreach (var p in batch)
             {
                 if (MartenVisitorStreams.IsConflict(e)) p.Done.TrySetException(new StreamConflictException(p.ProfileId, p.ExpectedVersion, e));
@@ -100,10 +117,20 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         _queue.Writer.TryComplete();
         await Task.WhenAll(_writers);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} appends failed ({Error}); committing them one by one")]
     private partial void LogSplitting(int count, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} appends failed ({Error}, transient: {Transient}); all fail without retrying one by one")]
+    private partial void LogBatchFailed(int count, string error, bool transient);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The append queue is full ({Capacity} pending); refusing appends (first: {ProfileId}) until it drains")]
+    private partial void LogQueueFull(int capacity, string profileId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The append queue (capacity {Capacity}) accepts appends again")]
+    private partial void LogQueueAccepting(int capacity);
 }

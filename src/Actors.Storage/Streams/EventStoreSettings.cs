@@ -13,4 +13,10 @@ public sealed record EventStoreSettings
 
     /// <summary>Transactions the append batcher keeps in flight at once.</summary>
     public int AppendWriters { get; init; } = 4;
+
+    /// <summary>
+    /// Appends the batcher holds waiting for a writer; beyond this it refuses new ones (the API answers 503 with
+    /// Retry-After) instead of queueing without end while the database is slow or away.
+    /// </summary>
+    public int MaxPendingAppends { get; init; } = 10_000;
 }

@@ -61,4 +61,22 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Single(await Batcher.ReadAsync(contested, new EventQuery(1, 10)));
         foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
     }
+
+    [Fact]
+    public async Task Data_the_server_refuses_fails_only_its_own_append_and_the_rest_of_the_batch_is_stored()
+    {
+        // jsonb refuses \u0000 (22P05): that append's fault, so the batch is split and only it fails.
+        var poisoned = $"poisoned-{Guid.NewGuid():N}";
+        var poison = new ProductViewed("sku-\0", "shoes", null, 1m) { MessageId = Guid.NewGuid().ToString(), EventTime = DateTimeOffset.UtcNow, ReceivedTime = DateTimeOffset.UtcNow };
+        var others = Enumerable.Range(0, 100).Select(i => $"clean-{i}-{Guid.NewGuid():N}").ToList();
+        var bad = Batcher.AppendAsync(poisoned, 0, [poison]);
+        var fine = others.Select(id => Batcher.AppendAsync(id, 0, [View(3)])).ToList();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => bad);
+        Assert.False(StoreFailures.IsTransient(error));
+        Assert.True(StoreFailures.BlamesOneAppend(error), error.ToString());
+        await Task.WhenAll(fine);
+        Assert.Empty(await Batcher.ReadAsync(poisoned, new EventQuery(1, 10)));
+        foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
+    }
 }
