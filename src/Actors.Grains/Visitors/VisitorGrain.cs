@@ -171,10 +171,10 @@ public sealed partial class VisitorGrain(
         }
         _profile = profile;
         _view = null;
-        // A snapshot from before the unmerge would still count the carried events: take one now.
-        await streams.SaveSnapshotAsync(_profile);
-        _snapshotVersion = _profile.Version;
-        await ScheduleWakeUpAsync();
+        // Loading folds the whole stream whenever the tail after a snapshot holds an unmerge, so an older snapshot
+        // never brings the carried events back; a fresh one just spares that full read.
+        _snapshotVersion = long.MinValue / 2;
+        await AfterChangeAsync();
     }
 
     public async Task<ProfileIdentity> Identity()

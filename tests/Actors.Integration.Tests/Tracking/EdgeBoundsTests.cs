@@ -170,7 +170,7 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
         // At the bound is fine, twice.
         for (var i = 0; i < 2; i++)
             Assert.Equal(HttpStatusCode.OK, (await PostRaw("/v1/track", $$$"""{"anonymousId":"{{{visitor}}}","event":"Order Completed","properties":{"order_id":"ok{{{i}}}","total":1e12}}""")).StatusCode);
-        var profile = await _ingest.GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitor}/profile");
+        var profile = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitor}/profile");
         Assert.Equal(2_000_000_000_000m, profile.GetProperty("orders").GetProperty("total").GetDecimal());
     }
 
