@@ -61,6 +61,12 @@ public sealed class VisitorProfile
     /// <summary>For each merged source, the source stream version carried so far (a retried merge carries the rest).</summary>
     [JsonInclude] public Dictionary<string, long> AbsorbedUpTo { get; private set; } = new(StringComparer.Ordinal);
 
+    /// <summary>The visitor's place in each journey they ever entered, by journey id.</summary>
+    [JsonInclude] public Dictionary<string, JourneyPosition> Journeys { get; private set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Recent messages sent to the visitor (for caps and frequency).</summary>
+    [JsonInclude] public MessageLog Messages { get; private set; } = new();
+
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
 
@@ -195,6 +201,34 @@ public sealed class VisitorProfile
                 MergedIntoProfileId = null;
                 ForwardTo = null;
                 break;
+            case JourneyEntered j:
+            {
+                var position = Journey(j.JourneyId);
+                position.Version = j.JourneyVersion;
+                position.Occurrence = j.Occurrence;
+                position.HeldOut = j.HeldOut;
+                position.EnteredAt = e.EventTime;
+                break;
+            }
+            case JourneyStepTaken j:
+            {
+                var position = Journey(j.JourneyId);
+                position.StepId = j.StepId;
+                position.StepSince = e.EventTime;
+                position.WaitUntil = j.WaitUntil;
+                if (j.StepId is null) (position.LastExitAt, position.LastExitReason) = (e.EventTime, j.Outcome);
+                break;
+            }
+            case MessageDecided m:
+                Messages.Record(m);
+                if (m.Outcome == MessageOutcome.Deferred && Journeys.TryGetValue(m.JourneyId, out var deferred)) deferred.WaitUntil = m.NotBefore;
+                break;
+            case JourneyGoalReached j:
+                EndJourney(j.JourneyId, e.EventTime, "goal");
+                break;
+            case JourneyExited j:
+                EndJourney(j.JourneyId, e.EventTime, j.Reason);
+                break;
             case SegmentEntered s:
                 Segments[s.SegmentId] = s.RuleVersion;
                 break;
@@ -202,6 +236,18 @@ public sealed class VisitorProfile
                 Segments.Remove(s.SegmentId);
                 break;
         }
+    }
+
+    private JourneyPosition Journey(string journeyId)
+    {
+        if (!Journeys.TryGetValue(journeyId, out var position)) Journeys[journeyId] = position = new JourneyPosition();
+        return position;
+    }
+
+    private void EndJourney(string journeyId, DateTimeOffset at, string reason)
+    {
+        if (!Journeys.TryGetValue(journeyId, out var position)) return;
+        (position.StepId, position.WaitUntil, position.LastExitAt, position.LastExitReason) = (null, null, at, reason);
     }
 
     private void SetNewsletter(bool subscribed, DateTimeOffset at)

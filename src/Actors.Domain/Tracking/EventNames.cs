@@ -31,6 +31,11 @@ public static class EventNames
     public const string ForwardingChanged = "forwarding_changed";
     public const string ProfilesUnmerged = "profiles_unmerged";
     public const string MergeUndone = "merge_undone";
+    public const string JourneyEntered = "journey_entered";
+    public const string JourneyStepTaken = "journey_step_taken";
+    public const string MessageDecided = "message_decided";
+    public const string JourneyGoalReached = "journey_goal_reached";
+    public const string JourneyExited = "journey_exited";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -62,6 +67,11 @@ public static class EventNames
         [typeof(ForwardingChanged)] = ForwardingChanged,
         [typeof(ProfilesUnmerged)] = ProfilesUnmerged,
         [typeof(MergeUndone)] = MergeUndone,
+        [typeof(JourneyEntered)] = JourneyEntered,
+        [typeof(JourneyStepTaken)] = JourneyStepTaken,
+        [typeof(MessageDecided)] = MessageDecided,
+        [typeof(JourneyGoalReached)] = JourneyGoalReached,
+        [typeof(JourneyExited)] = JourneyExited,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

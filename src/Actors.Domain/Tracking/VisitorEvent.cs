@@ -37,6 +37,11 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(ForwardingChanged), EventNames.ForwardingChanged)]
 [JsonDerivedType(typeof(ProfilesUnmerged), EventNames.ProfilesUnmerged)]
 [JsonDerivedType(typeof(MergeUndone), EventNames.MergeUndone)]
+[JsonDerivedType(typeof(JourneyEntered), EventNames.JourneyEntered)]
+[JsonDerivedType(typeof(JourneyStepTaken), EventNames.JourneyStepTaken)]
+[JsonDerivedType(typeof(MessageDecided), EventNames.MessageDecided)]
+[JsonDerivedType(typeof(JourneyGoalReached), EventNames.JourneyGoalReached)]
+[JsonDerivedType(typeof(JourneyExited), EventNames.JourneyExited)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -58,7 +63,8 @@ public abstract record VisitorEvent
     /// <summary>Derived events are decisions of ours, not behaviour of the visitor: they are never carried in a merge.</summary>
     [JsonIgnore]
     public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft
-        or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone;
+        or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone
+        or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited;
 }
 
 public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
@@ -172,3 +178,31 @@ public sealed record SegmentEntered(string SegmentId, int RuleVersion, string Re
 
 /// <summary>Derived: the visitor no longer matches a segment (the rule stopped holding, changed, or was archived).</summary>
 public sealed record SegmentLeft(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;
+
+/// <summary>Derived: the visitor entered a journey at a version (held out: counted, but sent nothing), and why.</summary>
+public sealed record JourneyEntered(string JourneyId, int JourneyVersion, int Occurrence, bool HeldOut, string Reason) : VisitorEvent;
+
+/// <summary>
+/// Derived: the visitor is now at <see cref="StepId"/> of a journey (null: the passage ended), having left
+/// <see cref="FromStepId"/> by <see cref="Outcome"/> ("next", "branch:vip", "split:b", "event", "timeout", "sent"…).
+/// <see cref="WaitUntil"/> is set while the new step waits.
+/// </summary>
+public sealed record JourneyStepTaken(
+    string JourneyId, int JourneyVersion, int Occurrence, string? FromStepId, string Outcome, string? StepId, DateTimeOffset? WaitUntil) : VisitorEvent;
+
+public enum MessageOutcome { Sent, Suppressed, Deferred }
+
+/// <summary>
+/// Derived: a message the journey decided, and the policy's verdict with its reason. Written in the same append as the
+/// step, so a crash can neither lose nor repeat it; <see cref="MessageKey"/> (profile, journey, version, step,
+/// occurrence) is the idempotency key the channels deliver by.
+/// </summary>
+public sealed record MessageDecided(
+    string JourneyId, int JourneyVersion, string StepId, int Occurrence, string Channel, string Template, string? Topic, string? ContentType,
+    string Kind, MessageOutcome Outcome, string Reason, string MessageKey, DateTimeOffset? NotBefore) : VisitorEvent;
+
+/// <summary>Derived: the journey's goal event arrived (a conversion, when within the attribution window); the passage ends.</summary>
+public sealed record JourneyGoalReached(string JourneyId, int JourneyVersion, int Occurrence, string GoalMessageId, bool WithinAttribution) : VisitorEvent;
+
+/// <summary>Derived: the passage ended without the goal (an exit step, the end of the graph, a segment left, the journey archived).</summary>
+public sealed record JourneyExited(string JourneyId, int JourneyVersion, int Occurrence, string Reason) : VisitorEvent;

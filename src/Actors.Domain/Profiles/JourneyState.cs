@@ -1,0 +1,55 @@
+using System.Text.Json.Serialization;
+using Actors.Domain.Tracking;
+
+namespace Actors.Domain.Profiles;
+
+/// <summary>Where the visitor is in one journey, and how often they entered it: the fold of the journey events.</summary>
+public sealed class JourneyPosition
+{
+    [JsonInclude] public int Version { get; internal set; }
+
+    /// <summary>How many times the visitor entered this journey (the current passage's number while inside).</summary>
+    [JsonInclude] public int Occurrence { get; internal set; }
+
+    /// <summary>The step the visitor is at; null when not inside.</summary>
+    [JsonInclude] public string? StepId { get; internal set; }
+
+    [JsonInclude] public bool HeldOut { get; internal set; }
+    [JsonInclude] public DateTimeOffset? EnteredAt { get; internal set; }
+    [JsonInclude] public DateTimeOffset? StepSince { get; internal set; }
+
+    /// <summary>When the current wait ends (a wait, a timeout, quiet hours before a send); null when not waiting.</summary>
+    [JsonInclude] public DateTimeOffset? WaitUntil { get; internal set; }
+
+    [JsonInclude] public DateTimeOffset? LastExitAt { get; internal set; }
+    [JsonInclude] public string? LastExitReason { get; internal set; }
+
+    public bool Inside => StepId is not null;
+}
+
+/// <summary>One message that was sent, as the policy needs it for caps and frequency.</summary>
+public sealed record SentMessage(DateTimeOffset At, string Channel, string Kind, string? Topic);
+
+/// <summary>
+/// The visitor's recent sent messages (newest last), bounded: enough for any cap or frequency window the policy uses.
+/// Suppressed and deferred decisions are in the stream but not here.
+/// </summary>
+public sealed class MessageLog
+{
+    public const int Kept = 64;
+
+    [JsonInclude] public List<SentMessage> Sent { get; private set; } = [];
+
+    /// <summary>Marketing messages sent at or after <paramref name="since"/>.</summary>
+    public int MarketingSince(DateTimeOffset since) => Sent.Count(m => m.Kind == nameof(Journeys.MessageKind.Marketing) && m.At >= since);
+
+    /// <summary>The latest marketing message, if any.</summary>
+    public DateTimeOffset? LastMarketing => Sent.LastOrDefault(m => m.Kind == nameof(Journeys.MessageKind.Marketing))?.At;
+
+    internal void Record(MessageDecided m)
+    {
+        if (m.Outcome != MessageOutcome.Sent) return;
+        if (Sent.Count == Kept) Sent.RemoveAt(0);
+        Sent.Add(new SentMessage(m.EventTime, m.Channel, m.Kind, m.Topic));
+    }
+}
