@@ -65,7 +65,12 @@ public static class SegmentMembership
         DateTimeOffset? next = null;
         for (var i = 0; i < active.Count; i++)
         {
-            var change = active[i].Rule.NextChange(profile, now, rfm);
+            var segment = active[i];
+            // The membership on record already disagrees with the rule (a window closed between the decision and this
+            // question, a wake-up a few microseconds early): the change is due now. The rule alone would answer "no
+            // further change" once its window has passed, and the visitor would sleep in the segment for good.
+            if (profile.Segments.ContainsKey(segment.Id) != segment.Rule.Matches(profile, now, rfm)) return now;
+            var change = segment.Rule.NextChange(profile, now, rfm);
             if (change is { } c && (next is null || c < next)) next = c;
         }
         return next;

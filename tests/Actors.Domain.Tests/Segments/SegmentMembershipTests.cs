@@ -140,7 +140,11 @@ public class SegmentMembershipTests
         var recentCart = new SegmentDefinition("recent-cart", "Recent cart", 1, Rule("""{"lastEvent":{"event":"cart_item_added","withinHours":24}}"""));
         var profile = ThreeShoeViews();
         profile.Apply(CartAdd("x", T0.AddDays(2)));
-        Assert.Equal(T0.AddDays(3), SegmentMembership.NextChange(profile, [ShoeLovers, recentCart, Subscribers], T0.AddDays(2), null));
+        SegmentDefinition[] active = [ShoeLovers, recentCart, Subscribers];
+        // Memberships not yet brought in line with the rules: a change is due at once.
+        Assert.Equal(T0.AddDays(2), SegmentMembership.NextChange(profile, active, T0.AddDays(2), null));
+        foreach (var e in SegmentMembership.Evaluate(profile, active, T0.AddDays(2), "c", null)) profile.Apply(e);
+        Assert.Equal(T0.AddDays(3), SegmentMembership.NextChange(profile, active, T0.AddDays(2), null));
         Assert.Null(SegmentMembership.NextChange(profile, [], T0, null));
     }
 }
