@@ -17,7 +17,8 @@ public sealed record PolicySettings
     /// <summary>IANA id used when the visitor's time zone is unknown or not a valid id.</summary>
     public string DefaultTimeZone { get; init; } = "UTC";
 
-    public static PolicySettings Default { get; } = new();
+    /// <summary>A new instance each time: configuration binding writes into the instance it is given.</summary>
+    public static PolicySettings Default => new();
 }
 
 public enum PolicyOutcome

@@ -12,7 +12,8 @@ public sealed record LifecycleSettings
     /// <summary>Inactivity after which a known visitor has lapsed.</summary>
     public TimeSpan LapsedAfter { get; init; } = TimeSpan.FromDays(120);
 
-    public static LifecycleSettings Default { get; } = new();
+    /// <summary>A new instance each time: configuration binding writes into the instance it is given.</summary>
+    public static LifecycleSettings Default => new();
 
     public void Validate()
     {

@@ -6,7 +6,9 @@ namespace Actors.Grains.Hosting;
 /// <summary>What the grains need from configuration (section "Actors").</summary>
 public sealed record ActorsSettings
 {
-    public LifecycleSettings Lifecycle { get; init; } = LifecycleSettings.Default;
+    // A fresh instance: the configuration binder binds into the existing value, and a shared static default would be
+    // rewritten by every host built in the process (tests run many; one host's 6 s lapse became another's 120 days).
+    public LifecycleSettings Lifecycle { get; init; } = new();
     public EventStoreSettings EventStore { get; init; } = new();
 
     /// <summary>How often a known visitor's lifecycle reminder checks for inactivity.</summary>

@@ -1,0 +1,34 @@
+using Actors.Domain.Lifecycle;
+using Actors.Grains.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Actors.Integration.Tests.Foundation;
+
+/// <summary>
+/// Several hosts in one process (the tests, the admin commands) each bind their own settings. A default shared between
+/// them was rewritten by the last one bound: a test host's 6 s lapse became 120 days mid-test, and its lapse test
+/// failed now and then for a year's worth of runs.
+/// </summary>
+public class SettingsBindingTests
+{
+    private static ActorsSettings Bind(string atRisk, string lapsed) =>
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Lifecycle:AtRiskAfter"] = atRisk,
+            ["Actors:Lifecycle:LapsedAfter"] = lapsed,
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+    [Fact]
+    public void Binding_one_hosts_settings_leaves_another_hosts_and_the_defaults_alone()
+    {
+        var testHost = Bind("00:00:03", "00:00:06");
+        var adminCommand = Bind("60.00:00:00", "120.00:00:00");
+        var unbound = new ActorsSettings();
+
+        Assert.Equal(TimeSpan.FromSeconds(6), testHost.Lifecycle.LapsedAfter);
+        Assert.Equal(TimeSpan.FromDays(120), adminCommand.Lifecycle.LapsedAfter);
+        Assert.NotSame(testHost.Lifecycle, adminCommand.Lifecycle);
+        Assert.Equal(TimeSpan.FromDays(120), unbound.Lifecycle.LapsedAfter);
+        Assert.Equal(TimeSpan.FromDays(120), LifecycleSettings.Default.LapsedAfter);
+    }
+}
