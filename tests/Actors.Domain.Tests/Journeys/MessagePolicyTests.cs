@@ -124,6 +124,15 @@ public class MessagePolicyTests
     }
 
     [Fact]
+    public void Withdrawals_survive_a_snapshot_round_trip()
+    {
+        var profile = Profile(Consent("email", "transactional", T0.AddDays(-2)), Withdraw("email", "transactional", T0.AddDays(-1)));
+        var restored = System.Text.Json.JsonSerializer.Deserialize<VisitorProfile>(System.Text.Json.JsonSerializer.Serialize(profile))!;
+        Assert.Equal(T0.AddDays(-1), restored.WithdrawnConsents["email:transactional"]);
+        AssertSuppressed("consent_withdrawn:email:transactional", MessagePolicy.Decide(restored, Receipt, T0, Defaults));
+    }
+
+    [Fact]
     public void Withdrawing_marketing_leaves_transactional_messages_alone()
     {
         var profile = Profile(Consent("email", "marketing", T0.AddDays(-2)), Withdraw("email", "marketing", T0.AddDays(-1)));
