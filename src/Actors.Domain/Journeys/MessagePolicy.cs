@@ -65,7 +65,7 @@ public static class MessagePolicy
     private static readonly PolicyDecision Allowed = PolicyDecision.Send(); // immutable: one instance serves every send
 
     // Every real UTC offset lies within ±14 h (historic local mean times a little beyond): a margin for the search of a DST jump.
-    private static readonly long OffsetMargin = TimeSpan.FromHours(18).Ticks;
+    private const long OffsetMargin = 18 * TimeSpan.TicksPerHour;
 
     public static PolicyDecision Decide(VisitorProfile profile, MessageRequest message, DateTimeOffset now, PolicySettings settings)
     {
