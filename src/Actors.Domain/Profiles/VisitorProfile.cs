@@ -49,6 +49,12 @@ public sealed class VisitorProfile
     /// <summary>Granted consents by "channel:purpose", with when they were given. Withdrawn ones are removed.</summary>
     [JsonInclude] public Dictionary<string, DateTimeOffset> Consents { get; private set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Withdrawn consents by "channel:purpose", with when; giving the consent again removes the entry. Kept so the message
+    /// policy can tell "withdrawn" (blocks even a transactional message) from "never given".
+    /// </summary>
+    [JsonInclude] public Dictionary<string, DateTimeOffset> WithdrawnConsents { get; private set; } = new(StringComparer.Ordinal);
+
     [JsonInclude] public Preferences Preferences { get; private set; } = new();
     [JsonInclude] public OrderSummary Orders { get; private set; } = new();
     [JsonInclude] public CartState Cart { get; private set; } = new();
@@ -163,11 +169,19 @@ public sealed class VisitorProfile
                 Preferences.Update(p);
                 break;
             case ConsentGiven c:
-                Consents[ConsentKey(c.Channel, c.Purpose)] = e.EventTime;
+            {
+                var key = ConsentKey(c.Channel, c.Purpose);
+                Consents[key] = e.EventTime;
+                WithdrawnConsents.Remove(key);
                 break;
+            }
             case ConsentWithdrawn c:
-                Consents.Remove(ConsentKey(c.Channel, c.Purpose));
+            {
+                var key = ConsentKey(c.Channel, c.Purpose);
+                Consents.Remove(key);
+                WithdrawnConsents[key] = e.EventTime;
                 break;
+            }
             case AttributesUpdated a:
                 foreach (var (key, value) in a.Attributes)
                 {
