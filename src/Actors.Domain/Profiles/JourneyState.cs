@@ -40,11 +40,7 @@ public sealed class MessageLog
 
     [JsonInclude] public List<SentMessage> Sent { get; private set; } = [];
 
-    /// <summary>Marketing messages sent at or after <paramref name="since"/>.</summary>
-    public int MarketingSince(DateTimeOffset since) => Sent.Count(m => m.Kind == nameof(Journeys.MessageKind.Marketing) && m.At >= since);
-
-    /// <summary>The latest marketing message, if any.</summary>
-    public DateTimeOffset? LastMarketing => Sent.LastOrDefault(m => m.Kind == nameof(Journeys.MessageKind.Marketing))?.At;
+    // Counting for caps and frequency is the message policy's (MessagePolicy), with its window boundaries in one place.
 
     internal void Record(MessageDecided m)
     {

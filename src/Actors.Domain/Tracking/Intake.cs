@@ -1,3 +1,4 @@
+using Actors.Domain.Journeys;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Profiles;
 using Actors.Domain.Segments;
@@ -16,6 +17,9 @@ public sealed record IntakeResult(IReadOnlyList<VisitorEvent> ToAppend, IReadOnl
 public sealed record SegmentContext(IReadOnlyList<SegmentDefinition> Active, RfmThresholds? Rfm)
 {
     public static SegmentContext None { get; } = new([], null);
+
+    /// <summary>The journeys the grain runs, and the shop's message policy.</summary>
+    public JourneyContext Journeys { get; init; } = JourneyContext.None;
 }
 
 /// <summary>
@@ -43,6 +47,7 @@ public static class Intake
             }
 
             profile.Apply(e);
+            var caused = toAppend.Count + 1;
             toAppend.Add(e);
             outcomes[i] = new IntakeOutcome(e.MessageId, IntakeStatus.Accepted);
 
@@ -52,6 +57,7 @@ public static class Intake
                 toAppend.Add(changed);
             }
             ApplySegments(profile, segments, now, e.MessageId, toAppend);
+            JourneyRunner.OnEvent(profile, e, toAppend, caused, segments.Journeys, now);
         }
 
         return new IntakeResult(toAppend, outcomes);
@@ -73,22 +79,25 @@ public static class Intake
         if (profile.MergedIntoProfileId is not null) return [];
         var toAppend = new List<VisitorEvent>();
         ApplySegments(profile, segments, now, cause, toAppend);
+        JourneyRunner.OnSegmentChanges(profile, toAppend, 0, segments.Journeys, now, cause);
         return toAppend;
     }
 
-    /// <summary>The next moment time alone could change this profile (inactivity, a segment window), or null.</summary>
+    /// <summary>The next moment time alone could change this profile (inactivity, a segment window, a journey wait), or null.</summary>
     public static DateTimeOffset? NextWakeUp(VisitorProfile profile, DateTimeOffset now, LifecycleSettings settings, SegmentContext segments)
     {
         if (profile.MergedIntoProfileId is not null) return null;
         var inactivity = StageMachine.NextInactivityCheck(profile, settings);
         var segment = segments.Active.Count == 0 ? null : SegmentMembership.NextChange(profile, segments.Active, now, segments.Rfm);
-        return (inactivity, segment) switch
-        {
-            (null, var s) => s,
-            (var i, null) => i,
-            var (i, s) => i < s ? i : s,
-        };
+        return Earliest(Earliest(inactivity, segment), JourneyRunner.NextWakeUp(profile));
     }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => (a, b) switch
+    {
+        (null, var y) => y,
+        (var x, null) => x,
+        var (x, y) => x < y ? x : y,
+    };
 
     /// <summary>A wake-up with no new event: has time alone moved the visitor (at risk, lapsed, out of a window)?</summary>
     public static VisitorEvent? HandleWakeUp(VisitorProfile profile, DateTimeOffset now, LifecycleSettings settings) =>
@@ -105,6 +114,8 @@ public static class Intake
             toAppend.Add(changed);
         }
         ApplySegments(profile, segments, now, cause, toAppend);
+        JourneyRunner.OnSegmentChanges(profile, toAppend, 0, segments.Journeys, now, cause);
+        JourneyRunner.OnWakeUp(profile, segments.Journeys, now, toAppend);
         return toAppend;
     }
 
