@@ -587,7 +587,11 @@ internal sealed class RuleParser
     }
 
     /// <summary>"; did you mean count?" for a near miss (case, or a couple of letters), else "".</summary>
-    private static string DidYouMean(string given, IEnumerable<string> candidates)
+    private static string DidYouMean(string given, IEnumerable<string> candidates) =>
+        Closest(given, candidates) is { } best ? $"; did you mean {best}?" : "";
+
+    /// <summary>The candidate <paramref name="given"/> is a near miss of (case, or a couple of letters), or null. Journeys use it too.</summary>
+    internal static string? Closest(string given, IEnumerable<string> candidates)
     {
         string? best = null;
         var bestDistance = int.MaxValue;
@@ -596,7 +600,7 @@ internal sealed class RuleParser
             var distance = string.Equals(given, candidate, StringComparison.OrdinalIgnoreCase) ? 0 : Distance(given.ToLowerInvariant(), candidate.ToLowerInvariant());
             if (distance < bestDistance) (best, bestDistance) = (candidate, distance);
         }
-        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, best.Length / 3)) ? $"; did you mean {best}?" : "";
+        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, best.Length / 3)) ? best : null;
     }
 
     private static int Distance(string a, string b)
