@@ -73,11 +73,11 @@ internal static class JourneyDescription
         }
     }
 
-    /// <summary>"an order", "a product view of shoes", "'video played'".</summary>
+    /// <summary>"an order", "a product view with category shoes", "'video played'" (as rules say it).</summary>
     private static string Event(string eventName, string? category) =>
         eventName == EventNames.BehaviourTracked && category is not null ? $"'{category}'"
         : category is null ? EventCatalogue.WithArticle(eventName)
-        : $"{EventCatalogue.WithArticle(eventName)} of {category}";
+        : $"{EventCatalogue.WithArticle(eventName)} with category {category}";
 
     private static void Steps(StringBuilder sb, JourneyDefinition journey)
     {
