@@ -62,7 +62,7 @@ internal static class JourneyDescription
             case EventTrigger e:
                 var (any, of) = Verbs[e.EventName];
                 sb.Append("a visitor ").Append(e.Category is not null && of.Length > 0 ? string.Format(CultureInfo.InvariantCulture, of, e.Category) : any);
-                if (e.Filter is { } filter) sb.Append(" and then ").Append(filter.Describe());
+                if (e.Filter is { } filter) sb.Append(", given ").Append(filter.Describe());
                 break;
             case SegmentTrigger s:
                 sb.Append("a visitor ").Append(s.OnEnter ? "enters" : "leaves").Append(" segment '").Append(s.SegmentId).Append('\'');
@@ -110,7 +110,7 @@ internal static class JourneyDescription
         {
             var step = order[i];
             var after = i + 1 < order.Count ? order[i + 1].Id : null;
-            if (i > 0) sb.Append(i > 0 && SingleNext(order[i - 1]) == step.Id && !labelled.Contains(step.Id) ? ", " : "; ");
+            if (i > 0) sb.Append(SingleNext(order[i - 1]) == step.Id && !labelled.Contains(step.Id) ? ", " : "; ");
             if (labelled.Contains(step.Id)) sb.Append('[').Append(step.Id).Append("] ");
             switch (step)
             {
@@ -128,7 +128,7 @@ internal static class JourneyDescription
                     break;
                 case WaitForEventStep s:
                     sb.Append("wait up to ").Append(IsoDuration.Describe(s.Timeout)).Append(" for ").Append(Event(s.EventName, s.Category))
-                        .Append(": if it comes ").Append(To(s.OnEvent)).Append(", else ").Append(To(s.OnTimeout));
+                        .Append(", then ").Append(To(s.OnEvent)).Append(" if it comes, else ").Append(To(s.OnTimeout));
                     break;
                 case BranchStep s:
                     foreach (var arm in s.Arms) sb.Append("if ").Append(arm.Rule.Describe()).Append(" (").Append(arm.Name).Append(") ").Append(To(arm.Next)).Append(", ");

@@ -19,7 +19,7 @@ public static class JourneyTemplates
         new("browse-abandonment", "Browse abandonment",
             "A known visitor who viewed two products within a day and put nothing in the cart within 4 hours gets a " +
             "reminder of what they looked at. A cart addition hands them over to the abandoned cart journey.",
-            """{"name":"Browse abandonment","trigger":{"event":"product_viewed","filter":{"count":{"event":"product_viewed","atLeast":2,"withinHours":24}}},"entryCondition":{"not":{"stage":"anonymous"}},"start":"wait-for-cart","steps":[{"id":"wait-for-cart","waitForEvent":{"event":"cart_item_added","timeout":"PT4H"},"onTimeout":"browse-reminder"},{"id":"browse-reminder","send":{"channel":"email","template":"browse-reminder","contentType":"recommendations","kind":"marketing"}}],"goal":{"event":"order_placed","attributionWindow":"P3D"},"reEntry":{"afterCoolDown":"P7D"}}"""),
+            """{"name":"Browse abandonment","trigger":{"event":"product_viewed","filter":{"count":{"event":"product_viewed","atLeast":2,"withinHours":24}}},"entryCondition":{"not":{"stage":["anonymous"]}},"start":"wait-for-cart","steps":[{"id":"wait-for-cart","waitForEvent":{"event":"cart_item_added","timeout":"PT4H"},"onTimeout":"browse-reminder"},{"id":"browse-reminder","send":{"channel":"email","template":"browse-reminder","contentType":"recommendations","kind":"marketing"}}],"goal":{"event":"order_placed","attributionWindow":"P3D"},"reEntry":{"afterCoolDown":"P7D"}}"""),
 
         new("welcome-series", "Welcome series for new leads",
             "Three emails over a week after a newsletter subscription: welcome, what the shop stands for, then a " +
