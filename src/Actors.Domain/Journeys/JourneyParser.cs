@@ -62,6 +62,9 @@ internal sealed partial class JourneyParser
 
     private readonly List<JourneyError> errors = [];
 
+    /// <summary>Paths a misspelt field was pointed to ("did you mean"): that field is not reported missing as well.</summary>
+    private readonly HashSet<string> suggested = new(StringComparer.Ordinal);
+
     /// <summary>Every exit read, checked once all step ids are known.</summary>
     private readonly List<(string Path, string Target)> references = [];
 
@@ -97,7 +100,7 @@ internal sealed partial class JourneyParser
 
     private JourneyDefinition? Journey(JsonElement json, string id, int version)
     {
-        if (id.Length == 0 || id.Length > MaxIdLength || !IsCleanText(id)) Error("id", $"must be 1 to {MaxIdLength} characters with no control characters");
+        if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength || !IsCleanText(id)) Error("id", $"must be 1 to {MaxIdLength} characters with no control characters");
         if (version < 1) Error("version", "must be 1 or more");
         if (json.ValueKind != JsonValueKind.Object)
         {
@@ -267,7 +270,7 @@ internal sealed partial class JourneyParser
             var at = Child(path, property.Name);
             if (Array.IndexOf(StepFields, property.Name) < 0)
             {
-                var hint = RuleParser.Closest(property.Name, StepFields) is { } best ? $"; did you mean {best}?" : "";
+                var hint = Suggest(property.Name, StepFields, path);
                 Error(at, "unknown field; a step has id, one of " + string.Join(", ", StepKinds) + ", and where to go next" + hint);
                 misspelt = true;
             }
@@ -280,7 +283,7 @@ internal sealed partial class JourneyParser
         }
 
         if (fields.TryGetValue("id", out var idValue)) id = Text(idValue, Child(path, "id"), MaxIdLength);
-        else Error(Child(path, "id"), "required: the step's id, which other steps name to go to it");
+        else if (!suggested.Contains(Child(path, "id"))) Error(Child(path, "id"), "required: the step's id, which other steps name to go to it");
         if (kind is null)
         {
             if (!misspelt) Error(path, "needs what the step does: one of " + string.Join(", ", StepKinds));
@@ -606,8 +609,7 @@ internal sealed partial class JourneyParser
             var path = Child(at, property.Name);
             if (Array.IndexOf(allowed, property.Name) < 0)
             {
-                var hint = RuleParser.Closest(property.Name, allowed) is { } best ? $"; did you mean {best}?" : "";
-                Error(path, "unknown field; expected " + string.Join(", ", allowed) + hint);
+                Error(path, "unknown field; expected " + string.Join(", ", allowed) + Suggest(property.Name, allowed, at));
             }
             else if (!fields.TryAdd(property.Name, property.Value)) Error(path, "given twice");
         }
@@ -618,8 +620,16 @@ internal sealed partial class JourneyParser
     {
         if (fields is null) return null;
         if (fields.TryGetValue(name, out var v) && v.ValueKind != JsonValueKind.Null) return v;
-        Error(Child(at, name), message);
+        if (!suggested.Contains(Child(at, name))) Error(Child(at, name), message);
         return null;
+    }
+
+    /// <summary>"; did you mean channel?" for a near miss of a field of the object at <paramref name="at"/>, else "".</summary>
+    private string Suggest(string given, string[] candidates, string at)
+    {
+        if (RuleParser.Closest(given, candidates) is not { } best) return "";
+        suggested.Add(Child(at, best));
+        return $"; did you mean {best}?";
     }
 
     /// <summary>An optional field; JSON null is the same as leaving it out.</summary>

@@ -38,6 +38,14 @@ public class JourneyErrorTests
         { With(Exit, "\"entryCondition\":{\"all\":[{\"stage\":\"lead\"},{\"count\":{\"event\":\"product_viewed\",\"atLeast\":0,\"withinDays\":3}}]}", "end"), "entryCondition.all[1].count.atLeast", "must be a whole number ≥ 1" },
         { With(Exit, "\"entryCondition\":{\"topic\":\"sh\\u0000es\"}", "end"), "entryCondition.topic", "must not contain control characters" },
 
+        // a misspelt required field is one mistake, not two (not also "required")
+        { """{"nmae":"T","trigger":{"manual":true},"start":"s0","steps":[{"id":"s0","exit":true}]}""", "nmae",
+            "unknown field; expected name, trigger, entryCondition, start, steps, goal, reEntry, exitOnLeavingSegment, holdoutPercent; did you mean name?" },
+        { With("""{"id":"s0","send":{"chanel":"email","template":"t"}}"""), "steps[0].send.chanel", "unknown field; expected channel, template, topic, contentType, kind; did you mean channel?" },
+        { With("""{"id":"s0","exit":true},{"idd":"s1","exit":true}"""), "steps[1].idd",
+            "unknown field; a step has id, one of send, wait, waitUntil, waitForEvent, branch, split, setAttribute, exit, and where to go next; did you mean id?" },
+        { With(Exit, "\"reEntry\":{\"afterCooldown\":\"P30D\"}", "end"), "reEntry.afterCooldown", "unknown field; expected afterCoolDown; did you mean afterCoolDown?" },
+
         // triggers
         { """{"name":"T","trigger":{"evnt":"order_placed"},"start":"s0","steps":[{"id":"s0","exit":true}]}""", "trigger",
             "must be {\"event\":\"cart_item_added\"}, {\"segment\":\"vip\",\"on\":\"enter\"} or {\"manual\":true}; did you mean event?" },
