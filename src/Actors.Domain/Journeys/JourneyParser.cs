@@ -29,6 +29,7 @@ namespace Actors.Domain.Journeys;
 ///  "exitOnLeavingSegment":"cart-abandoners",
 ///  "holdoutPercent":10}                                                            0–100, default 0
 /// </code>
+/// The event that lets a visitor in never counts as their goal (a post-purchase journey's goal is the next order).
 /// Rules are the segment language (<see cref="RuleParser"/>). Events are stored names, as in rules; a category only
 /// for the events counted by category. Durations are ISO 8601 (<see cref="IsoDuration"/>: a month is 30 days, a year
 /// 365) from 1 second to 400 days. Ids, names and templates are at most 100 characters, attribute values 200; no text

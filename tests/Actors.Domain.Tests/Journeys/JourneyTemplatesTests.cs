@@ -68,3 +68,20 @@ public class JourneyTemplatesTests
         Assert.Equal(new SetAttributeStep("declined", "preference_rescue", "declined", null), j.Steps[choice.OnTimeout!]);
     }
 }
+
+public class ReadmeJourneyTests
+{
+    [Fact]
+    public void The_example_in_the_readme_parses()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "README.md"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        var readme = File.ReadAllText(Path.Combine(dir.FullName, "README.md"));
+        var section = readme[readme.IndexOf("## Journeys: the language", StringComparison.Ordinal)..];
+        var start = section.IndexOf("```json", StringComparison.Ordinal) + "```json".Length;
+        var json = section[start..section.IndexOf("```", start, StringComparison.Ordinal)];
+        var journey = JourneyKit.Journey(json);
+        Assert.StartsWith("When a visitor adds to the cart: [wait-1h] wait 1 hour, if ", journey.Describe());
+    }
+}
