@@ -265,7 +265,6 @@ internal sealed partial class JourneyParser
         }
         string? kind = null;
         var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        var misspelt = false;
         foreach (var property in e.EnumerateObject())
         {
             var at = Child(path, property.Name);
@@ -273,7 +272,6 @@ internal sealed partial class JourneyParser
             {
                 var hint = Suggest(property.Name, StepFields, path);
                 Error(at, "unknown field; a step has id, one of " + string.Join(", ", StepKinds) + ", and where to go next" + hint);
-                misspelt = true;
             }
             else if (!fields.TryAdd(property.Name, property.Value)) Error(at, "given twice");
             else if (Array.IndexOf(StepKinds, property.Name) >= 0)
@@ -287,7 +285,8 @@ internal sealed partial class JourneyParser
         else if (!suggested.Contains(Child(path, "id"))) Error(Child(path, "id"), "required: the step's id, which other steps name to go to it");
         if (kind is null)
         {
-            if (!misspelt) Error(path, "needs what the step does: one of " + string.Join(", ", StepKinds));
+            // A misspelt kind ("wiat") was already pointed at; say nothing more.
+            if (!StepKinds.Any(k => suggested.Contains(Child(path, k)))) Error(path, "needs what the step does: one of " + string.Join(", ", StepKinds));
             return null;
         }
 
@@ -312,18 +311,18 @@ internal sealed partial class JourneyParser
         }
 
         var body = fields[kind];
-        var at2 = Child(path, kind);
+        var bodyAt = Child(path, kind);
         string? Next(string name) => fields.TryGetValue(name, out var n) ? Exit(n, Child(path, name)) : null;
         JourneyStep? step = kind switch
         {
-            "send" => Send(body, at2, id, Next("next")),
-            "wait" => Wait(body, at2, id, Next("next")),
-            "waitUntil" => WaitUntil(body, at2, id, Next("next")),
-            "waitForEvent" => WaitForEvent(body, at2, id, Next("onEvent"), Next("onTimeout")),
-            "branch" => Branch(body, at2, id),
-            "split" => Split(body, at2, id),
-            "setAttribute" => SetAttribute(body, at2, id, Next("next")),
-            _ => ExitOf(body, at2, id),
+            "send" => Send(body, bodyAt, id, Next("next")),
+            "wait" => Wait(body, bodyAt, id, Next("next")),
+            "waitUntil" => WaitUntil(body, bodyAt, id, Next("next")),
+            "waitForEvent" => WaitForEvent(body, bodyAt, id, Next("onEvent"), Next("onTimeout")),
+            "branch" => Branch(body, bodyAt, id),
+            "split" => Split(body, bodyAt, id),
+            "setAttribute" => SetAttribute(body, bodyAt, id, Next("next")),
+            _ => ExitOf(body, bodyAt, id),
         };
         return errors.Count > before || id is null ? null : step;
     }

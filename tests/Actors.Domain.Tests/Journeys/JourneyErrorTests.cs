@@ -157,6 +157,13 @@ public class JourneyErrorTests
     }
 
     [Fact]
+    public void A_step_with_a_stray_field_and_no_kind_hears_about_both()
+    {
+        var result = Parse(With("""{"id":"s0","description":"x"}"""));
+        Assert.Equal(["steps[0].description", "steps[0]"], result.Errors.Select(e => e.Path));
+    }
+
+    [Fact]
     public void At_most_100_steps()
     {
         var steps = string.Join(",", Enumerable.Range(0, 101).Select(i => $$"""{"id":"s{{i}}","wait":{"duration":"PT1M"},"next":"s{{(i + 1) % 101}}"}"""));
