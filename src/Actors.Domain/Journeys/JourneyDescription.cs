@@ -60,7 +60,8 @@ internal static class JourneyDescription
         switch (trigger)
         {
             case EventTrigger e:
-                var (any, of) = Verbs[e.EventName];
+                // A parsed journey only holds catalogued events; a hand-made one still gets a description.
+                var (any, of) = Verbs.TryGetValue(e.EventName, out var verb) ? verb : ("does " + e.EventName, "does " + e.EventName + " ({0})");
                 sb.Append("a visitor ").Append(e.Category is not null && of.Length > 0 ? string.Format(CultureInfo.InvariantCulture, of, e.Category) : any);
                 if (e.Filter is { } filter) sb.Append(", given ").Append(filter.Describe());
                 break;
@@ -76,6 +77,7 @@ internal static class JourneyDescription
     /// <summary>"an order", "a product view with category shoes", "'video played'" (as rules say it).</summary>
     private static string Event(string eventName, string? category) =>
         eventName == EventNames.BehaviourTracked && category is not null ? $"'{category}'"
+        : !EventCatalogue.IsCounted(eventName) ? eventName + (category is null ? "" : $" with category {category}")
         : category is null ? EventCatalogue.WithArticle(eventName)
         : $"{EventCatalogue.WithArticle(eventName)} with category {category}";
 
@@ -90,6 +92,12 @@ internal static class JourneyDescription
             if (!seen.Add(id) || !journey.Steps.TryGetValue(id, out var step)) continue;
             order.Add(step);
             foreach (var next in JourneyParser.Targets(step).Reverse()) stack.Push(next);
+        }
+
+        if (order.Count == 0)
+        {
+            sb.Append("no steps"); // only a hand-made journey: a parsed one always starts at a step
+            return;
         }
 
         // A step is labelled when it is not simply the one after its only predecessor.

@@ -93,6 +93,19 @@ public class DescribeAndJsonTests
     [MemberData(nameof(Described))]
     public void Describe_tells_the_journey_in_english(string json, string expected) => Assert.Equal(expected, Journey(json).Describe());
 
+    [Fact]
+    public void A_hand_made_journey_is_described_and_written_without_throwing()
+    {
+        var steps = new Dictionary<string, JourneyStep>
+        {
+            ["a"] = new WaitForEventStep("a", "video_played", "intro", TimeSpan.FromMinutes(5), null, "missing"),
+        };
+        var j = new JourneyDefinition("j", "Hand made", 1, new EventTrigger("video_played", null, null), null, steps, "nowhere",
+            new JourneyGoal("signed_up", null, TimeSpan.FromDays(1)), ReEntry.OnceEver, null, null, 0);
+        Assert.Equal("When a visitor does video_played: no steps; ends on signed_up (conversion within 1 day); once ever.", j.Describe());
+        Assert.False(JourneyDefinition.Parse(j.ToJson(), j.Id, j.Version).IsValid);
+    }
+
     private static JourneyDefinition? WaitFor(string duration) =>
         Parse(With($$$"""{"id":"s0","wait":{"duration":"{{{duration}}}"}}""")).Journey;
 
