@@ -108,9 +108,9 @@ internal static class JourneyDescription
         var labelled = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < order.Count; i++)
         {
-            var follows = i > 0 && SingleNext(order[i - 1]) == order[i].Id;
-            if (i > 0 && (!follows || incoming.GetValueOrDefault(order[i].Id) > 1)) labelled.Add(order[i].Id);
-            if (i == 0 && incoming.ContainsKey(order[i].Id)) labelled.Add(order[i].Id);
+            var id = order[i].Id;
+            var fallsThrough = i > 0 && SingleNext(order[i - 1]) == id && incoming[id] == 1;
+            if (!fallsThrough && (i > 0 || incoming.ContainsKey(id))) labelled.Add(id);
         }
 
         string To(string? id) => id is null ? "end" : "go to " + id;

@@ -12,8 +12,13 @@ internal static class JourneyJson
 {
     private static readonly Dictionary<DayOfWeek, string> DayNames = new()
     {
-        [DayOfWeek.Monday] = "mon", [DayOfWeek.Tuesday] = "tue", [DayOfWeek.Wednesday] = "wed", [DayOfWeek.Thursday] = "thu",
-        [DayOfWeek.Friday] = "fri", [DayOfWeek.Saturday] = "sat", [DayOfWeek.Sunday] = "sun",
+        [DayOfWeek.Monday] = "mon",
+        [DayOfWeek.Tuesday] = "tue",
+        [DayOfWeek.Wednesday] = "wed",
+        [DayOfWeek.Thursday] = "thu",
+        [DayOfWeek.Friday] = "fri",
+        [DayOfWeek.Saturday] = "sat",
+        [DayOfWeek.Sunday] = "sun",
     };
 
     public static string Day(DayOfWeek day) => DayNames[day];
