@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Actors.Domain.Segments;
 
 namespace Actors.Domain.Journeys;
@@ -89,7 +90,20 @@ public sealed record JourneyDefinition(
     ReEntry ReEntry,
     TimeSpan? CoolDown,
     string? ExitOnLeavingSegment,
-    int HoldoutPercent);
+    int HoldoutPercent)
+{
+    /// <summary>
+    /// Reads a journey (the language is described in <see cref="JourneyParser"/>) as <paramref name="id"/> at
+    /// <paramref name="version"/>. Never throws on bad input: every problem is returned with the path of the part at fault.
+    /// </summary>
+    public static JourneyParseResult Parse(JsonElement json, string id, int version) => JourneyParser.Parse(json, id, version);
+
+    /// <summary>The journey in English: trigger, steps from the start, goal, re-entry and holdout.</summary>
+    public string Describe() => JourneyDescription.Describe(this);
+
+    /// <summary>The canonical JSON (without id and version); <see cref="Parse"/> gives the same journey back.</summary>
+    public JsonElement ToJson() => JourneyJson.Write(this);
+}
 
 /// <summary>One problem in a journey's JSON: where (e.g. "steps[2].wait.duration"; "" is the whole) and what is wrong.</summary>
 public sealed record JourneyError(string Path, string Message);

@@ -587,7 +587,11 @@ internal sealed class RuleParser
     }
 
     /// <summary>"; did you mean count?" for a near miss (case, or a couple of letters), else "".</summary>
-    private static string DidYouMean(string given, IEnumerable<string> candidates)
+    private static string DidYouMean(string given, IEnumerable<string> candidates) =>
+        Closest(given, candidates) is { } best ? $"; did you mean {best}?" : "";
+
+    /// <summary>The candidate <paramref name="given"/> is a near miss of (case, or a couple of letters), or null. Journeys use it too.</summary>
+    internal static string? Closest(string given, IEnumerable<string> candidates)
     {
         string? best = null;
         var bestDistance = int.MaxValue;
@@ -596,7 +600,7 @@ internal sealed class RuleParser
             var distance = string.Equals(given, candidate, StringComparison.OrdinalIgnoreCase) ? 0 : Distance(given.ToLowerInvariant(), candidate.ToLowerInvariant());
             if (distance < bestDistance) (best, bestDistance) = (candidate, distance);
         }
-        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, best.Length / 3)) ? $"; did you mean {best}?" : "";
+        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, best.Length / 3)) ? best : null;
     }
 
     private static int Distance(string a, string b)
@@ -604,13 +608,18 @@ internal sealed class RuleParser
         if (a.Length > 64 || b.Length > 64) return int.MaxValue;
         var previous = new int[b.Length + 1];
         var current = new int[b.Length + 1];
+        var beforePrevious = new int[b.Length + 1];
         for (var j = 0; j <= b.Length; j++) previous[j] = j;
         for (var i = 1; i <= a.Length; i++)
         {
             current[0] = i;
             for (var j = 1; j <= b.Length; j++)
+            {
                 current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            (previous, current) = (current, previous);
+                // Two letters swapped ("wiat", "sned") is the commonest slip: one edit, not two.
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) current[j] = Math.Min(current[j], beforePrevious[j - 2] + 1);
+            }
+            (beforePrevious, previous, current) = (previous, current, beforePrevious);
         }
         return previous[b.Length];
     }
