@@ -1,3 +1,4 @@
+using Actors.Api.Tracking;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Actors.Api.Access;
@@ -103,6 +104,8 @@ public static partial class SegmentsApi
         var id = request.Id ?? Slug(request.Name);
         var errors = new List<(string, string)>();
         if (string.IsNullOrWhiteSpace(request.Name)) errors.Add(("name", "is required"));
+        else if (request.Name.Length > 200 || JsonText.Problem(request.Name) is not null || request.Name.Any(char.IsControl))
+            errors.Add(("name", "must be at most 200 characters of text without control characters"));
         if (id is null || !IdPattern().IsMatch(id)) errors.Add(("id", "must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit"));
         var parsed = SegmentRule.Parse(request.Rule);
         errors.AddRange(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
@@ -126,6 +129,8 @@ public static partial class SegmentsApi
     {
         var parsed = SegmentRule.Parse(request.Rule);
         if (!parsed.IsValid) return Problems.Invalid(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
+        if (request.Name is { } name && (name.Length > 200 || JsonText.Problem(name) is not null || name.Any(char.IsControl)))
+            return Problems.Invalid([("name", "must be at most 200 characters of text without control characters")]);
         if (!TryExpectedRevision(http, request, out var expected))
             return Problems.Invalid([("If-Match", "must be a segment revision, such as \"12\"")]);
 

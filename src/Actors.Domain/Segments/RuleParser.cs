@@ -534,7 +534,17 @@ internal sealed class RuleParser
 
     private string? NonEmpty(JsonElement v, string at)
     {
-        if (v.ValueKind != JsonValueKind.String || v.GetString() is not { } s || string.IsNullOrWhiteSpace(s))
+        string? s;
+        try
+        {
+            s = v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        }
+        catch (InvalidOperationException)
+        {
+            Error(at, "must be valid Unicode text (it holds a lone surrogate)");
+            return null;
+        }
+        if (s is null || string.IsNullOrWhiteSpace(s))
         {
             Error(at, "must be a non-empty string");
             return null;
@@ -542,6 +552,12 @@ internal sealed class RuleParser
         if (s.Length > MaxTextLength)
         {
             Error(at, $"must be at most {MaxTextLength} characters");
+            return null;
+        }
+        // Rules are stored as jsonb, which refuses NUL; control characters have no place in a rule's text anyway.
+        if (!Journeys.JourneyParser.IsCleanText(s))
+        {
+            Error(at, "must not contain control characters");
             return null;
         }
         return s;

@@ -23,6 +23,17 @@ public class RuleParsingTests
         Assert.EndsWith("; did you mean count?", error.Message);
     }
 
+    [Theory]
+    [InlineData("""{"attribute":"tier","equals":"go\u0000ld"}""", "equals")]
+    [InlineData("""{"attribute":"ti\u0000er","exists":true}""", "attribute")]
+    [InlineData("""{"topic":"sh\ud800oes"}""", "topic")]
+    [InlineData("""{"all":[{"count":{"event":"product_viewed","category":"a\u0001b","atLeast":1,"withinDays":3}}]}""", "all[0].count.category")]
+    public void Text_that_cannot_be_stored_is_refused_at_its_path(string json, string path)
+    {
+        var error = SingleError(json);
+        Assert.Equal(path, error.Path);
+    }
+
     [Fact]
     public void A_wrong_type_points_at_the_field()
     {

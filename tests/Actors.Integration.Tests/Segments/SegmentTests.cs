@@ -75,6 +75,24 @@ public class SegmentTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task Rules_and_names_with_text_that_cannot_be_stored_are_refused_with_400_not_500()
+    {
+        async Task<HttpStatusCode> Post(string body) =>
+            (await _marketing.PostAsync("/v1/segments", new StringContent(body, System.Text.Encoding.UTF8, "application/json"))).StatusCode;
+        Assert.Equal(HttpStatusCode.BadRequest, await Post("""{"id":"nul-rule","name":"x","rule":{"attribute":"tier","equals":"go\u0000ld"}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, await Post("""{"id":"nul-name","name":"a\u0000b","rule":{"topic":"shoes"}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, await Post("""{"id":"sur-rule","name":"x","rule":{"topic":"sh\ud800oes"}}"""));
+        var validate = await _marketing.PostAsync("/v1/segments/validate",
+            new StringContent("""{"rule":{"topic":"a\u0000"}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, validate.StatusCode);
+
+        await CreateSegment("clean-one", new { topic = "shoes" });
+        var put = await _marketing.PutAsync("/v1/segments/clean-one",
+            new StringContent("""{"name":"b\u0000","rule":{"topic":"shoes"}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+    }
+
+    [Fact]
     public async Task A_backfill_over_thousands_of_profiles_reports_progress_and_the_right_count()
     {
         const int visitors = 2000;
