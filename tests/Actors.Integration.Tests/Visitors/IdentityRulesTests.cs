@@ -210,6 +210,29 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public async Task A_device_merged_by_mistake_is_unmerged_and_its_later_events_are_its_own_again()
+    {
+        var device = New("kiosk");
+        var user = New("u");
+        await Order(device, null, $"g-{device}", 25); // a guest order on a kiosk
+        await Identify(device, user, $"login-{device}");
+        Assert.Equal(1, (await Profile($"user:{user}")).GetProperty("orders").GetProperty("count").GetInt32());
+
+        await Ok(_admin.PostAsJsonAsync("/v1/profiles/unmerge", new { profile = $"anon:{device}", reason = "kiosk shared by customers" }));
+
+        var customer = await Profile($"user:{user}");
+        Assert.Equal(0, customer.GetProperty("orders").GetProperty("count").GetInt32());
+        Assert.DoesNotContain($"anon:{device}", customer.GetProperty("mergedFrom").EnumerateArray().Select(e => e.GetString()));
+        var kiosk = await Profile(device);
+        Assert.Equal($"anon:{device}", kiosk.GetProperty("profileId").GetString());
+        Assert.Equal(1, kiosk.GetProperty("orders").GetProperty("count").GetInt32());
+
+        await Ok(_ingest.PostAsJsonAsync("/v1/track", new { anonymousId = device, messageId = $"after-{device}", @event = "Product Viewed", properties = new { product_id = "p" } }));
+        Assert.Contains(await Events(device), e => e.GetProperty("messageId").GetString() == $"after-{device}");
+        Assert.DoesNotContain(await Events($"user:{user}"), e => e.GetProperty("messageId").GetString() == $"after-{device}");
+    }
+
+    [Fact]
     public async Task Two_opposite_merges_at_once_end_in_one_customer_with_each_order_once()
     {
         var alice = New("alice");
