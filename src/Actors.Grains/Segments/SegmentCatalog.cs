@@ -9,13 +9,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Actors.Grains.Segments;
 
-/// <summary>How often the silo looks for changed segments and recomputes RFM quantiles.</summary>
+/// <summary>How often the silo looks for changed segments and journeys and recomputes RFM quantiles.</summary>
 public sealed record SegmentSettings
 {
     public TimeSpan RefreshEvery { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan RfmEvery { get; init; } = TimeSpan.FromMinutes(10);
     public TimeSpan SizeEvery { get; init; } = TimeSpan.FromHours(1);
     public int BackfillParallelism { get; init; } = 16;
+
+    /// <summary>How soon a visitor whose wait ended in a paused journey looks again (resuming moves them on within this).</summary>
+    public TimeSpan JourneyRecheckEvery { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>
@@ -84,7 +87,11 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
             }
             _current = new CatalogSnapshot(Math.Max(version, _current.Version), new SegmentContext(active, rfm)
             {
-                Journeys = new JourneyContext(ReadJourneys(journeyDocuments), _policy),
+                Journeys = new JourneyContext(ReadJourneys(journeyDocuments), _policy) 
+                {
+                    // Never zero: a paused journey's visitors would be woken again at once, forever.
+                    RecheckEvery = settings.JourneyRecheckEvery > TimeSpan.FromSeconds(1) ? settings.JourneyRecheckEvery : TimeSpan.FromSeconds(1),
+                },
             });
             _seen = seen;
         }

@@ -6,11 +6,14 @@ using Orleans.Runtime;
 
 namespace Actors.Integration.Tests.Journeys;
 
-/// <summary>No quiet hours (equal times), so a message is decided the moment its step is reached, whatever the hour.</summary>
+/// <summary>
+/// No quiet hours (equal times), so a message is decided the moment its step is reached, whatever the hour; visitors
+/// held by a paused journey look again every second.
+/// </summary>
 public sealed class JourneyHostFixture : HostFixture
 {
     protected override IEnumerable<string> ExtraArguments() =>
-        ["--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00"];
+        ["--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00", "--Actors:Segments:JourneyRecheckEvery=00:00:01"];
 }
 
 /// <summary>
@@ -183,6 +186,40 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         var message = Assert.Single(await WaitFor(visitor, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(30)));
         Assert.Equal("suppressed", Data(message, "outcome"));
         Assert.Equal("held_out", Data(message, "reason"));
+    }
+
+    [Fact]
+    public async Task A_paused_journey_holds_its_visitors_and_publishing_again_moves_them_on_while_archiving_lets_them_out()
+    {
+        var category = $"c{Guid.NewGuid():N}"[..12];
+        var journey = await Publish(CartJourney(category, "PT2S"));
+        var visitor = $"jv-{Guid.NewGuid():N}";
+        await Consent(visitor);
+        await AddToCart(visitor, category);
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PostAsync($"/v1/journeys/{journey}/pause", null)).StatusCode);
+
+        await Task.Delay(TimeSpan.FromSeconds(4)); // past the wait: held, nothing decided
+        Assert.Empty(await Events(visitor, "message_decided"));
+        var held = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/journeys");
+        Assert.Equal("paused", held.GetProperty("journeys")[0].GetProperty("status").GetString());
+        Assert.True(held.GetProperty("journeys")[0].GetProperty("inside").GetBoolean());
+
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PostAsync($"/v1/journeys/{journey}/publish", null)).StatusCode);
+        var message = Assert.Single(await WaitFor(visitor, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(20)));
+        Assert.Equal("sent", Data(message, "outcome"));
+
+        // Archived while another visitor waits: at the wait's end they leave, sent nothing; no one enters any more.
+        var other = $"jv-{Guid.NewGuid():N}";
+        await Consent(other);
+        await AddToCart(other, category);
+        Assert.Single(await Events(other, "journey_entered"));
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PostAsync($"/v1/journeys/{journey}/archive", null)).StatusCode);
+        var exited = await WaitFor(other, "journey_exited", e => e.Count > 0, TimeSpan.FromSeconds(20));
+        Assert.Equal("journey_archived", Data(Assert.Single(exited), "reason"));
+        Assert.Empty(await Events(other, "message_decided"));
+        var late = $"jv-{Guid.NewGuid():N}";
+        await AddToCart(late, category);
+        Assert.Empty(await Events(late, "journey_entered"));
     }
 
     [Fact]
