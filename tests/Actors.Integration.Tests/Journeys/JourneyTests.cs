@@ -256,6 +256,16 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         Assert.Equal(HttpStatusCode.BadRequest, nul.StatusCode);
         Assert.Contains("journey.name", (await nul.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
 
+        // No journey at all, or not an object: 400 at "journey".
+        foreach (var body in new[] { """{"id":"none"}""", """{"id":"none","journey":null}""", """{"journey":[]}""" })
+        {
+            var response = await _marketing.PostAsync("/v1/journeys", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("journey", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await _marketing.PutAsJsonAsync("/v1/journeys/no-such", new { journey = CartJourney("shoes", "PT1H") })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _marketing.PostAsync("/v1/journeys/no-such/publish", null)).StatusCode);
+
         var valid = await _marketing.PostAsJsonAsync("/v1/journeys/validate", new { journey = CartJourney("shoes", "PT1H") });
         Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
         Assert.StartsWith("When a visitor adds shoes to the cart", (await valid.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("description").GetString());
