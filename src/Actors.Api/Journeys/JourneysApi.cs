@@ -36,7 +36,7 @@ public static partial class JourneysApi
 
     /// <summary>Where a visitor is in one journey: the position from their stream and the step's kind in that version.</summary>
     public sealed record VisitorJourney(string JourneyId, string? Name, string? Status, int Version, int Occurrence, bool Inside, string? StepId,
-        string? StepKind, bool HeldOut, DateTimeOffset? EnteredAt, DateTimeOffset? StepSince, DateTimeOffset? WaitUntil,
+        string? StepKind, bool HeldOut, string? EntryReason, DateTimeOffset? EnteredAt, DateTimeOffset? StepSince, DateTimeOffset? WaitUntil,
         DateTimeOffset? LastExitAt, string? LastExitReason);
     public sealed record VisitorJourneys(string ProfileId, long Version, IReadOnlyList<VisitorJourney> Journeys);
 
@@ -173,7 +173,7 @@ public static partial class JourneysApi
             var definition = journey?.AtVersion(p.Version);
             var step = p.StepId is { } s ? definition?.Steps.GetValueOrDefault(s) : null;
             return new VisitorJourney(p.JourneyId, journey?.Latest.Name, journey is null ? null : Wire(journey.Status), p.Version, p.Occurrence,
-                p.StepId is not null, p.StepId, step is null ? null : KindOf(step), p.HeldOut, p.EnteredAt, p.StepSince, p.WaitUntil,
+                p.StepId is not null, p.StepId, step is null ? null : KindOf(step), p.HeldOut, p.EntryReason, p.EnteredAt, p.StepSince, p.WaitUntil,
                 p.LastExitAt, p.LastExitReason);
         }).ToList();
         return TypedResults.Ok(new VisitorJourneys(profile.ProfileId, profile.Version, items));

@@ -52,16 +52,16 @@ public sealed record ProfileView
         UserId = p.UserId,
         Attributes = new Dictionary<string, string>(p.Attributes),
         Journeys = [.. p.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).Select(j => new JourneyPositionView(
-            j.Key, j.Value.Version, j.Value.Occurrence, j.Value.StepId, j.Value.HeldOut, j.Value.EnteredAt, j.Value.StepSince,
+            j.Key, j.Value.Version, j.Value.Occurrence, j.Value.StepId, j.Value.HeldOut, j.Value.EntryReason, j.Value.EnteredAt, j.Value.StepSince,
             j.Value.WaitUntil, j.Value.LastExitAt, j.Value.LastExitReason))],
     };
 }
 
 /// <summary>
-/// One journey's position: the version and passage the visitor is on, the step they are at (null: not inside), until
-/// when they wait there, and how their last passage ended.
+/// One journey's position: the version and passage the visitor is on and why they entered it, the step they are at
+/// (null: not inside), until when they wait there, and how their last passage ended.
 /// </summary>
-public sealed record JourneyPositionView(string JourneyId, int Version, int Occurrence, string? StepId, bool HeldOut,
+public sealed record JourneyPositionView(string JourneyId, int Version, int Occurrence, string? StepId, bool HeldOut, string? EntryReason,
     DateTimeOffset? EnteredAt, DateTimeOffset? StepSince, DateTimeOffset? WaitUntil, DateTimeOffset? LastExitAt, string? LastExitReason);
 
 public sealed record PreferencesView(IReadOnlyList<string> Topics, IReadOnlyList<string> ContentTypes, string? Frequency, DateTimeOffset? PausedUntil);

@@ -138,7 +138,7 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
     public async Task The_wait_ends_by_the_durable_reminder_after_the_grain_was_deactivated()
     {
         var category = $"c{Guid.NewGuid():N}"[..12];
-        await Publish(CartJourney(category, "PT5S"));
+        await Publish(CartJourney(category, "PT8S"));
         var visitor = $"jv-{Guid.NewGuid():N}";
         await Consent(visitor);
         await AddToCart(visitor, category);
@@ -152,7 +152,7 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         for (var i = 0; i < 20 && (await management.GetDetailedGrainStatistics()).Any(g => g.GrainId.Key.ToString() == profileId); i++)
             await Task.Delay(100);
         Assert.DoesNotContain(await management.GetDetailedGrainStatistics(), g => g.GrainId.Key.ToString() == profileId);
-        Assert.Empty(await Events(visitor, "message_decided")); // the 5 s wait has not ended yet
+        Assert.Empty(await Events(visitor, "message_decided")); // the 8 s wait has not ended yet
 
         var decided = await WaitFor(visitor, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(40));
         var message = Assert.Single(decided);
@@ -328,6 +328,7 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         var here = Assert.Single(where.GetProperty("journeys").EnumerateArray());
         Assert.True(here.GetProperty("inside").GetBoolean());
         Assert.Equal("wait", here.GetProperty("stepKind").GetString());
+        Assert.Equal("event cart_item_added", here.GetProperty("entryReason").GetString());
         Assert.Equal(position.GetProperty("waitUntil").GetDateTimeOffset(), here.GetProperty("waitUntil").GetDateTimeOffset());
 
         var minimal = await _ingest.GetFromJsonAsync<JsonElement>($"/v1/visitors/{visitor}/profile");
