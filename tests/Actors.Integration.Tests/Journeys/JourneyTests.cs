@@ -121,7 +121,7 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
     public async Task An_order_before_the_wait_ends_reaches_the_goal_and_nothing_is_sent()
     {
         var category = $"c{Guid.NewGuid():N}"[..12];
-        var journey = await Publish(CartJourney(category, "PT3S"));
+        var journey = await Publish(CartJourney(category, "PT5S"));
         var visitor = $"jv-{Guid.NewGuid():N}";
         await Consent(visitor);
         await AddToCart(visitor, category);
@@ -130,7 +130,7 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         var goal = Assert.Single(await Events(visitor, "journey_goal_reached"));
         Assert.Equal(journey, Data(goal, "journeyId"));
         Assert.Equal("true", Data(goal, "withinAttribution").ToLowerInvariant());
-        await Task.Delay(TimeSpan.FromSeconds(5)); // past the wait
+        await Task.Delay(TimeSpan.FromSeconds(7)); // past the wait
         Assert.Empty(await Events(visitor, "message_decided"));
     }
 
