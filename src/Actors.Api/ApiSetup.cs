@@ -3,6 +3,7 @@ using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
+using Actors.Api.Journeys;
 using Actors.Api.Segments;
 using Actors.Api.Tracking;
 using Actors.Api.Visitors;
@@ -50,6 +51,7 @@ public static class ApiSetup
         app.MapReplayApi();
         app.MapImportApi();
         app.MapSegmentsApi();
+        app.MapJourneysApi();
         return app;
     }
 }

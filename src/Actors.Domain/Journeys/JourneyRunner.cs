@@ -16,6 +16,12 @@ public sealed record ActiveJourney(JourneyDefinition Latest, JourneyStatus Statu
 public sealed record JourneyContext(IReadOnlyList<ActiveJourney> Journeys, PolicySettings Policy)
 {
     public static JourneyContext None { get; } = new([], PolicySettings.Default);
+
+    /// <summary>
+    /// How long a visitor whose wait ended in a journey that cannot go on now (paused, or not in the catalogue yet)
+    /// sleeps before looking again; resuming the journey moves them on within this.
+    /// </summary>
+    public TimeSpan RecheckEvery { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>
@@ -45,6 +51,11 @@ public static class JourneyRunner
         foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
         {
             if (!position.Inside || Find(context, journeyId, position.Version) is not { } definition) continue;
+            if (Status(context, journeyId) == JourneyStatus.Archived)
+            {
+                EndArchived(profile, definition, position, now, cause, toAppend);
+                continue;
+            }
             if (definition.Goal is { } goal && Matches(goal.EventName, goal.Category, name, category))
             {
                 var within = position.EnteredAt is { } entered && now - entered <= goal.AttributionWindow;
@@ -88,8 +99,14 @@ public static class JourneyRunner
         {
             if (!position.Inside || position.WaitUntil is not { } until || until > now) continue;
             if (Find(context, journeyId, position.Version) is not { } definition) continue;
-            if (Status(context, journeyId) == JourneyStatus.Paused) continue; // paused: visitors wait, nothing is sent
+            var status = Status(context, journeyId);
+            if (status == JourneyStatus.Paused) continue; // paused: visitors wait, nothing is sent
             var cause = $"wakeup:{journeyId}:{position.Occurrence}:{position.StepId}:{until.UtcTicks}";
+            if (status == JourneyStatus.Archived)
+            {
+                EndArchived(profile, definition, position, now, cause, toAppend);
+                continue;
+            }
             switch (definition.Steps.GetValueOrDefault(position.StepId!))
             {
                 case WaitStep w: Advance(profile, definition, position, w.Id, "waited", w.Next, now, cause, context, toAppend); break;
@@ -113,6 +130,25 @@ public static class JourneyRunner
         DateTimeOffset? next = null;
         foreach (var position in profile.Journeys.Values)
             if (position.Inside && position.WaitUntil is { } until && (next is null || until < next)) next = until;
+        return next;
+    }
+
+    /// <summary>
+    /// The earliest moment a journey wait ends, or null. A wait that has ended in a journey that cannot go on now
+    /// (paused, or not in <paramref name="context"/>: this node's catalogue not loaded yet) counts as ending
+    /// <see cref="JourneyContext.RecheckEvery"/> from <paramref name="now"/>: else the visitor would be woken again at
+    /// once, forever, and the wake-up must not be dropped either (the visitor would never go on).
+    /// </summary>
+    public static DateTimeOffset? NextWakeUp(VisitorProfile profile, JourneyContext context, DateTimeOffset now)
+    {
+        DateTimeOffset? next = null;
+        foreach (var (journeyId, position) in profile.Journeys)
+        {
+            if (!position.Inside || position.WaitUntil is not { } until) continue;
+            if (until <= now && (Find(context, journeyId, position.Version) is null || Status(context, journeyId) == JourneyStatus.Paused))
+                until = SafeTime.Add(now, context.RecheckEvery);
+            if (next is null || until < next) next = until;
+        }
         return next;
     }
 
@@ -263,6 +299,11 @@ public static class JourneyRunner
                 TryEnter(profile, journey, now, $"{cause}:journey:{journey.Latest.Id}", entered ? $"entered segment {segmentId}" : $"left segment {segmentId}", context, toAppend);
         }
     }
+
+    /// <summary>An archived journey lets no one go on: a visitor inside leaves at their next event or wake-up, sent nothing more.</summary>
+    private static void EndArchived(VisitorProfile profile, JourneyDefinition definition, JourneyPosition position, DateTimeOffset now, string cause,
+        List<VisitorEvent> toAppend) =>
+        End(profile, definition, position, position.StepId, "archived", "journey_archived", now, $"{cause}:archived", toAppend);
 
     private static void Move(VisitorProfile profile, JourneyDefinition definition, JourneyPosition position, string? fromStep, string outcome, string toStep,
         DateTimeOffset? waitUntil, DateTimeOffset now, string cause, List<VisitorEvent> toAppend) =>

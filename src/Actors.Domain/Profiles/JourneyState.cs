@@ -15,6 +15,9 @@ public sealed class JourneyPosition
     [JsonInclude] public string? StepId { get; internal set; }
 
     [JsonInclude] public bool HeldOut { get; internal set; }
+
+    /// <summary>Why the visitor entered this passage (e.g. "event cart_item_added", "entered segment vip").</summary>
+    [JsonInclude] public string? EntryReason { get; internal set; }
     [JsonInclude] public DateTimeOffset? EnteredAt { get; internal set; }
     [JsonInclude] public DateTimeOffset? StepSince { get; internal set; }
 

@@ -24,6 +24,9 @@ public sealed record ProfileView
     public string? UserId { get; init; }
     public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 
+    /// <summary>Where the visitor is in each journey they ever entered (marketing and admin reads only).</summary>
+    public IReadOnlyList<JourneyPositionView> Journeys { get; init; } = [];
+
     private VisitorView? _forVisitor;
 
     /// <summary>The minimal view for the visitor's own browser; built once per view, since views are cached and read often.</summary>
@@ -48,8 +51,18 @@ public sealed record ProfileView
         MergedFrom = [.. p.MergedFrom],
         UserId = p.UserId,
         Attributes = new Dictionary<string, string>(p.Attributes),
+        Journeys = [.. p.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).Select(j => new JourneyPositionView(
+            j.Key, j.Value.Version, j.Value.Occurrence, j.Value.StepId, j.Value.HeldOut, j.Value.EntryReason, j.Value.EnteredAt, j.Value.StepSince,
+            j.Value.WaitUntil, j.Value.LastExitAt, j.Value.LastExitReason))],
     };
 }
+
+/// <summary>
+/// One journey's position: the version and passage the visitor is on and why they entered it, the step they are at
+/// (null: not inside), until when they wait there, and how their last passage ended.
+/// </summary>
+public sealed record JourneyPositionView(string JourneyId, int Version, int Occurrence, string? StepId, bool HeldOut, string? EntryReason,
+    DateTimeOffset? EnteredAt, DateTimeOffset? StepSince, DateTimeOffset? WaitUntil, DateTimeOffset? LastExitAt, string? LastExitReason);
 
 public sealed record PreferencesView(IReadOnlyList<string> Topics, IReadOnlyList<string> ContentTypes, string? Frequency, DateTimeOffset? PausedUntil);
 

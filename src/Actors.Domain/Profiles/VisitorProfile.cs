@@ -221,6 +221,7 @@ public sealed class VisitorProfile
                 position.Version = j.JourneyVersion;
                 position.Occurrence = j.Occurrence;
                 position.HeldOut = j.HeldOut;
+                position.EntryReason = j.Reason;
                 position.EnteredAt = e.EventTime;
                 break;
             }

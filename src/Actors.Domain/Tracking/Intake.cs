@@ -89,7 +89,7 @@ public static class Intake
         if (profile.MergedIntoProfileId is not null) return null;
         var inactivity = StageMachine.NextInactivityCheck(profile, settings);
         var segment = segments.Active.Count == 0 ? null : SegmentMembership.NextChange(profile, segments.Active, now, segments.Rfm);
-        return Earliest(Earliest(inactivity, segment), JourneyRunner.NextWakeUp(profile));
+        return Earliest(Earliest(inactivity, segment), JourneyRunner.NextWakeUp(profile, segments.Journeys, now));
     }
 
     private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => (a, b) switch

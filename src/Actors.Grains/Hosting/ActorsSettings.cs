@@ -17,4 +17,7 @@ public sealed record ActorsSettings
     public Segments.SegmentSettings Segments { get; init; } = new();
 
     public Segments.WebhookSettings Webhooks { get; init; } = new();
+
+    /// <summary>The message policy journeys send under (section "Actors:Messages"); a fresh instance, as above.</summary>
+    public Actors.Domain.Journeys.PolicySettings Messages { get; init; } = new();
 }

@@ -90,6 +90,7 @@ public static class ActorsSilo
         services.AddActorsEventStore(connectionString, settings.EventStore);
         services.AddSingleton<VisitorDirectory>();
         services.AddSingleton(settings.Segments);
+        services.AddSingleton(settings.Messages);
         services.AddSingleton<SegmentCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentCatalog>());
         services.AddSingleton<SegmentBackfill>();

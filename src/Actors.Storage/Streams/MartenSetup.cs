@@ -1,5 +1,6 @@
 using Actors.Domain.Tracking;
 using Actors.Storage.Access;
+using Actors.Storage.Journeys;
 using Actors.Storage.Segments;
 using JasperFx;
 using JasperFx.Events;
@@ -27,6 +28,7 @@ public static class MartenSetup
         services.AddSingleton<InstallationSecrets>();
         services.AddSingleton<ProfileHistory>();
         services.AddSingleton<SegmentStore>();
+        services.AddSingleton<JourneyStore>();
         return services;
     }
 
@@ -45,6 +47,7 @@ public static class MartenSetup
         options.Schema.For<SegmentMember>().Index(m => m.SegmentId);
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();
+        options.Schema.For<JourneyDocument>().UseOptimisticConcurrency(true);
         options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);

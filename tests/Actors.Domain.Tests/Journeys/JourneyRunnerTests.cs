@@ -75,6 +75,55 @@ public class JourneyRunnerTests
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
     }
 
+    private static SegmentContext WithStatus(JourneyDefinition journey, JourneyStatus status) =>
+        SegmentContext.None with { Journeys = new JourneyContext([ActiveJourney.Of(journey, status)], NoQuietHours) { RecheckEvery = TimeSpan.FromMinutes(1) } };
+
+    [Fact]
+    public void A_paused_journey_holds_its_visitors_without_waking_them_in_a_loop_and_resuming_moves_them_on()
+    {
+        var journey = AbandonedCart();
+        var (profile, _) = ConsentingVisitor();
+        Intake.Handle(profile, [Cart(T0)], T0, Settings, WithStatus(journey, JourneyStatus.Active));
+        var paused = WithStatus(journey, JourneyStatus.Paused);
+
+        // The wait ended while paused: nothing is sent, and the next wake-up is a while ahead, not the past moment.
+        var late = T0.AddHours(2);
+        Assert.Empty(Intake.HandleWakeUp(profile, late, Settings, paused).OfType<MessageDecided>());
+        Assert.Equal(late.AddMinutes(1), Intake.NextWakeUp(profile, late, Settings, paused));
+        // Not yet ended: the wait's own end. Unknown to the catalogue (not loaded yet): look again later too.
+        Assert.Equal(T0.AddHours(1), Intake.NextWakeUp(profile, T0.AddMinutes(5), Settings, paused));
+        Assert.Equal(late.AddMinutes(1), Intake.NextWakeUp(profile, late, Settings, SegmentContext.None with
+            { Journeys = JourneyContext.None with { RecheckEvery = TimeSpan.FromMinutes(1) } }));
+
+        // Resumed: the next wake-up sends.
+        var active = WithStatus(journey, JourneyStatus.Active);
+        Assert.Equal(T0.AddHours(1), Intake.NextWakeUp(profile, late, Settings, active));
+        Assert.Equal(MessageOutcome.Sent, Assert.Single(Intake.HandleWakeUp(profile, late.AddMinutes(1), Settings, active).OfType<MessageDecided>()).Outcome);
+    }
+
+    [Fact]
+    public void An_archived_journey_lets_its_visitors_out_at_their_next_wake_up_or_event_and_sends_nothing()
+    {
+        var journey = AbandonedCart();
+        var archived = WithStatus(journey, JourneyStatus.Archived);
+        var (waiting, stream) = ConsentingVisitor();
+        stream.AddRange(Intake.Handle(waiting, [Cart(T0)], T0, Settings, WithStatus(journey, JourneyStatus.Active)).ToAppend);
+        var woken = Intake.HandleWakeUp(waiting, T0.AddHours(1), Settings, archived);
+        stream.AddRange(woken);
+        Assert.DoesNotContain(woken, e => e is MessageDecided);
+        Assert.Contains(woken, e => e is JourneyExited { Reason: "journey_archived" });
+        Assert.False(waiting.Journeys["cart"].Inside);
+        Assert.Null(JourneyRunner.NextWakeUp(waiting, archived.Journeys, T0.AddHours(1)));
+        Assert.DoesNotContain(Intake.Handle(waiting, [Cart(T0.AddHours(2))], T0.AddHours(2), Settings, archived).ToAppend, e => e is JourneyEntered);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(waiting.Journeys),
+            System.Text.Json.JsonSerializer.Serialize(ProfileFold.Fold("anon:v1", stream).Journeys));
+
+        var (active, _) = ConsentingVisitor("anon:v2");
+        Intake.Handle(active, [Cart(T0)], T0, Settings, WithStatus(journey, JourneyStatus.Active));
+        var byEvent = Intake.Handle(active, [Make.View("p", "shoes", T0.AddMinutes(5))], T0.AddMinutes(5), Settings, archived).ToAppend;
+        Assert.Contains(byEvent, e => e is JourneyExited { Reason: "journey_archived" });
+    }
+
     [Fact]
     public void An_order_before_the_wait_ends_reaches_the_goal_and_no_message_is_decided()
     {

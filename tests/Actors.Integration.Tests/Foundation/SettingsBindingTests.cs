@@ -31,4 +31,24 @@ public class SettingsBindingTests
         Assert.Equal(TimeSpan.FromDays(120), unbound.Lifecycle.LapsedAfter);
         Assert.Equal(TimeSpan.FromDays(120), LifecycleSettings.Default.LapsedAfter);
     }
+
+    [Fact]
+    public void The_message_policy_binds_from_Actors_Messages_into_a_fresh_instance_per_host()
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Messages:MarketingCap"] = "5",
+            ["Actors:Messages:CapWindow"] = "1.00:00:00",
+            ["Actors:Messages:QuietFrom"] = "00:00",
+            ["Actors:Messages:QuietUntil"] = "00:00",
+            ["Actors:Messages:DefaultTimeZone"] = "Europe/Madrid",
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+        Assert.Equal(5, bound.Messages.MarketingCap);
+        Assert.Equal(TimeSpan.FromDays(1), bound.Messages.CapWindow);
+        Assert.Equal(bound.Messages.QuietFrom, bound.Messages.QuietUntil);
+        Assert.Equal("Europe/Madrid", bound.Messages.DefaultTimeZone);
+        Assert.Equal(3, new ActorsSettings().Messages.MarketingCap);
+        Assert.Equal(new TimeOnly(21, 0), Actors.Domain.Journeys.PolicySettings.Default.QuietFrom);
+    }
 }
