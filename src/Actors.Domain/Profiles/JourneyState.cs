@@ -41,6 +41,9 @@ public sealed class MessageLog
 {
     public const int Kept = 64;
 
+    /// <summary>The log of a visitor who was never sent anything (shared; never written to).</summary>
+    internal static MessageLog Empty { get; } = new();
+
     [JsonInclude] public List<SentMessage> Sent { get; private set; } = [];
 
     // Counting for caps and frequency is the message policy's (MessagePolicy), with its window boundaries in one place.

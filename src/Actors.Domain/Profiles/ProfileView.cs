@@ -51,7 +51,7 @@ public sealed record ProfileView
         MergedFrom = [.. p.MergedFrom],
         UserId = p.UserId,
         Attributes = new Dictionary<string, string>(p.Attributes),
-        Journeys = [.. p.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).Select(j => new JourneyPositionView(
+        Journeys = p.Journeys.Count == 0 ? [] : [.. p.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).Select(j => new JourneyPositionView(
             j.Key, j.Value.Version, j.Value.Occurrence, j.Value.StepId, j.Value.HeldOut, j.Value.EntryReason, j.Value.EnteredAt, j.Value.StepSince,
             j.Value.WaitUntil, j.Value.LastExitAt, j.Value.LastExitReason))],
     };

@@ -53,7 +53,22 @@ public sealed class VisitorProfile
     /// Withdrawn consents by "channel:purpose", with when; giving the consent again removes the entry. Kept so the message
     /// policy can tell "withdrawn" (blocks even a transactional message) from "never given".
     /// </summary>
-    [JsonInclude] public Dictionary<string, DateTimeOffset> WithdrawnConsents { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public IReadOnlyDictionary<string, DateTimeOffset> WithdrawnConsents
+    {
+        get => _withdrawn ?? NoTimes;
+        private set => _withdrawn = value.Count == 0 ? null : new Dictionary<string, DateTimeOffset>(value, StringComparer.Ordinal);
+    }
+
+    // Collections most visitors never use are made on first use: a profile is held by every active grain, and empty
+    // dictionaries cost about 80 bytes each (see the bytes-per-grain benchmark).
+    private Dictionary<string, DateTimeOffset>? _withdrawn;
+    private Dictionary<string, long>? _absorbedUpTo;
+    private Dictionary<string, JourneyPosition>? _journeys;
+    private MessageLog? _messages;
+    private static readonly IReadOnlyDictionary<string, DateTimeOffset> NoTimes = new Dictionary<string, DateTimeOffset>();
+    private static readonly IReadOnlyDictionary<string, long> NoVersions = new Dictionary<string, long>();
+    private static readonly IReadOnlyDictionary<string, JourneyPosition> NoJourneys = new Dictionary<string, JourneyPosition>();
 
     [JsonInclude] public Preferences Preferences { get; private set; } = new();
     [JsonInclude] public OrderSummary Orders { get; private set; } = new();
@@ -65,13 +80,28 @@ public sealed class VisitorProfile
     [JsonInclude] public List<string> MergedFrom { get; private set; } = [];
 
     /// <summary>For each merged source, the source stream version carried so far (a retried merge carries the rest).</summary>
-    [JsonInclude] public Dictionary<string, long> AbsorbedUpTo { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public IReadOnlyDictionary<string, long> AbsorbedUpTo
+    {
+        get => _absorbedUpTo ?? NoVersions;
+        private set => _absorbedUpTo = value.Count == 0 ? null : new Dictionary<string, long>(value, StringComparer.Ordinal);
+    }
 
     /// <summary>The visitor's place in each journey they ever entered, by journey id.</summary>
-    [JsonInclude] public Dictionary<string, JourneyPosition> Journeys { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public IReadOnlyDictionary<string, JourneyPosition> Journeys
+    {
+        get => _journeys ?? NoJourneys;
+        private set => _journeys = value.Count == 0 ? null : new Dictionary<string, JourneyPosition>(value, StringComparer.Ordinal);
+    }
 
     /// <summary>Recent messages sent to the visitor (for caps and frequency).</summary>
-    [JsonInclude] public MessageLog Messages { get; private set; } = new();
+    [JsonInclude]
+    public MessageLog Messages
+    {
+        get => _messages ?? MessageLog.Empty;
+        private set => _messages = value.Sent.Count == 0 ? null : value;
+    }
 
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
@@ -172,14 +202,14 @@ public sealed class VisitorProfile
             {
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents[key] = e.EventTime;
-                WithdrawnConsents.Remove(key);
+                _withdrawn?.Remove(key);
                 break;
             }
             case ConsentWithdrawn c:
             {
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents.Remove(key);
-                WithdrawnConsents[key] = e.EventTime;
+                (_withdrawn ??= new(StringComparer.Ordinal))[key] = e.EventTime;
                 break;
             }
             case AttributesUpdated a:
@@ -198,7 +228,8 @@ public sealed class VisitorProfile
             case ProfilesMerged m:
                 if (!MergedFrom.Contains(m.SourceProfileId)) MergedFrom.Add(m.SourceProfileId);
                 // Merges recorded before source versions were kept covered the whole source.
-                AbsorbedUpTo[m.SourceProfileId] = Math.Max(AbsorbedUpTo.GetValueOrDefault(m.SourceProfileId), m.SourceVersion ?? long.MaxValue);
+                (_absorbedUpTo ??= new(StringComparer.Ordinal))[m.SourceProfileId] =
+                    Math.Max(AbsorbedUpTo.GetValueOrDefault(m.SourceProfileId), m.SourceVersion ?? long.MaxValue);
                 break;
             case MergedInto m:
                 MergedIntoProfileId = m.TargetProfileId;
@@ -209,7 +240,7 @@ public sealed class VisitorProfile
                 break;
             case ProfilesUnmerged u:
                 MergedFrom.Remove(u.SourceProfileId);
-                AbsorbedUpTo.Remove(u.SourceProfileId);
+                _absorbedUpTo?.Remove(u.SourceProfileId);
                 break;
             case MergeUndone:
                 MergedIntoProfileId = null;
@@ -235,7 +266,7 @@ public sealed class VisitorProfile
                 break;
             }
             case MessageDecided m:
-                Messages.Record(m);
+                if (m.Outcome == MessageOutcome.Sent) (_messages ??= new()).Record(m);
                 if (m.Outcome == MessageOutcome.Deferred && Journeys.TryGetValue(m.JourneyId, out var deferred)) deferred.WaitUntil = m.NotBefore;
                 break;
             case JourneyGoalReached j:
@@ -255,7 +286,8 @@ public sealed class VisitorProfile
 
     private JourneyPosition Journey(string journeyId)
     {
-        if (!Journeys.TryGetValue(journeyId, out var position)) Journeys[journeyId] = position = new JourneyPosition();
+        _journeys ??= new(StringComparer.Ordinal);
+        if (!_journeys.TryGetValue(journeyId, out var position)) _journeys[journeyId] = position = new JourneyPosition();
         return position;
     }
 
