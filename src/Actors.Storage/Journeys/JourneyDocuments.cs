@@ -6,7 +6,7 @@ namespace Actors.Storage.Journeys;
 /// A marketer's journey as stored: its status, its current version and every version it had (visitors stay on the
 /// version they entered, so the silos need them all), each in canonical JSON.
 /// </summary>
-public sealed record JourneyDocument
+public sealed record JourneyDocument : Definitions.IRevisioned<JourneyDocument>
 {
     public required string Id { get; init; }
     public required string Name { get; init; }
@@ -26,6 +26,8 @@ public sealed record JourneyDocument
     /// what a client sends back (If-Match) so a stale update gets 409 instead of winning.
     /// </summary>
     public long Revision { get; init; }
+
+    public JourneyDocument WithRevision(string id, long revision) => this with { Id = id, Revision = revision };
 
     /// <summary>The version new entrants get (a method, so that it is not stored).</summary>
     public JourneyVersion CurrentVersion() => Versions.First(v => v.Version == Version);

@@ -1,7 +1,7 @@
 namespace Actors.Storage.Segments;
 
 /// <summary>A marketer's segment as stored: its current rule and every earlier version of it.</summary>
-public sealed record SegmentDocument
+public sealed record SegmentDocument : Definitions.IRevisioned<SegmentDocument>
 {
     public required string Id { get; init; }
     public required string Name { get; init; }
@@ -18,6 +18,8 @@ public sealed record SegmentDocument
     /// the catalogue's version, and what a client sends back (If-Match) so a stale update gets 409 instead of winning.
     /// </summary>
     public long Revision { get; init; }
+
+    public SegmentDocument WithRevision(string id, long revision) => this with { Id = id, Revision = revision };
 
     public IReadOnlyList<SegmentVersion> History { get; init; } = [];
 

@@ -1,8 +1,15 @@
+using Actors.Storage.Definitions;
 using Marten;
 
 namespace Actors.Storage.Segments;
 
-public enum SegmentUpdateStatus { Saved, NotFound, Conflict, Refused }
+public enum SegmentUpdateStatus
+{
+    Saved = RevisionedSaveStatus.Saved,
+    NotFound = RevisionedSaveStatus.NotFound,
+    Conflict = RevisionedSaveStatus.Conflict,
+    Refused = RevisionedSaveStatus.Refused,
+}
 
 /// <summary>How an update went; <see cref="Segment"/> is the saved document, or the current one on a conflict.</summary>
 public sealed record SegmentUpdate(SegmentUpdateStatus Status, SegmentDocument? Segment);
@@ -28,76 +35,21 @@ public sealed class SegmentStore(IDocumentStore store)
     public const string RevisionSequence = "actors_segment_revision";
 
     // Any constant shared by all nodes: saves of segments take this transaction lock, one at a time.
-    private const long SaveLock = 0x5E6_0001;
+    private readonly RevisionedSaves<SegmentDocument> saves = new(store, RevisionSequence, 0x5E6_0001);
 
     /// <summary>Saves a new segment with its first revision; null when one with its id exists (nothing is overwritten).</summary>
-    public async Task<SegmentDocument?> CreateAsync(SegmentDocument segment, CancellationToken ct = default)
-    {
-        await using var session = store.LightweightSession();
-        await session.BeginTransactionAsync(ct);
-        await LockAsync(session, ct);
-        if (await session.LoadAsync<SegmentDocument>(segment.Id, ct) is not null) return null;
-        var saved = segment with { Revision = await NextRevisionAsync(session, ct) };
-        session.Insert(saved);
-        await session.SaveChangesAsync(ct);
-        _sequenceExists = true;
-        return saved;
-    }
+    public Task<SegmentDocument?> CreateAsync(SegmentDocument segment, CancellationToken ct = default) => saves.CreateAsync(segment, ct);
 
     /// <summary>
-    /// Applies <paramref name="change"/> to the segment as stored now and saves it with a new revision. Refused (Conflict)
-    /// when the caller based its change on another revision than <paramref name="expectedRevision"/>, or when another
-    /// writer got in between; so two updates from the same base never silently overwrite each other.
+    /// Applies <paramref name="change"/> to the segment as stored now and saves it with a new revision (see
+    /// <see cref="RevisionedSaves{T}"/>): Conflict on another base revision or a concurrent writer, Refused when
+    /// <paramref name="refuse"/> says so (an archived segment).
     /// </summary>
-    /// <param name="refuse">When true for the current document, nothing is saved (Refused): e.g. an archived segment.</param>
     public async Task<SegmentUpdate> UpdateAsync(string id, long? expectedRevision, Func<SegmentDocument, SegmentDocument> change,
         Func<SegmentDocument, bool>? refuse = null, CancellationToken ct = default)
     {
-        await using var session = store.LightweightSession();
-        await session.BeginTransactionAsync(ct);
-        // Saves are serialised so that they commit in revision order: a node that has seen revision N has seen every
-        // change up to N, which is what the catalogue's version promises.
-        await LockAsync(session, ct);
-        var current = await session.LoadAsync<SegmentDocument>(id, ct);
-        if (current is null) return new SegmentUpdate(SegmentUpdateStatus.NotFound, null);
-        if (expectedRevision is { } expected && expected != current.Revision) return new SegmentUpdate(SegmentUpdateStatus.Conflict, current);
-        if (refuse?.Invoke(current) == true) return new SegmentUpdate(SegmentUpdateStatus.Refused, current);
-        var saved = change(current) with { Id = id, Revision = await NextRevisionAsync(session, ct) };
-        session.Store(saved);
-        try
-        {
-            await session.SaveChangesAsync(ct);
-            _sequenceExists = true;
-        }
-        catch (Exception e) when (e is JasperFx.ConcurrencyException || e.InnerException is JasperFx.ConcurrencyException)
-        {
-            return new SegmentUpdate(SegmentUpdateStatus.Conflict, current);
-        }
-        return new SegmentUpdate(SegmentUpdateStatus.Saved, saved);
-    }
-
-    /// <summary>A transaction-scoped lock: released by the commit or rollback, even if this node dies.</summary>
-    private static Task LockAsync(IDocumentSession session, CancellationToken ct) =>
-        ExecuteAsync(session, $"select pg_advisory_xact_lock({SaveLock})", ct);
-
-    private volatile bool _sequenceExists;
-
-    /// <summary>
-    /// The next revision. Called under the save lock, so creating the sequence on first use cannot race; it is known to
-    /// exist once a save that made it has committed.
-    /// </summary>
-    private async Task<long> NextRevisionAsync(IDocumentSession session, CancellationToken ct)
-    {
-        var sequence = $"{store.Options.DatabaseSchemaName}.{RevisionSequence}";
-        if (!_sequenceExists) await ExecuteAsync(session, $"create sequence if not exists {sequence}", ct);
-        return (long)(await ExecuteAsync(session, $"select nextval('{sequence}')", ct))!;
-    }
-
-    /// <summary>SQL on the session's own connection, inside its transaction (BeginTransactionAsync comes first).</summary>
-    private static async Task<object?> ExecuteAsync(IDocumentSession session, string sql, CancellationToken ct)
-    {
-        await using var command = new Npgsql.NpgsqlCommand(sql, session.Connection);
-        return await command.ExecuteScalarAsync(ct);
+        var save = await saves.UpdateAsync(id, expectedRevision, change, refuse, ct);
+        return new SegmentUpdate((SegmentUpdateStatus)save.Status, save.Document);
     }
 
     public async Task<(IReadOnlyList<SegmentMember> Members, string? Next)> MembersAsync(string segmentId, string? after, int limit, CancellationToken ct = default)

@@ -16,23 +16,7 @@ public class DatabaseOutageTests
 {
     private const string Key = "outage-admin-key-0123456789";
 
-    private static async Task<(ActorsHost Host, HttpClient Client)> StartAsync(string dataFolder)
-    {
-        var host = await ActorsHost.CreateAsync(
-        [
-            $"--ACTORS_DATA_DIR={dataFolder}",
-            "--urls=http://127.0.0.1:0",
-            $"--Actors:Silo:SiloPort={FreePorts.Next()}",
-            $"--Actors:Silo:GatewayPort={FreePorts.Next()}",
-            $"--ACTORS_BOOTSTRAP_ADMIN_KEY={Key}",
-            "--Logging:LogLevel:Default=Warning",
-        ]);
-        await host.App.StartAsync();
-        var address = host.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var client = new HttpClient { BaseAddress = new Uri(address) };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", Key);
-        return (host, client);
-    }
+    private static Task<(ActorsHost Host, HttpClient Client)> StartAsync(string dataFolder) => OwnServerHost.StartAsync(dataFolder, Key);
 
     private static object Event(string messageId) =>
         new { @event = "Product Viewed", messageId, properties = new { sku = messageId, price = 10 } };
