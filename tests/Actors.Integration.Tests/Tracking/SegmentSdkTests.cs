@@ -50,4 +50,31 @@ public class SegmentSdkTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Contains("identified", types);
         Assert.Contains("order_placed", types);
     }
+
+    [Fact]
+    public async Task Two_customers_on_one_till_sent_by_the_Segment_SDK_stay_two_customers()
+    {
+        if (!Directory.Exists(Path.Combine(SdkFolder, "node_modules", "@segment")))
+        {
+            var install = await Run("npm", "ci", "--no-audit", "--no-fund");
+            Assert.True(install.Code == 0, $"npm ci failed in {SdkFolder}: {install.Output}");
+        }
+
+        var till = $"till-{Guid.NewGuid():N}";
+        var (alice, bob) = ($"alice-{Guid.NewGuid():N}", $"bob-{Guid.NewGuid():N}");
+        var sent = await Run("node", "send-shared-till.mjs", host.BaseAddress.ToString().TrimEnd('/'), HostFixture.IngestKey, till, alice, bob);
+        Assert.True(sent.Code == 0, sent.Output);
+
+        var admin = host.Client(HostFixture.AdminKey);
+        var first = await admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{alice}/profile");
+        var second = await admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{bob}/profile");
+        Assert.Equal($"user:{alice}", first.GetProperty("profileId").GetString());
+        Assert.Equal($"{alice}@example.com", first.GetProperty("attributes").GetProperty("email").GetString());
+        Assert.Equal(40m, first.GetProperty("orders").GetProperty("total").GetDecimal());
+        Assert.Equal($"user:{bob}", second.GetProperty("profileId").GetString());
+        Assert.Equal($"{bob}@example.com", second.GetProperty("attributes").GetProperty("email").GetString());
+        Assert.Equal(15m, second.GetProperty("orders").GetProperty("total").GetDecimal());
+        // The till's last event, with no user id, is the second customer's.
+        Assert.Equal($"user:{bob}", (await admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{till}/profile")).GetProperty("profileId").GetString());
+    }
 }
