@@ -165,6 +165,27 @@ public class JourneyTriggerTests(JourneyHostFixture host) : IClassFixture<Journe
     }
 
     [Fact]
+    public async Task The_same_trigger_id_posted_while_it_runs_answers_with_the_running_one()
+    {
+        var journey = await Create(Promo("busy"));
+        var run = Guid.NewGuid().ToString("N")[..8];
+        // 3,000 visitors never seen: each is a grain to activate and a stream to read, so the trigger runs a while.
+        var ids = Enumerable.Range(0, 3_000).Select(i => $"anon:busy-{run}-{i}").ToArray();
+        var triggerId = $"busy-{run}";
+        var first = await Trigger(journey, new { profiles = ids, triggerId });
+        var second = await Trigger(journey, new { profiles = ids[..1], triggerId });
+        Assert.True(first.GetProperty("started").GetBoolean());
+        Assert.False(second.GetProperty("started").GetBoolean(), second.ToString());
+        Assert.Equal(first.GetProperty("progress").GetProperty("startedAt").GetDateTimeOffset(),
+            second.GetProperty("progress").GetProperty("startedAt").GetDateTimeOffset());
+        Assert.Equal(3_000, N(second.GetProperty("progress"), "total"));
+
+        var done = await Done(first);
+        Assert.Equal((3_000, 3_000), (N(done, "done"), done.GetProperty("notEligible").GetProperty("unknown_profile").GetInt64()));
+        Assert.True(done.GetProperty("rate").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task Bad_triggers_are_400_naming_the_field_unknown_journeys_404_and_inactive_ones_409()
     {
         var journey = await Create(Promo("bad"));
