@@ -48,7 +48,6 @@ public sealed partial class JourneyTriggers(
         public volatile string State = "running";
         public DateTimeOffset? FinishedAt;
         public string? Error;
-        public Task Completion = Task.CompletedTask;
 
         public double Rate
         {
@@ -93,21 +92,13 @@ public sealed partial class JourneyTriggers(
             if (target.Profiles is { } profiles) job.Total = profiles.Count;
             _jobs[(journeyId, triggerId)] = job;
             Forget();
-            job.Completion = Task.Run(() => RunAsync(job));
+            _ = Task.Run(() => RunAsync(job)); // RunAsync catches everything: its end is the job's state
             return (job.Progress(), true);
         }
     }
 
     public TriggerProgress? Progress(string journeyId, string triggerId) =>
         _jobs.TryGetValue((journeyId, triggerId), out var job) ? job.Progress() : null;
-
-    /// <summary>For tests: waits for the trigger to end.</summary>
-    public async Task<TriggerProgress?> WaitAsync(string journeyId, string triggerId, TimeSpan timeout)
-    {
-        if (!_jobs.TryGetValue((journeyId, triggerId), out var job)) return null;
-        await job.Completion.WaitAsync(timeout);
-        return job.Progress();
-    }
 
     /// <summary>Drops the oldest finished triggers beyond <see cref="Kept"/> (under the gate).</summary>
     private void Forget()
