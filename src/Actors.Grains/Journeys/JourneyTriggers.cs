@@ -140,6 +140,7 @@ public sealed partial class JourneyTriggers(
                         job.Count(await directory.Visitor(profileId).TriggerJourney(job.JourneyId, job.TriggerId));
                     });
             }
+            job.Watch.Stop(); // the rate of a finished trigger stays what it was
             job.FinishedAt = clock.GetUtcNow();
             job.State = "done";
             LogDone(job.JourneyId, job.TriggerId, target, job.Done, job.Entered, job.HeldOut, job.AlreadyInside, job.AlreadyTriggered,
@@ -147,6 +148,7 @@ public sealed partial class JourneyTriggers(
         }
         catch (Exception e)
         {
+            job.Watch.Stop();
             job.Error = e.Message;
             job.FinishedAt = clock.GetUtcNow();
             job.State = "failed";

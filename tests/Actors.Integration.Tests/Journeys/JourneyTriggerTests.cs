@@ -183,6 +183,8 @@ public class JourneyTriggerTests(JourneyHostFixture host) : IClassFixture<Journe
         var done = await Done(first);
         Assert.Equal((3_000, 3_000), (N(done, "done"), done.GetProperty("notEligible").GetProperty("unknown_profile").GetInt64()));
         Assert.True(done.GetProperty("rate").GetDouble() > 0);
+        await Task.Delay(300);
+        Assert.Equal(done.GetProperty("rate").GetDouble(), (await Done(first)).GetProperty("rate").GetDouble()); // a finished trigger's rate stays
     }
 
     [Fact]
