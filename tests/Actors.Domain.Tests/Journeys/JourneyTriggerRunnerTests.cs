@@ -127,6 +127,11 @@ public class JourneyTriggerRunnerTests
         var replayed = ProfileFold.Fold("anon:t1", stream);
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
 
+        // A snapshot (the profile as JSON) keeps them, and a retry on the restored profile still enters nobody.
+        var restored = System.Text.Json.JsonSerializer.Deserialize<VisitorProfile>(System.Text.Json.JsonSerializer.Serialize(profile))!;
+        Assert.Equal(triggers, restored.Journeys["promo"].Triggers!);
+        Assert.Equal("already_triggered", JourneyRunner.Trigger(restored, "promo", "t-1", context, T0.AddDays(1), []));
+
         // And through the stored form of the event (the JSON the stream holds).
         var entered = stream.OfType<JourneyEntered>().First();
         var json = System.Text.Json.JsonSerializer.Serialize<VisitorEvent>(entered);
