@@ -61,6 +61,7 @@ public static partial class JourneysApi
 
         app.MapGet("/v1/users/{id}/journeys", VisitorPositions).WithTags("Journeys").RequireScope(ApiScope.Marketing)
             .WithSummary("Where the visitor is in each journey they entered, and how their last passage ended (marketing or admin)");
+        app.MapJourneyTriggersApi();
         return app;
     }
 

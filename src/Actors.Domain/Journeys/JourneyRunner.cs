@@ -117,11 +117,16 @@ public static class JourneyRunner
         }
     }
 
-    /// <summary>A marketer's trigger for this visitor: entered, already inside, not eligible, or held out.</summary>
+    /// <summary>
+    /// A marketer's trigger for this visitor: "entered", "held_out", "already_triggered" (this trigger let them in
+    /// before: a retried trigger enters no one twice, even after their passage ended), "already_inside", or
+    /// "not_eligible:reason".
+    /// </summary>
     public static string Trigger(VisitorProfile profile, string journeyId, string triggerId, JourneyContext context, DateTimeOffset now, List<VisitorEvent> toAppend)
     {
         if (context.Journeys.FirstOrDefault(j => j.Latest.Id == journeyId) is not { } journey) return "not_eligible:unknown_journey";
-        return TryEnter(profile, journey, now, $"trigger:{triggerId}:journey:{journeyId}", $"trigger {triggerId}", context, toAppend);
+        if (profile.Journeys.GetValueOrDefault(journeyId) is { } position && position.WasTriggeredBy(triggerId)) return "already_triggered";
+        return TryEnter(profile, journey, now, $"trigger:{triggerId}:journey:{journeyId}", $"trigger {triggerId}", context, toAppend, triggerId);
     }
 
     /// <summary>The earliest moment a journey wait ends, or null.</summary>
@@ -152,7 +157,8 @@ public static class JourneyRunner
         return next;
     }
 
-    private static string TryEnter(VisitorProfile profile, ActiveJourney journey, DateTimeOffset now, string cause, string reason, JourneyContext context, List<VisitorEvent> toAppend)
+    private static string TryEnter(VisitorProfile profile, ActiveJourney journey, DateTimeOffset now, string cause, string reason, JourneyContext context,
+        List<VisitorEvent> toAppend, string? triggerId = null)
     {
         var definition = journey.Latest;
         if (journey.Status != JourneyStatus.Active) return "not_eligible:journey_" + journey.Status.ToString().ToLowerInvariant();
@@ -173,7 +179,7 @@ public static class JourneyRunner
         var occurrence = (position?.Occurrence ?? 0) + 1;
         var heldOut = Holdout.IsHeldOut(profile.ProfileId, definition.Id, definition.HoldoutPercent);
         Add(profile, toAppend, new JourneyEntered(definition.Id, definition.Version, occurrence, heldOut, reason)
-            { MessageId = $"{cause}:enter:{occurrence}", EventTime = now, ReceivedTime = now });
+            { MessageId = $"{cause}:enter:{occurrence}", EventTime = now, ReceivedTime = now, TriggerId = triggerId });
         var entered = profile.Journeys[definition.Id];
         Advance(profile, definition, entered, null, "entered", definition.FirstStep, now, $"{cause}:{occurrence}", context, toAppend);
         return heldOut ? "held_out" : "entered";

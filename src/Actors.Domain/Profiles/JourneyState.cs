@@ -27,7 +27,26 @@ public sealed class JourneyPosition
     [JsonInclude] public DateTimeOffset? LastExitAt { get; internal set; }
     [JsonInclude] public string? LastExitReason { get; internal set; }
 
+    /// <summary>
+    /// The marketers' triggers that let the visitor in (the latest <see cref="TriggersKept"/>, oldest first; null: none),
+    /// from <see cref="JourneyEntered.TriggerId"/>, so a replayed stream gives the same list. A retried trigger
+    /// finds its id here and enters no one twice, however many events came since.
+    /// </summary>
+    [JsonInclude] public List<string>? Triggers { get; internal set; }
+
+    public const int TriggersKept = 32;
+
     public bool Inside => StepId is not null;
+
+    public bool WasTriggeredBy(string triggerId) => Triggers is { } triggers && triggers.Contains(triggerId, StringComparer.Ordinal);
+
+    internal void RecordTrigger(string triggerId)
+    {
+        Triggers ??= [];
+        if (Triggers.Contains(triggerId, StringComparer.Ordinal)) return;
+        if (Triggers.Count >= TriggersKept) Triggers.RemoveAt(0);
+        Triggers.Add(triggerId);
+    }
 }
 
 /// <summary>One message that was sent, as the policy needs it for caps and frequency.</summary>

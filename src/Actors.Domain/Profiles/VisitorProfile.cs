@@ -254,6 +254,7 @@ public sealed class VisitorProfile
                 position.HeldOut = j.HeldOut;
                 position.EntryReason = j.Reason;
                 position.EnteredAt = e.EventTime;
+                if (j.TriggerId is { } triggerId) position.RecordTrigger(triggerId);
                 break;
             }
             case JourneyStepTaken j:

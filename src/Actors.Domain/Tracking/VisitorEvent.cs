@@ -179,8 +179,14 @@ public sealed record SegmentEntered(string SegmentId, int RuleVersion, string Re
 /// <summary>Derived: the visitor no longer matches a segment (the rule stopped holding, changed, or was archived).</summary>
 public sealed record SegmentLeft(string SegmentId, int RuleVersion, string Reason) : VisitorEvent;
 
-/// <summary>Derived: the visitor entered a journey at a version (held out: counted, but sent nothing), and why.</summary>
-public sealed record JourneyEntered(string JourneyId, int JourneyVersion, int Occurrence, bool HeldOut, string Reason) : VisitorEvent;
+/// <summary>
+/// Derived: the visitor entered a journey at a version (held out: counted, but sent nothing), and why; by a marketer's
+/// trigger, <see cref="TriggerId"/> names it, so a retried trigger recognises the visitor it already let in.
+/// </summary>
+public sealed record JourneyEntered(string JourneyId, int JourneyVersion, int Occurrence, bool HeldOut, string Reason) : VisitorEvent
+{
+    public string? TriggerId { get; init; }
+}
 
 /// <summary>
 /// Derived: the visitor is now at <see cref="StepId"/> of a journey (null: the passage ended), having left

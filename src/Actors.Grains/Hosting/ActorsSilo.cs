@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
+using Actors.Grains.Journeys;
 using Actors.Grains.Segments;
 using Actors.Storage.Streams;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,6 +95,7 @@ public static class ActorsSilo
         services.AddSingleton<SegmentCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentCatalog>());
         services.AddSingleton<SegmentBackfill>();
+        services.AddSingleton<JourneyTriggers>();
         services.AddSingleton(settings.Webhooks);
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();

@@ -38,6 +38,13 @@ public interface IVisitorGrain : IGrainWithStringKey
     [ReadOnly]
     Task<bool> Matches(string ruleJson);
 
+    /// <summary>
+    /// A marketer's trigger lets this visitor into a journey: "entered", "held_out", "already_triggered" (this trigger
+    /// let them in before), "already_inside" or "not_eligible:reason" ("unknown_profile": a profile with no events is not
+    /// made up). A merged profile forwards. Idempotent per trigger id.
+    /// </summary>
+    Task<string> TriggerJourney(string journeyId, string triggerId);
+
     /// <summary>Takes in another profile's history up to its <paramref name="sourceVersion"/>. Idempotent per source version.</summary>
     Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<CarriedEvent>> history, long sourceVersion, string? actor, string? reason);
 }

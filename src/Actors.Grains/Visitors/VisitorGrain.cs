@@ -1,3 +1,4 @@
+using Actors.Domain.Journeys;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
@@ -82,6 +83,24 @@ public sealed partial class VisitorGrain(
         }
         metrics.Duplicates(duplicates);
         return new TrackResult(ProfileId, _profile.Version, _profile.Stage.ToWire(), acks);
+    }
+
+    public async Task<string> TriggerJourney(string journeyId, string triggerId)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.ForwardTo is { } target)
+            return await GrainFactory.GetGrain<IVisitorGrain>(target).TriggerJourney(journeyId, triggerId);
+        if (_profile.Version == 0) return "not_eligible:unknown_profile"; // no such visitor: a trigger makes none up
+
+        var outcome = "";
+        await AppendWithRetryAsync(() =>
+        {
+            var toAppend = new List<VisitorEvent>();
+            outcome = JourneyRunner.Trigger(_profile, journeyId, triggerId, segments.Context.Journeys, clock.GetUtcNow(), toAppend);
+            return toAppend;
+        });
+        await AfterChangeAsync();
+        return outcome;
     }
 
     public async Task<Immutable<ProfileView>> GetProfile()
