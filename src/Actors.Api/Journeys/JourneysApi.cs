@@ -50,6 +50,10 @@ public static partial class JourneysApi
         journeys.MapGet("/templates", () => TypedResults.Ok(JourneyTemplates.All)).WithSummary("Ready-made journeys a shop needs on day one");
         journeys.MapPost("/validate", Validate).WithSummary("Check a journey without saving it: its description and canonical form, or every error with its path");
         journeys.MapPost("", Create).WithSummary("Create a journey as a draft (version 1); nothing runs until it is published");
+        journeys.MapGet("/{id}/figures", async (string id, JourneyStore store, JourneyFigureReader figures, CancellationToken ct) =>
+                await store.FindAsync(id, ct) is null ? Results.Problem($"No journey '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Not found")
+                    : Results.Ok(await figures.ReadAsync(id, ct)))
+            .WithSummary("Entered, held out, messages sent and suppressed by reason, goals and conversions, exits by reason, visitors in each step now");
         journeys.MapGet("/{id}", Get).WithSummary("The journey at its current version, its description and its versions (ETag: the revision)");
         journeys.MapPut("/{id}", Update).WithSummary("Change the journey: a new version, which new entrants get; visitors inside stay on theirs");
         journeys.MapPost("/{id}/publish", (string id, JourneyStore store, SegmentCatalog catalog, TimeProvider clock) =>

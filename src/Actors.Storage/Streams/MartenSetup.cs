@@ -29,6 +29,7 @@ public static class MartenSetup
         services.AddSingleton<ProfileHistory>();
         services.AddSingleton<SegmentStore>();
         services.AddSingleton<JourneyStore>();
+        services.AddSingleton<JourneyFigureReader>();
         return services;
     }
 

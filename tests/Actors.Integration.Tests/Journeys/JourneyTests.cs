@@ -118,6 +118,38 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
     }
 
     [Fact]
+    public async Task The_figures_count_entries_verdicts_goals_exits_and_who_is_in_which_step()
+    {
+        var category = $"c{Guid.NewGuid():N}"[..12];
+        var journey = await Publish(CartJourney(category, "PT2S"));
+        var (sent, refused, bought, waiting) = ($"jf-s-{Guid.NewGuid():N}", $"jf-r-{Guid.NewGuid():N}", $"jf-b-{Guid.NewGuid():N}", $"jf-w-{Guid.NewGuid():N}");
+        await Consent(sent);
+        await AddToCart(sent, category);
+        await AddToCart(refused, category); // no consent
+        await Consent(bought);
+        await AddToCart(bought, category);
+        await Send(bought, "Order Completed", new { order_id = $"o-{bought}", total = 20, currency = "EUR" });
+        await WaitFor(sent, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(30));
+        await WaitFor(refused, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(30));
+        await Consent(waiting);
+        await AddToCart(waiting, category); // still in the 2 s wait when the figures are read
+
+        var figures = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/journeys/{journey}/figures");
+        Assert.Equal(4, figures.GetProperty("entered").GetInt64());
+        Assert.Equal(0, figures.GetProperty("heldOut").GetInt64());
+        Assert.Equal(1, figures.GetProperty("messagesSent").GetInt64());
+        var suppressed = Assert.Single(figures.GetProperty("suppressedByReason").EnumerateObject());
+        Assert.StartsWith("no_consent", suppressed.Name);
+        Assert.Equal(1, suppressed.Value.GetInt64());
+        Assert.Equal(1, figures.GetProperty("goalsReached").GetInt64());
+        Assert.Equal(1, figures.GetProperty("converted").GetInt64());
+        Assert.Equal(2, figures.GetProperty("exitedByReason").GetProperty("completed").GetInt64());
+        Assert.Equal(1, figures.GetProperty("inStep").GetProperty("wait").GetInt64());
+        Assert.Equal(HttpStatusCode.NotFound, (await _marketing.GetAsync("/v1/journeys/no-such-journey/figures")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.GetAsync($"/v1/journeys/{journey}/figures")).StatusCode);
+    }
+
+    [Fact]
     public async Task An_order_before_the_wait_ends_reaches_the_goal_and_nothing_is_sent()
     {
         var category = $"c{Guid.NewGuid():N}"[..12];
