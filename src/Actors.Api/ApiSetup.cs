@@ -48,6 +48,7 @@ public static class ApiSetup
         app.MapTrackingApi();
         app.MapVisitorsApi();
         app.MapIdentityApi();
+        app.MapBroadcastsApi();
         app.MapReplayApi();
         app.MapImportApi();
         app.MapSegmentsApi();

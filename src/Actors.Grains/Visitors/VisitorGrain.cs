@@ -91,6 +91,8 @@ public sealed partial class VisitorGrain(
         if (_profile.ForwardTo is { } target)
             return await GrainFactory.GetGrain<IVisitorGrain>(target).TriggerJourney(journeyId, triggerId);
         if (_profile.Version == 0) return "not_eligible:unknown_profile"; // no such visitor: a trigger makes none up
+        // Published a moment ago on another node: this silo's catalogue may not have it yet; read it now, not in 2 s.
+        if (!segments.Context.Journeys.Journeys.Any(j => j.Latest.Id == journeyId)) await segments.RefreshAsync(CancellationToken.None);
 
         var outcome = "";
         await AppendWithRetryAsync(() =>

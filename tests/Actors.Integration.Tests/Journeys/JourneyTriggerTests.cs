@@ -231,4 +231,62 @@ public class JourneyTriggerTests(JourneyHostFixture host) : IClassFixture<Journe
         Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsync($"/v1/journeys/{journey}/trigger",
             new StringContent("""{"profiles":["a"]}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
     }
+
+    [Fact]
+    public async Task A_broadcast_reaches_each_member_once_through_the_policy_and_a_retry_sends_nobody_twice()
+    {
+        var category = $"b{Guid.NewGuid():N}"[..12];
+        var segment = await Segment(category);
+        var members = Enumerable.Range(0, 6).Select(i => $"bc-{i}-{Guid.NewGuid():N}").ToList();
+        foreach (var (visitor, i) in members.Select((v, i) => (v, i)))
+        {
+            if (i % 2 == 0)
+            {
+                var consent = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events",
+                    new { @event = "Consent Given", messageId = $"{visitor}-consent", properties = new { channel = "email", purpose = "marketing" } });
+                Assert.True(consent.IsSuccessStatusCode);
+            }
+            await View(visitor, category);
+        }
+        var outsider = $"bc-out-{Guid.NewGuid():N}";
+        await View(outsider, "elsewhere");
+
+        var broadcastId = $"bc{Guid.NewGuid():N}"[..16];
+        var body = new { broadcastId, segment, channel = "email", template = "spring-sale", topic = "offers" };
+        var first = await _marketing.PostAsJsonAsync("/v1/broadcasts", body);
+        Assert.True(first.StatusCode == HttpStatusCode.Accepted, await first.Content.ReadAsStringAsync());
+        var accepted = await first.Content.ReadFromJsonAsync<JsonElement>();
+        var progress = await Done(accepted);
+        Assert.Equal(6, progress.GetProperty("entered").GetInt64());
+
+        // Each member: one verdict; consenting ones sent, the others suppressed for want of consent. The outsider: none.
+        async Task<List<JsonElement>> Decided(string visitor) =>
+            [.. (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=message_decided&limit=100")).GetProperty("items").EnumerateArray()];
+        foreach (var (visitor, i) in members.Select((v, i) => (v, i)))
+        {
+            var decided = Assert.Single(await Decided(visitor));
+            Assert.Equal(i % 2 == 0 ? "sent" : "suppressed", decided.GetProperty("data").GetProperty("outcome").GetString());
+            Assert.Equal("spring-sale", decided.GetProperty("data").GetProperty("template").GetString());
+        }
+        Assert.Empty(await Decided(outsider));
+
+        // Retried (a lost answer, a double click): nobody gets a second message.
+        var again = await _marketing.PostAsJsonAsync("/v1/broadcasts", body);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        var retried = await Done(await again.Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal(0, retried.GetProperty("entered").GetInt64());
+        foreach (var visitor in members) Assert.Single(await Decided(visitor));
+
+        var figures = await _marketing.GetFromJsonAsync<JsonElement>(accepted.GetProperty("figuresUrl").GetString());
+        Assert.Equal(3, figures.GetProperty("messagesSent").GetInt64());
+
+        // The same id for another message is refused; bad fields are named.
+        var other = await _marketing.PostAsJsonAsync("/v1/broadcasts", new { broadcastId, segment, channel = "email", template = "another" });
+        Assert.Equal(HttpStatusCode.Conflict, other.StatusCode);
+        var bad = await _marketing.PostAsJsonAsync("/v1/broadcasts", new { segment, channel = "fax", template = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("channel", await bad.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await _marketing.PostAsJsonAsync("/v1/broadcasts", new { segment = "no-such-segment", channel = "email", template = "x" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsJsonAsync("/v1/broadcasts", body)).StatusCode);
+    }
 }
