@@ -56,8 +56,8 @@ public static partial class JourneysApi
             .WithSummary("Entered, held out, messages sent and suppressed by reason, goals and conversions, exits by reason, visitors in each step now");
         journeys.MapGet("/{id}", Get).WithSummary("The journey at its current version, its description and its versions (ETag: the revision)");
         journeys.MapPut("/{id}", Update).WithSummary("Change the journey: a new version, which new entrants get; visitors inside stay on theirs");
-        journeys.MapPost("/{id}/publish", (string id, JourneyStore store, SegmentCatalog catalog, TimeProvider clock) =>
-            ChangeStatus(id, JourneyStatus.Active, store, catalog, clock)).WithSummary("Publish (or resume): visitors enter and messages are decided");
+        journeys.MapPost("/{id}/publish", (string id, bool? moveInside, JourneyStore store, SegmentCatalog catalog, TimeProvider clock) =>
+            ChangeStatus(id, JourneyStatus.Active, store, catalog, clock, moveInside ?? false)).WithSummary("Publish (or resume): visitors enter and messages are decided");
         journeys.MapPost("/{id}/pause", (string id, JourneyStore store, SegmentCatalog catalog, TimeProvider clock) =>
             ChangeStatus(id, JourneyStatus.Paused, store, catalog, clock)).WithSummary("Pause: no one enters, visitors inside wait and nothing is sent");
         journeys.MapPost("/{id}/archive", (string id, JourneyStore store, SegmentCatalog catalog, TimeProvider clock) =>
@@ -133,7 +133,8 @@ public static partial class JourneysApi
             var version = current.Versions.Max(v => v.Version) + 1;
             return current with
             {
-                Name = parsed.Journey.Name, Version = version, UpdatedAt = now,
+                // A new version moves nobody over until its publish says so.
+                Name = parsed.Journey.Name, Version = version, UpdatedAt = now, MoveInsideToCurrent = false,
                 Versions = [.. current.Versions, new JourneyVersion(version, json, now)],
             };
         }, refuse: current => current.Status == JourneyStatus.Archived);
@@ -148,9 +149,15 @@ public static partial class JourneysApi
         return TypedResults.Ok(View(saved));
     }
 
-    private static async Task<IResult> ChangeStatus(string id, JourneyStatus status, JourneyStore store, SegmentCatalog catalog, TimeProvider clock)
+    /// <param name="moveInside">On publish: visitors inside older versions move over to the current one (at their next event or wake-up).</param>
+    private static async Task<IResult> ChangeStatus(string id, JourneyStatus status, JourneyStore store, SegmentCatalog catalog, TimeProvider clock,
+        bool moveInside = false)
     {
-        var update = await store.UpdateAsync(id, null, current => current with { Status = status, UpdatedAt = clock.GetUtcNow() },
+        var update = await store.UpdateAsync(id, null, current => current with
+            {
+                Status = status, UpdatedAt = clock.GetUtcNow(),
+                MoveInsideToCurrent = status == JourneyStatus.Active ? moveInside : current.MoveInsideToCurrent,
+            },
             // Archived is for good; a draft has nothing to pause.
             refuse: current => current.Status == JourneyStatus.Archived && status != JourneyStatus.Archived
                 || current.Status == JourneyStatus.Draft && status == JourneyStatus.Paused);

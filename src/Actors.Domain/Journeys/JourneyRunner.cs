@@ -10,6 +10,9 @@ public sealed record ActiveJourney(JourneyDefinition Latest, JourneyStatus Statu
         new(definition, status, new Dictionary<int, JourneyDefinition> { [definition.Version] = definition });
 
     public JourneyDefinition? AtVersion(int version) => Versions.TryGetValue(version, out var d) ? d : null;
+
+    /// <summary>The marketer moved visitors inside older versions over to <see cref="Latest"/> (else they finish on theirs).</summary>
+    public bool MoveInside { get; init; }
 }
 
 /// <summary>The journeys and the shop's message policy, as the grain knows them at this moment.</summary>
@@ -45,6 +48,7 @@ public static class JourneyRunner
         if (context.Journeys.Count == 0 && profile.Journeys.Count == 0) return;
         if (profile.MergedIntoProfileId is not null || e.IsDerived) return;
         var cause = e.MessageId;
+        MoveToCurrentVersions(profile, context, now, cause, toAppend);
         var name = EventNames.Of(e);
         var category = CategoryOf(e);
 
@@ -95,6 +99,7 @@ public static class JourneyRunner
     public static void OnWakeUp(VisitorProfile profile, JourneyContext context, DateTimeOffset now, List<VisitorEvent> toAppend)
     {
         if (profile.MergedIntoProfileId is not null) return;
+        MoveToCurrentVersions(profile, context, now, $"wakeup:{now.UtcTicks}", toAppend);
         foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
         {
             if (!position.Inside || position.WaitUntil is not { } until || until > now) continue;
@@ -303,6 +308,27 @@ public static class JourneyRunner
         {
             if (journey.Latest.Trigger is SegmentTrigger t && t.SegmentId == segmentId && t.OnEnter == entered)
                 TryEnter(profile, journey, now, $"{cause}:journey:{journey.Latest.Id}", entered ? $"entered segment {segmentId}" : $"left segment {segmentId}", context, toAppend);
+        }
+    }
+
+    /// <summary>
+    /// Visitors inside an older version of a journey whose marketer moved them over: they go on from the same step of the
+    /// current version, or leave (reason "version_changed") when it has no such step.
+    /// </summary>
+    private static void MoveToCurrentVersions(VisitorProfile profile, JourneyContext context, DateTimeOffset now, string cause, List<VisitorEvent> toAppend)
+    {
+        if (profile.Journeys.Count == 0) return;
+        foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
+        {
+            if (!position.Inside) continue;
+            var journey = context.Journeys.FirstOrDefault(j => j.Latest.Id == journeyId);
+            if (journey is not { MoveInside: true, Status: JourneyStatus.Active } || journey.Latest.Version == position.Version) continue;
+            var from = position.Version;
+            if (journey.Latest.Steps.ContainsKey(position.StepId!))
+                Add(profile, toAppend, new JourneyVersionChanged(journeyId, from, journey.Latest.Version, position.Occurrence, position.StepId!)
+                    { MessageId = $"{cause}:journey:{journeyId}:version:{from}>{journey.Latest.Version}", EventTime = now, ReceivedTime = now });
+            else if (journey.AtVersion(from) is { } old)
+                End(profile, old, position, position.StepId, "version_changed", "version_changed", now, $"{cause}:version", toAppend);
         }
     }
 

@@ -276,6 +276,9 @@ public sealed class VisitorProfile
             case JourneyExited j:
                 EndJourney(j.JourneyId, e.EventTime, j.Reason);
                 break;
+            case JourneyVersionChanged j when _journeys?.GetValueOrDefault(j.JourneyId) is { } moved:
+                moved.Version = j.ToVersion;
+                break;
             case SegmentEntered s:
                 Segments[s.SegmentId] = s.RuleVersion;
                 break;

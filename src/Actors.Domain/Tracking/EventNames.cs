@@ -36,6 +36,7 @@ public static class EventNames
     public const string MessageDecided = "message_decided";
     public const string JourneyGoalReached = "journey_goal_reached";
     public const string JourneyExited = "journey_exited";
+    public const string JourneyVersionChanged = "journey_version_changed";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -72,6 +73,7 @@ public static class EventNames
         [typeof(MessageDecided)] = MessageDecided,
         [typeof(JourneyGoalReached)] = JourneyGoalReached,
         [typeof(JourneyExited)] = JourneyExited,
+        [typeof(JourneyVersionChanged)] = JourneyVersionChanged,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

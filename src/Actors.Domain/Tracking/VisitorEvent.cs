@@ -42,6 +42,7 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(MessageDecided), EventNames.MessageDecided)]
 [JsonDerivedType(typeof(JourneyGoalReached), EventNames.JourneyGoalReached)]
 [JsonDerivedType(typeof(JourneyExited), EventNames.JourneyExited)]
+[JsonDerivedType(typeof(JourneyVersionChanged), EventNames.JourneyVersionChanged)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -64,7 +65,7 @@ public abstract record VisitorEvent
     [JsonIgnore]
     public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft
         or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone
-        or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited;
+        or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited or JourneyVersionChanged;
 }
 
 public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
@@ -212,3 +213,6 @@ public sealed record JourneyGoalReached(string JourneyId, int JourneyVersion, in
 
 /// <summary>Derived: the passage ended without the goal (an exit step, the end of the graph, a segment left, the journey archived).</summary>
 public sealed record JourneyExited(string JourneyId, int JourneyVersion, int Occurrence, string Reason) : VisitorEvent;
+
+/// <summary>Derived: the marketer moved visitors inside an older version over to the current one; the visitor goes on from the same step there.</summary>
+public sealed record JourneyVersionChanged(string JourneyId, int FromVersion, int ToVersion, int Occurrence, string StepId) : VisitorEvent;

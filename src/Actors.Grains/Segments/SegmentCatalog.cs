@@ -118,7 +118,7 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
                 if (parsed.IsValid) versions[v.Version] = parsed.Journey!;
                 else LogUnreadableJourney(d.Id, v.Version);
             }
-            if (versions.TryGetValue(d.Version, out var latest)) result.Add(new ActiveJourney(latest, d.Status, versions));
+            if (versions.TryGetValue(d.Version, out var latest)) result.Add(new ActiveJourney(latest, d.Status, versions) { MoveInside = d.MoveInsideToCurrent });
         }
         return result;
     }

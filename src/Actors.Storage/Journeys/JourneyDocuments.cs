@@ -16,6 +16,9 @@ public sealed record JourneyDocument : Definitions.IRevisioned<JourneyDocument>
     public required int Version { get; init; }
 
     public required IReadOnlyList<JourneyVersion> Versions { get; init; }
+
+    /// <summary>Publish asked for visitors inside older versions to move over to the current one.</summary>
+    public bool MoveInsideToCurrent { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Wall-clock time of the change, for people; never compared across nodes (clocks differ).</summary>

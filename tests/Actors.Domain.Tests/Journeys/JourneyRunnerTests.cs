@@ -248,4 +248,56 @@ public class JourneyRunnerTests
         Assert.Equal(new DateTimeOffset(2026, 3, 29, 7, 0, 0, TimeSpan.Zero),
             LocalTime.NextAt(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.Zero), new TimeOnly(9, 0), [], "Europe/Madrid"));
     }
+
+    private static JourneyDefinition CartVersion(int version, string template, string waitId = "wait1") => AbandonedCart() with
+    {
+        Version = version,
+        FirstStep = waitId,
+        Steps = new Dictionary<string, JourneyStep>
+        {
+            [waitId] = new WaitStep(waitId, TimeSpan.FromHours(1), "send1"),
+            ["send1"] = new SendStep("send1", "email", template, null, null, MessageKind.Marketing, null),
+        },
+    };
+
+    private static SegmentContext Versions(bool moveInside, JourneyDefinition v1, JourneyDefinition v2) =>
+        SegmentContext.None with
+        {
+            Journeys = new JourneyContext(
+                [new ActiveJourney(v2, JourneyStatus.Active, new Dictionary<int, JourneyDefinition> { [1] = v1, [2] = v2 }) { MoveInside = moveInside }],
+                NoQuietHours),
+        };
+
+    [Theory]
+    [InlineData(false, "cart-v1")]
+    [InlineData(true, "cart-v2")]
+    public void Visitors_inside_stay_on_their_version_unless_the_marketer_moves_them_over(bool moveInside, string template)
+    {
+        var v1 = CartVersion(1, "cart-v1");
+        var (profile, stream) = ConsentingVisitor();
+        stream.AddRange(Intake.Handle(profile, [Cart(T0)], T0, Settings, Context(v1)).ToAppend);
+        Assert.Equal(1, profile.Journeys["cart"].Version);
+
+        var context = Versions(moveInside, v1, CartVersion(2, "cart-v2"));
+        var woken = Intake.HandleWakeUp(profile, T0.AddHours(1), Settings, context);
+        stream.AddRange(woken);
+
+        Assert.Equal(template, Assert.Single(woken.OfType<MessageDecided>()).Template);
+        Assert.Equal(moveInside, woken.Any(e => e is JourneyVersionChanged { FromVersion: 1, ToVersion: 2, StepId: "wait1" }));
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(ProfileFold.Fold("anon:v1", stream).Journeys));
+    }
+
+    [Fact]
+    public void A_visitor_moved_over_to_a_version_without_their_step_leaves()
+    {
+        var v1 = CartVersion(1, "cart-v1");
+        var (profile, _) = ConsentingVisitor();
+        Intake.Handle(profile, [Cart(T0)], T0, Settings, Context(v1));
+
+        var woken = Intake.HandleWakeUp(profile, T0.AddHours(1), Settings, Versions(true, v1, CartVersion(2, "cart-v2", waitId: "pause")));
+
+        Assert.Contains(woken, e => e is JourneyExited { Reason: "version_changed" });
+        Assert.DoesNotContain(woken, e => e is MessageDecided);
+        Assert.False(profile.Journeys["cart"].Inside);
+    }
 }

@@ -150,6 +150,44 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
     }
 
     [Fact]
+    public async Task Publishing_a_new_version_with_moveInside_moves_waiting_visitors_over()
+    {
+        var category = $"c{Guid.NewGuid():N}"[..12];
+        object Version(string template) => new
+        {
+            name = $"Cart {category}",
+            trigger = new { @event = "cart_item_added", category },
+            start = "wait",
+            steps = new object[]
+            {
+                new { id = "wait", wait = new { duration = "PT4S" }, next = "remind" },
+                new { id = "remind", send = new { channel = "email", template } },
+            },
+        };
+        var journey = await Publish(Version("cart-v1"));
+        var (stays, moves) = ($"jm-s-{Guid.NewGuid():N}", $"jm-m-{Guid.NewGuid():N}");
+        await Consent(stays);
+        await AddToCart(stays, category);
+
+        // Version 2 published without moving: the first visitor finishes on version 1.
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PutAsJsonAsync($"/v1/journeys/{journey}", new { journey = Version("cart-v2") })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PostAsync($"/v1/journeys/{journey}/publish", null)).StatusCode);
+        await Consent(moves);
+        await Task.Delay(100);
+        var first = await WaitFor(stays, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(30));
+        Assert.Equal("cart-v1", Data(Assert.Single(first), "template"));
+
+        // A visitor inside version 2, then version 3 published with moveInside: they go on in version 3.
+        await AddToCart(moves, category);
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PutAsJsonAsync($"/v1/journeys/{journey}", new { journey = Version("cart-v3") })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _marketing.PostAsync($"/v1/journeys/{journey}/publish?moveInside=true", null)).StatusCode);
+        var second = await WaitFor(moves, "message_decided", e => e.Count > 0, TimeSpan.FromSeconds(30));
+        Assert.Equal("cart-v3", Data(Assert.Single(second), "template"));
+        var moved = Assert.Single(await Events(moves, "journey_version_changed"));
+        Assert.Equal(("2", "3"), (Data(moved, "fromVersion"), Data(moved, "toVersion")));
+    }
+
+    [Fact]
     public async Task An_order_before_the_wait_ends_reaches_the_goal_and_nothing_is_sent()
     {
         var category = $"c{Guid.NewGuid():N}"[..12];
