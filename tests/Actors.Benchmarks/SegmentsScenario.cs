@@ -281,7 +281,7 @@ public static class SegmentsScenario
             $"{perSecond / parsed.Length:N0} profiles × 100 rules per second; NextChange (the grain's wake-up search, after each change): {nextPerSecond:N0}/s; load average {load} at start");
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
