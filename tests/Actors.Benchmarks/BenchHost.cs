@@ -56,6 +56,10 @@ public sealed class BenchHost : IAsyncDisposable
             "--Actors:Api:RequestsPerSecondPerKey=10000000",
             $"--ACTORS_BOOTSTRAP_INGEST_KEY={IngestKey}",
             $"--ACTORS_BOOTSTRAP_MARKETING_KEY={MarketingKey}",
+            // Journeys: no quiet hours and no marketing cap, so every send step is decided "sent" whatever the hour.
+            "--Actors:Messages:QuietFrom=00:00",
+            "--Actors:Messages:QuietUntil=00:00",
+            "--Actors:Messages:MarketingCap=0",
             "--Logging:LogLevel:Default=Warning",
             // Host warnings go to stderr with the progress; stdout is for the table.
             "--Logging:Console:LogToStandardErrorThreshold=Trace",

@@ -1,6 +1,6 @@
 namespace Actors.Benchmarks;
 
-/// <summary>How long and how big each phase is. Quick mode finishes in under 3 minutes on 2 cores.</summary>
+/// <summary>How long and how big each phase is. Quick mode finishes in about 4 minutes on 2 cores.</summary>
 public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false)
 {
     /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=segments,ingest,decisions,...</summary>

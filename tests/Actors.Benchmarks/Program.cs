@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Actors.Benchmarks;
 
-// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,ingest,decisions,stateless,activation,memory]
+// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory]
 // Progress on stderr; the markdown table on stdout; JSON in artifacts/benchmarks/latest.json.
 var options = BenchOptions.Parse(args);
 using var cancel = new CancellationTokenSource();
@@ -31,6 +31,9 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend))
     // Segments first: a segment's backfill visits every stream in the database, and the group archives its segments
     // at the end, so the groups after it run with none active, as before.
     if (options.Runs("segments")) scenarios.AddRange(await SegmentsScenario.RunAsync(host, options, ct));
+    // Journeys next, for the same reason: their segment's backfill visits every stream. It archives its journeys and
+    // segment at the end.
+    if (options.Runs("journeys")) scenarios.AddRange(await JourneysScenario.RunAsync(host, options, ct));
     if (options.Runs("ingest")) scenarios.AddRange(await IngestScenario.RunAsync(host, options, ct));
     if (options.Runs("decisions")) scenarios.AddRange(await DecisionsScenario.RunAsync(host, options, ct));
     if (options.Runs("stateless")) scenarios.AddRange(await StatelessScenario.RunAsync(host, options, ct));
@@ -40,7 +43,7 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend))
 }
 
 // The scenarios first, in its order; extra figures (scale curve, replay rate) after.
-string[] order = ["ingest", "decisions", "decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core"];
+string[] order = ["ingest", "decisions", "decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost"];
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted);
 // A partial run (--only) must not pass for the latest full picture.

@@ -108,7 +108,7 @@ public static class SegmentsScenario
             {
                 Notes = Row(phases[2], "", null, null).Notes +
                         $"; backfills: 10 segments {backfill10.TotalSeconds:N1} s, 90 more {backfill100.TotalSeconds:N1} s; memberships after: {members}; " +
-                        $"RFM thresholds {(rfm ? "computed over the users" : "NOT available")}; archived afterwards in {archived.TotalSeconds:N1} s; journeys do not exist yet (not measured)",
+                        $"RFM thresholds {(rfm ? "computed over the users" : "NOT available")}; archived afterwards in {archived.TotalSeconds:N1} s; no journey active (the journeys group runs after)",
             },
             Row(phases[1], "segments-10-cost", null, null),
             domain,
@@ -281,7 +281,7 @@ public static class SegmentsScenario
             $"{perSecond / parsed.Length:N0} profiles × 100 rules per second; NextChange (the grain's wake-up search, after each change): {nextPerSecond:N0}/s; load average {load} at start");
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
