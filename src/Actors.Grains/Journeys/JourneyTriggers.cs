@@ -29,7 +29,9 @@ public sealed record TriggerProgress(
 public sealed partial class JourneyTriggers(
     SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, TimeProvider clock, ILogger<JourneyTriggers> logger)
 {
-    public const int Parallelism = 32;
+    // Many visitors in flight: each call is one small append, and the append batcher commits the ones that wait
+    // together in one transaction, so more in flight means fuller batches (32: 2,800 visitors/s; see README).
+    public const int Parallelism = 128;
     public const int MaxProfiles = 10_000;
     private const int Page = 1000;
     private const int Kept = 1000;
@@ -119,14 +121,9 @@ public sealed partial class JourneyTriggers(
             {
                 job.Total = await store.CountAsync(segmentId);
                 LogStarted(job.JourneyId, job.TriggerId, target, job.Total);
-                string? after = null;
-                do
-                {
-                    var (members, next) = await store.MembersAsync(segmentId, after, Page);
-                    await Parallel.ForEachAsync(members, new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
-                        async (member, _) => job.Count(await directory.Visitor(member.ProfileId).TriggerJourney(job.JourneyId, job.TriggerId)));
-                    after = next;
-                } while (after is not null);
+                // One stream of members across pages: no pause at the end of each page for its slowest visitor.
+                await Parallel.ForEachAsync(MembersOf(segmentId), new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
+                    async (profileId, _) => job.Count(await directory.Visitor(profileId).TriggerJourney(job.JourneyId, job.TriggerId)));
                 // Members who joined while it ran are reached too: the total is at least who was reached.
                 Interlocked.Exchange(ref job.Total, Math.Max(Interlocked.Read(ref job.Total), Interlocked.Read(ref job.Done)));
             }
@@ -166,4 +163,15 @@ public sealed partial class JourneyTriggers(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Trigger {TriggerId} of journey {JourneyId} for {Target} failed after {Done}/{Total} visitors; post it again to go on")]
     private partial void LogFailed(Exception e, string journeyId, string triggerId, string target, long done, long total);
+
+    private async IAsyncEnumerable<string> MembersOf(string segmentId)
+    {
+        string? after = null;
+        do
+        {
+            var (members, next) = await store.MembersAsync(segmentId, after, Page);
+            foreach (var member in members) yield return member.ProfileId;
+            after = next;
+        } while (after is not null);
+    }
 }
