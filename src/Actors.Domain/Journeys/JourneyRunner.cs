@@ -52,7 +52,7 @@ public static class JourneyRunner
         var name = EventNames.Of(e);
         var category = CategoryOf(e);
 
-        foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
+        foreach (var (journeyId, position) in InsideNow(profile))
         {
             if (!position.Inside || Find(context, journeyId, position.Version) is not { } definition) continue;
             if (Status(context, journeyId) == JourneyStatus.Archived)
@@ -100,7 +100,7 @@ public static class JourneyRunner
     {
         if (profile.MergedIntoProfileId is not null) return;
         MoveToCurrentVersions(profile, context, now, $"wakeup:{now.UtcTicks}", toAppend);
-        foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
+        foreach (var (journeyId, position) in InsideNow(profile))
         {
             if (!position.Inside || position.WaitUntil is not { } until || until > now) continue;
             if (Find(context, journeyId, position.Version) is not { } definition) continue;
@@ -132,6 +132,22 @@ public static class JourneyRunner
         if (context.Journeys.FirstOrDefault(j => j.Latest.Id == journeyId) is not { } journey) return "not_eligible:unknown_journey";
         if (profile.Journeys.GetValueOrDefault(journeyId) is { } position && position.WasTriggeredBy(triggerId)) return "already_triggered";
         return TryEnter(profile, journey, now, $"trigger:{triggerId}:journey:{journeyId}", $"trigger {triggerId}", context, toAppend, triggerId);
+    }
+
+    private static readonly List<(string, JourneyPosition)> NoneInside = [];
+
+    /// <summary>
+    /// The journeys the visitor is inside now, in id order (so a replay decides in the same order), as a copy the caller
+    /// may change the profile under. Runs on every event: no allocation for a visitor inside none.
+    /// </summary>
+    private static List<(string, JourneyPosition)> InsideNow(VisitorProfile profile)
+    {
+        List<(string, JourneyPosition)>? inside = null;
+        foreach (var (id, position) in profile.Journeys)
+            if (position.Inside) (inside ??= []).Add((id, position));
+        if (inside is null) return NoneInside;
+        inside.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+        return inside;
     }
 
     /// <summary>The earliest moment a journey wait ends, or null.</summary>
@@ -288,7 +304,7 @@ public static class JourneyRunner
 
     private static void ExitOnSegmentLeft(VisitorProfile profile, string segmentId, JourneyContext context, DateTimeOffset now, string cause, List<VisitorEvent> toAppend)
     {
-        foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
+        foreach (var (journeyId, position) in InsideNow(profile))
         {
             if (!position.Inside || Find(context, journeyId, position.Version) is not { } definition) continue;
             if (definition.ExitOnLeavingSegment == segmentId)
@@ -317,8 +333,8 @@ public static class JourneyRunner
     /// </summary>
     private static void MoveToCurrentVersions(VisitorProfile profile, JourneyContext context, DateTimeOffset now, string cause, List<VisitorEvent> toAppend)
     {
-        if (profile.Journeys.Count == 0) return;
-        foreach (var (journeyId, position) in profile.Journeys.OrderBy(j => j.Key, StringComparer.Ordinal).ToList())
+        if (profile.Journeys.Count == 0 || !context.Journeys.Any(j => j.MoveInside)) return;
+        foreach (var (journeyId, position) in InsideNow(profile))
         {
             if (!position.Inside) continue;
             var journey = context.Journeys.FirstOrDefault(j => j.Latest.Id == journeyId);
