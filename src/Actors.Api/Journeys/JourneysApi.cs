@@ -7,6 +7,7 @@ using Actors.Domain.Journeys;
 using Actors.Domain.Profiles;
 using Actors.Grains.Identity;
 using Actors.Grains.Segments;
+using Actors.Storage.Definitions;
 using Actors.Storage.Access;
 using Actors.Storage.Journeys;
 using Microsoft.AspNetCore.Builder;
@@ -140,11 +141,11 @@ public static partial class JourneysApi
         }, refuse: current => current.Status == JourneyStatus.Archived);
         switch (update.Status)
         {
-            case JourneyUpdateStatus.NotFound: return Problems.NotFound($"No journey '{id}'.");
-            case JourneyUpdateStatus.Refused: return Problems.Conflict($"Journey '{id}' is archived.");
-            case JourneyUpdateStatus.Conflict: return Stale(id, update.Journey!);
+            case RevisionedSaveStatus.NotFound: return Problems.NotFound($"No journey '{id}'.");
+            case RevisionedSaveStatus.Refused: return Problems.Conflict($"Journey '{id}' is archived.");
+            case RevisionedSaveStatus.Conflict: return Stale(id, update.Document!);
         }
-        var saved = update.Journey!;
+        var saved = update.Document!;
         if (saved.Status != JourneyStatus.Draft) await catalog.RefreshAsync(CancellationToken.None);
         return TypedResults.Ok(View(saved));
     }
@@ -163,13 +164,13 @@ public static partial class JourneysApi
                 || current.Status == JourneyStatus.Draft && status == JourneyStatus.Paused);
         switch (update.Status)
         {
-            case JourneyUpdateStatus.NotFound: return Problems.NotFound($"No journey '{id}'.");
-            case JourneyUpdateStatus.Refused:
-                return Problems.Conflict($"Journey '{id}' is {Wire(update.Journey!.Status)}; it cannot become {Wire(status)}.");
-            case JourneyUpdateStatus.Conflict: return Stale(id, update.Journey!);
+            case RevisionedSaveStatus.NotFound: return Problems.NotFound($"No journey '{id}'.");
+            case RevisionedSaveStatus.Refused:
+                return Problems.Conflict($"Journey '{id}' is {Wire(update.Document!.Status)}; it cannot become {Wire(status)}.");
+            case RevisionedSaveStatus.Conflict: return Stale(id, update.Document!);
         }
         await catalog.RefreshAsync(CancellationToken.None);
-        return TypedResults.Ok(View(update.Journey!));
+        return TypedResults.Ok(View(update.Document!));
     }
 
     private static async Task<IResult> VisitorPositions(string id, VisitorDirectory directory, SegmentCatalog catalog)

@@ -5,6 +5,7 @@ using Actors.Api.Access;
 using Actors.Domain.Segments;
 using Actors.Grains.Segments;
 using Actors.Grains.Visitors;
+using Actors.Storage.Definitions;
 using Actors.Storage.Access;
 using Actors.Storage.Segments;
 using Microsoft.AspNetCore.Builder;
@@ -150,11 +151,11 @@ public static partial class SegmentsApi
         }, refuse: current => current.Archived);
         switch (update.Status)
         {
-            case SegmentUpdateStatus.NotFound: return Problems.NotFound($"No segment '{id}'.");
-            case SegmentUpdateStatus.Refused: return TypedResults.Problem($"Segment '{id}' is archived.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
-            case SegmentUpdateStatus.Conflict: return Stale(id, update.Segment!);
+            case RevisionedSaveStatus.NotFound: return Problems.NotFound($"No segment '{id}'.");
+            case RevisionedSaveStatus.Refused: return TypedResults.Problem($"Segment '{id}' is archived.", statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+            case RevisionedSaveStatus.Conflict: return Stale(id, update.Document!);
         }
-        var segment = update.Segment!;
+        var segment = update.Document!;
         await catalog.RefreshAsync(CancellationToken.None);
         if (changed) backfill.Start(segment.Id, segment.Version);
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
@@ -180,9 +181,9 @@ public static partial class SegmentsApi
     private static async Task<IResult> Archive(string id, SegmentStore store, SegmentCatalog catalog, SegmentBackfill backfill, TimeProvider clock)
     {
         var update = await store.UpdateAsync(id, null, current => current with { Archived = true, UpdatedAt = clock.GetUtcNow() });
-        if (update.Status == SegmentUpdateStatus.NotFound) return Problems.NotFound($"No segment '{id}'.");
-        if (update.Status == SegmentUpdateStatus.Conflict) return Stale(id, update.Segment!);
-        var segment = update.Segment!;
+        if (update.Status == RevisionedSaveStatus.NotFound) return Problems.NotFound($"No segment '{id}'.");
+        if (update.Status == RevisionedSaveStatus.Conflict) return Stale(id, update.Document!);
+        var segment = update.Document!;
         await catalog.RefreshAsync(CancellationToken.None);
         backfill.Start(segment.Id, segment.Version); // members leave
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
@@ -200,8 +201,8 @@ public static partial class SegmentsApi
         var update = await store.UpdateAsync(id, null, s => s with { Webhook = new SegmentWebhook(url.ToString(), secret), UpdatedAt = clock.GetUtcNow() });
         return update.Status switch
         {
-            SegmentUpdateStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
-            SegmentUpdateStatus.Conflict => Stale(id, update.Segment!),
+            RevisionedSaveStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
+            RevisionedSaveStatus.Conflict => Stale(id, update.Document!),
             _ => TypedResults.Ok(new WebhookView(id, url.ToString(), secret)),
         };
     }
@@ -211,8 +212,8 @@ public static partial class SegmentsApi
         var update = await store.UpdateAsync(id, null, s => s with { Webhook = null, UpdatedAt = clock.GetUtcNow() });
         return update.Status switch
         {
-            SegmentUpdateStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
-            SegmentUpdateStatus.Conflict => Stale(id, update.Segment!),
+            RevisionedSaveStatus.NotFound => Problems.NotFound($"No segment '{id}'."),
+            RevisionedSaveStatus.Conflict => Stale(id, update.Document!),
             _ => TypedResults.NoContent(),
         };
     }

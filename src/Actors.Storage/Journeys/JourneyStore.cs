@@ -3,17 +3,6 @@ using Marten;
 
 namespace Actors.Storage.Journeys;
 
-public enum JourneyUpdateStatus
-{
-    Saved = RevisionedSaveStatus.Saved,
-    NotFound = RevisionedSaveStatus.NotFound,
-    Conflict = RevisionedSaveStatus.Conflict,
-    Refused = RevisionedSaveStatus.Refused,
-}
-
-/// <summary>How an update went; <see cref="Journey"/> is the saved document, or the current one on a conflict or refusal.</summary>
-public sealed record JourneyUpdate(JourneyUpdateStatus Status, JourneyDocument? Journey);
-
 /// <summary>Journeys in Marten, saved one at a time with a revision from a sequence (as segments are).</summary>
 public sealed class JourneyStore(IDocumentStore store)
 {
@@ -43,10 +32,7 @@ public sealed class JourneyStore(IDocumentStore store)
     /// <see cref="RevisionedSaves{T}"/>): Conflict on another base revision or a concurrent writer, Refused when
     /// <paramref name="refuse"/> says so (an archived journey).
     /// </summary>
-    public async Task<JourneyUpdate> UpdateAsync(string id, long? expectedRevision, Func<JourneyDocument, JourneyDocument> change,
-        Func<JourneyDocument, bool>? refuse = null, CancellationToken ct = default)
-    {
-        var save = await saves.UpdateAsync(id, expectedRevision, change, refuse, ct);
-        return new JourneyUpdate((JourneyUpdateStatus)save.Status, save.Document);
-    }
+    public Task<RevisionedSave<JourneyDocument>> UpdateAsync(string id, long? expectedRevision, Func<JourneyDocument, JourneyDocument> change,
+        Func<JourneyDocument, bool>? refuse = null, CancellationToken ct = default) =>
+        saves.UpdateAsync(id, expectedRevision, change, refuse, ct);
 }

@@ -3,17 +3,6 @@ using Marten;
 
 namespace Actors.Storage.Segments;
 
-public enum SegmentUpdateStatus
-{
-    Saved = RevisionedSaveStatus.Saved,
-    NotFound = RevisionedSaveStatus.NotFound,
-    Conflict = RevisionedSaveStatus.Conflict,
-    Refused = RevisionedSaveStatus.Refused,
-}
-
-/// <summary>How an update went; <see cref="Segment"/> is the saved document, or the current one on a conflict.</summary>
-public sealed record SegmentUpdate(SegmentUpdateStatus Status, SegmentDocument? Segment);
-
 /// <summary>Segments, their members (projection) and size history in Marten.</summary>
 public sealed class SegmentStore(IDocumentStore store)
 {
@@ -45,12 +34,9 @@ public sealed class SegmentStore(IDocumentStore store)
     /// <see cref="RevisionedSaves{T}"/>): Conflict on another base revision or a concurrent writer, Refused when
     /// <paramref name="refuse"/> says so (an archived segment).
     /// </summary>
-    public async Task<SegmentUpdate> UpdateAsync(string id, long? expectedRevision, Func<SegmentDocument, SegmentDocument> change,
-        Func<SegmentDocument, bool>? refuse = null, CancellationToken ct = default)
-    {
-        var save = await saves.UpdateAsync(id, expectedRevision, change, refuse, ct);
-        return new SegmentUpdate((SegmentUpdateStatus)save.Status, save.Document);
-    }
+    public Task<RevisionedSave<SegmentDocument>> UpdateAsync(string id, long? expectedRevision, Func<SegmentDocument, SegmentDocument> change,
+        Func<SegmentDocument, bool>? refuse = null, CancellationToken ct = default) =>
+        saves.UpdateAsync(id, expectedRevision, change, refuse, ct);
 
     public async Task<(IReadOnlyList<SegmentMember> Members, string? Next)> MembersAsync(string segmentId, string? after, int limit, CancellationToken ct = default)
     {

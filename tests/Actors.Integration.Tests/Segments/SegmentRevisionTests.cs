@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Grains.Segments;
 using Actors.Integration.Tests.Support;
+using Actors.Storage.Definitions;
 using Actors.Storage.Segments;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -45,7 +46,7 @@ public class SegmentRevisionTests(HostFixture host) : IClassFixture<HostFixture>
             Version = 2, RuleJson = """{"stage":["customer"]}""", UpdatedAt = s.UpdatedAt.AddHours(-1),
             History = [.. s.History, new SegmentVersion(2, """{"stage":["customer"]}""", s.UpdatedAt.AddHours(-1))],
         });
-        Assert.Equal(SegmentUpdateStatus.Saved, update.Status);
+        Assert.Equal(RevisionedSaveStatus.Saved, update.Status);
 
         await otherNode.RefreshAsync(CancellationToken.None);
         Assert.Equal(2, VersionIn(otherNode, id));
