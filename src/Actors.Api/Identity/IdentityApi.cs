@@ -1,4 +1,5 @@
 using Actors.Api.Access;
+using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Storage.Access;
 using Microsoft.AspNetCore.Builder;
@@ -30,18 +31,7 @@ public static class IdentityApi
     }
 
     // Stored in the streams' jsonb: no NUL (PostgreSQL refuses it), no lone surrogates, nothing invisible.
-    private static bool IsText(string? text) =>
-        !string.IsNullOrWhiteSpace(text) && text.Length <= 500 && !text.Any(char.IsControl) && !HasLoneSurrogate(text);
-
-    private static bool HasLoneSurrogate(string text)
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
-            else if (char.IsSurrogate(text[i])) return true;
-        }
-        return false;
-    }
+    private static bool IsText(string? text) => !string.IsNullOrWhiteSpace(text) && text.Length <= 500 && StoredText.IsClean(text);
 
     private static async Task<Results<Ok<IdentityResult>, ValidationProblem, ProblemHttpResult>> Merge(MergeRequest request, HttpContext http, VisitorDirectory directory)
     {

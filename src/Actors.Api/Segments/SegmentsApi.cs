@@ -1,3 +1,4 @@
+using Actors.Domain.Tracking;
 using Actors.Api.Tracking;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -105,7 +106,7 @@ public static partial class SegmentsApi
         var id = request.Id ?? Slug(request.Name);
         var errors = new List<(string, string)>();
         if (string.IsNullOrWhiteSpace(request.Name)) errors.Add(("name", "is required"));
-        else if (request.Name.Length > 200 || JsonText.Problem(request.Name) is not null || request.Name.Any(char.IsControl))
+        else if (request.Name.Length > 200 || !StoredText.IsClean(request.Name))
             errors.Add(("name", "must be at most 200 characters of text without control characters"));
         if (id is null || !IdPattern().IsMatch(id)) errors.Add(("id", "must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit"));
         var parsed = SegmentRule.Parse(request.Rule);
@@ -130,7 +131,7 @@ public static partial class SegmentsApi
     {
         var parsed = SegmentRule.Parse(request.Rule);
         if (!parsed.IsValid) return Problems.Invalid(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
-        if (request.Name is { } name && (name.Length > 200 || JsonText.Problem(name) is not null || name.Any(char.IsControl)))
+        if (request.Name is { } name && (name.Length > 200 || !StoredText.IsClean(name)))
             return Problems.Invalid([("name", "must be at most 200 characters of text without control characters")]);
         if (!TryExpectedRevision(http, request, out var expected))
             return Problems.Invalid([("If-Match", "must be a segment revision, such as \"12\"")]);

@@ -1,3 +1,4 @@
+using Actors.Domain.Tracking;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
@@ -10,24 +11,13 @@ namespace Actors.Api.Tracking;
 /// </summary>
 public static class JsonText
 {
-    public const string NulMessage = "Must not contain the NUL character (\\u0000).";
-    public const string SurrogateMessage = "Must be valid Unicode text: a lone surrogate (such as \\ud800) is not.";
+    public const string NulMessage = StoredText.NulMessage;
+    public const string SurrogateMessage = StoredText.SurrogateMessage;
     public const string NulNameMessage = "Has a property name with the NUL character (\\u0000).";
     public const string SurrogateNameMessage = "Has a property name that is not valid Unicode text (a lone surrogate such as \\ud800).";
 
     /// <summary>What is wrong with a string, or null when it can be stored.</summary>
-    public static string? Problem(ReadOnlySpan<char> text)
-    {
-        if (text.Contains('\0')) return NulMessage;
-        for (var i = 0; i < text.Length; i++)
-        {
-            var c = text[i];
-            if (!char.IsSurrogate(c)) continue;
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
-            return SurrogateMessage;
-        }
-        return null;
-    }
+    public static string? Problem(ReadOnlySpan<char> text) => StoredText.Problem(text);
 
     /// <summary>The string value, or null (with the problem) when it is not text we can store.</summary>
     public static string? TryGetString(JsonElement value, out string? problem)

@@ -1,3 +1,4 @@
+using Actors.Domain.Tracking;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -766,15 +767,5 @@ internal sealed partial class JourneyParser
     }
 
     /// <summary>No control characters (NUL, newlines, C1) and no lone surrogates.</summary>
-    internal static bool IsCleanText(string s)
-    {
-        for (var i = 0; i < s.Length; i++)
-        {
-            var c = s[i];
-            if (char.IsControl(c)) return false;
-            if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-            else if (char.IsSurrogate(c)) return false;
-        }
-        return true;
-    }
+    internal static bool IsCleanText(string s) => StoredText.IsClean(s);
 }

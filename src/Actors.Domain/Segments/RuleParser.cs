@@ -555,7 +555,7 @@ internal sealed class RuleParser
             return null;
         }
         // Rules are stored as jsonb, which refuses NUL; control characters have no place in a rule's text anyway.
-        if (!Journeys.JourneyParser.IsCleanText(s))
+        if (!StoredText.IsClean(s))
         {
             Error(at, "must not contain control characters");
             return null;

@@ -12,5 +12,5 @@ public static class Aliases
 
     /// <summary>"user:&lt;id&gt;" with a sane id (1 to 200 characters, no control characters), else null.</summary>
     public static string? KnownOrNull(string? id) =>
-        id is { Length: > 5 and <= 205 } && id.StartsWith("user:", StringComparison.Ordinal) && !id.Any(char.IsControl) && !id.Any(char.IsSurrogate) && id.Length > 5 ? id : null;
+        id is { Length: > 5 and <= 205 } && id.StartsWith("user:", StringComparison.Ordinal) && Actors.Domain.Tracking.StoredText.IsClean(id) ? id : null;
 }
