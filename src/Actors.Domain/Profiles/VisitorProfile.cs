@@ -103,6 +103,19 @@ public sealed class VisitorProfile
         private set => _messages = value.Sent.Count == 0 ? null : value;
     }
 
+    /// <summary>The visitor's web push subscriptions (browsers that allowed notifications), by endpoint, newest last.</summary>
+    [JsonInclude]
+    public IReadOnlyList<PushSubscription> PushSubscriptions
+    {
+        get => _push ?? (IReadOnlyList<PushSubscription>)[];
+        private set => _push = value.Count == 0 ? null : [.. value];
+    }
+
+    private List<PushSubscription>? _push;
+
+    /// <summary>At most this many push subscriptions are kept (the newest): one per browser the visitor uses.</summary>
+    public const int PushSubscriptionsKept = 8;
+
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
 
@@ -279,6 +292,16 @@ public sealed class VisitorProfile
             case JourneyVersionChanged j when _journeys?.GetValueOrDefault(j.JourneyId) is { } moved:
                 moved.Version = j.ToVersion;
                 break;
+            case PushSubscribed p:
+                _push ??= [];
+                _push.RemoveAll(x => x.Endpoint == p.Endpoint);
+                if (_push.Count == PushSubscriptionsKept) _push.RemoveAt(0);
+                _push.Add(new PushSubscription(p.Endpoint, p.P256dh, p.Auth, e.EventTime));
+                break;
+            case PushUnsubscribed p when _push is not null:
+                _push.RemoveAll(x => x.Endpoint == p.Endpoint);
+                if (_push.Count == 0) _push = null;
+                break;
             case SegmentEntered s:
                 Segments[s.SegmentId] = s.RuleVersion;
                 break;
@@ -408,3 +431,6 @@ public sealed class CartState
         LastChangedAt = at;
     }
 }
+
+/// <summary>A browser's web push subscription: where to send, and the keys to encrypt for (RFC 8291).</summary>
+public sealed record PushSubscription(string Endpoint, string P256dh, string Auth, DateTimeOffset Since);

@@ -37,6 +37,14 @@ public static class EventNames
     public const string JourneyGoalReached = "journey_goal_reached";
     public const string JourneyExited = "journey_exited";
     public const string JourneyVersionChanged = "journey_version_changed";
+    public const string MessageSent = "message_sent";
+    public const string MessageDelivered = "message_delivered";
+    public const string MessageBounced = "message_bounced";
+    public const string MessageFailed = "message_failed";
+    public const string MessageOpened = "message_opened";
+    public const string MessageClicked = "message_clicked";
+    public const string PushSubscribed = "push_subscribed";
+    public const string PushUnsubscribed = "push_unsubscribed";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -74,6 +82,14 @@ public static class EventNames
         [typeof(JourneyGoalReached)] = JourneyGoalReached,
         [typeof(JourneyExited)] = JourneyExited,
         [typeof(JourneyVersionChanged)] = JourneyVersionChanged,
+        [typeof(MessageSent)] = MessageSent,
+        [typeof(MessageDelivered)] = MessageDelivered,
+        [typeof(MessageBounced)] = MessageBounced,
+        [typeof(MessageFailed)] = MessageFailed,
+        [typeof(MessageOpened)] = MessageOpened,
+        [typeof(MessageClicked)] = MessageClicked,
+        [typeof(PushSubscribed)] = PushSubscribed,
+        [typeof(PushUnsubscribed)] = PushUnsubscribed,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

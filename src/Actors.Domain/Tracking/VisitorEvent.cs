@@ -43,6 +43,14 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(JourneyGoalReached), EventNames.JourneyGoalReached)]
 [JsonDerivedType(typeof(JourneyExited), EventNames.JourneyExited)]
 [JsonDerivedType(typeof(JourneyVersionChanged), EventNames.JourneyVersionChanged)]
+[JsonDerivedType(typeof(MessageSent), EventNames.MessageSent)]
+[JsonDerivedType(typeof(MessageDelivered), EventNames.MessageDelivered)]
+[JsonDerivedType(typeof(MessageBounced), EventNames.MessageBounced)]
+[JsonDerivedType(typeof(MessageFailed), EventNames.MessageFailed)]
+[JsonDerivedType(typeof(MessageOpened), EventNames.MessageOpened)]
+[JsonDerivedType(typeof(MessageClicked), EventNames.MessageClicked)]
+[JsonDerivedType(typeof(PushSubscribed), EventNames.PushSubscribed)]
+[JsonDerivedType(typeof(PushUnsubscribed), EventNames.PushUnsubscribed)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -65,7 +73,8 @@ public abstract record VisitorEvent
     [JsonIgnore]
     public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft
         or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone
-        or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited or JourneyVersionChanged;
+        or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited or JourneyVersionChanged
+        or MessageSent or MessageDelivered or MessageBounced or MessageFailed;
 }
 
 public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
@@ -216,3 +225,34 @@ public sealed record JourneyExited(string JourneyId, int JourneyVersion, int Occ
 
 /// <summary>Derived: the marketer moved visitors inside an older version over to the current one; the visitor goes on from the same step there.</summary>
 public sealed record JourneyVersionChanged(string JourneyId, int FromVersion, int ToVersion, int Occurrence, string StepId) : VisitorEvent;
+
+/// <summary>
+/// What a channel's provider did with a decided message, reported back into the visitor's stream (message id
+/// "{MessageKey}:{outcome}", so a repeated report is a duplicate). Sent, delivered, bounced and failed are our own
+/// records (derived: never carried in a merge, not activity); opened and clicked are the visitor's behaviour.
+/// </summary>
+public abstract record MessageOutcomeEvent(string MessageKey, string Channel) : VisitorEvent;
+
+/// <summary>The provider accepted the message (SMTP 250, a gateway's 2xx, a push service's 201).</summary>
+public sealed record MessageSent(string MessageKey, string Channel, string? ProviderMessageId, int Attempts) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>The provider reported the message delivered to the visitor's mailbox or device.</summary>
+public sealed record MessageDelivered(string MessageKey, string Channel) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>The address refused the message; a permanent bounce makes the address unusable for the channel.</summary>
+public sealed record MessageBounced(string MessageKey, string Channel, string Reason, bool Permanent) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>Delivery gave up: a permanent refusal by the provider, no address, or the retries ran out.</summary>
+public sealed record MessageFailed(string MessageKey, string Channel, string Reason, int Attempts) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>The visitor opened the message (an email's tracking pixel, a push notification's click-through counts too).</summary>
+public sealed record MessageOpened(string MessageKey, string Channel) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>The visitor followed a tracked link of the message.</summary>
+public sealed record MessageClicked(string MessageKey, string Channel, string Url) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>A browser's web push subscription (the PushSubscription JSON: endpoint and the keys p256dh and auth).</summary>
+public sealed record PushSubscribed(string Endpoint, string P256dh, string Auth) : VisitorEvent;
+
+/// <summary>The subscription ended: the visitor turned it off, or the push service answered 404/410 Gone.</summary>
+public sealed record PushUnsubscribed(string Endpoint, string Reason) : VisitorEvent;

@@ -1,0 +1,38 @@
+using Actors.Domain.Channels;
+
+namespace Actors.Channels.Delivery;
+
+/// <summary>
+/// Hands one message to a provider (an SMTP server, an SMS gateway, a push service, a webhook URL). Called by the
+/// channel's dispatcher at least once per outbox entry; the provider passes <see cref="OutboundMessage.MessageKey"/>
+/// on wherever the other side can deduplicate by it (an Idempotency-Key header, an email's Message-ID).
+/// </summary>
+public interface IChannelProvider
+{
+    /// <summary>The journey channel this provider serves: email, sms, push or webhook.</summary>
+    string Channel { get; }
+
+    Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct);
+}
+
+public enum DeliveryStatus
+{
+    /// <summary>The provider took the message: it is sent (never to be attempted again).</summary>
+    Accepted,
+
+    /// <summary>A transient failure (connection refused, 4xx SMTP, HTTP 429/5xx): try again after a backoff.</summary>
+    RetryLater,
+
+    /// <summary>A permanent refusal (no address, 5xx SMTP, HTTP 4xx): recorded as failed, never retried.</summary>
+    Rejected,
+}
+
+/// <param name="Unsubscribe">Set when the provider learnt the address is gone (a push endpoint answered 404/410).</param>
+public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessageId = null, string? Error = null, TimeSpan? RetryAfter = null, bool Unsubscribe = false)
+{
+    public static DeliveryResult Accepted(string? providerMessageId = null) => new(DeliveryStatus.Accepted, providerMessageId);
+
+    public static DeliveryResult Retry(string error, TimeSpan? after = null) => new(DeliveryStatus.RetryLater, Error: error, RetryAfter: after);
+
+    public static DeliveryResult Rejected(string error) => new(DeliveryStatus.Rejected, Error: error);
+}

@@ -1,0 +1,21 @@
+using Actors.Domain.Channels;
+
+namespace Actors.Channels.Delivery;
+
+/// <summary>
+/// Turns a message's template and recipient into what the channel sends. Email uses all three parts; SMS the text;
+/// push the subject as title, the text as body and <see cref="RenderedMessage.Url"/> as the click target; a webhook
+/// posts them as JSON.
+/// </summary>
+public interface IMessageRenderer
+{
+    /// <summary>Throws <see cref="TemplateNotFoundException"/> when the template does not exist (a permanent failure).</summary>
+    Task<RenderedMessage> RenderAsync(OutboundMessage message, CancellationToken ct);
+}
+
+public sealed record RenderedMessage(string? Subject, string? Html, string? Text, string? Url = null);
+
+public sealed class TemplateNotFoundException(string template) : Exception($"Template '{template}' does not exist.")
+{
+    public string Template { get; } = template;
+}
