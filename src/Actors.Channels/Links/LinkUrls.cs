@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Actors.Channels.Links;
+
+/// <summary>
+/// The visitor-facing addresses the host serves for messages (no API key: the signed token is the permission).
+/// Links point at Actors:Channels:PublicBaseUrl, the address visitors reach the host at (default http://localhost:5080).
+/// </summary>
+public sealed class LinkUrls(MessageLinks links, IConfiguration configuration)
+{
+    /// <summary>Route templates, relative to the host's root.</summary>
+    public const string OpenRoute = "/m/o/{token}";
+    public const string ClickRoute = "/m/c/{token}";
+    public const string UnsubscribeRoute = "/m/u/{token}";
+    public const string PreferencesRoute = "/m/p/{token}";
+
+    public string BaseUrl => (configuration["Actors:Channels:PublicBaseUrl"] is { Length: > 0 } configured ? configured : "http://localhost:5080").TrimEnd('/');
+
+    public async Task<string> OpenAsync(string profileId, string messageKey, string channel) =>
+        $"{BaseUrl}/m/o/{await links.SignAsync(LinkPurpose.Open, profileId, messageKey, channel)}";
+
+    public async Task<string> ClickAsync(string profileId, string messageKey, string channel, string url) =>
+        $"{BaseUrl}/m/c/{await links.SignAsync(LinkPurpose.Click, profileId, messageKey, channel, url)}";
+
+    public async Task<string> UnsubscribeAsync(string profileId, string? messageKey, string? channel) =>
+        $"{BaseUrl}/m/u/{await links.SignAsync(LinkPurpose.Unsubscribe, profileId, messageKey, channel)}";
+
+    public async Task<string> PreferencesAsync(string profileId, string? messageKey, string? channel) =>
+        $"{BaseUrl}/m/p/{await links.SignAsync(LinkPurpose.Preferences, profileId, messageKey, channel)}";
+}
