@@ -66,7 +66,7 @@ public static class StatelessScenario
             var expected = profile.Version;
             var now = DateTimeOffset.UtcNow;
             var result = Intake.Handle(profile, [Payloads.DomainEvent(Random.Shared, now)], now, lifecycle);
-            await host.Streams.AppendAsync(id, expected, result.ToAppend, ct);
+            await host.Streams.AppendAsync(id, expected, result.ToAppend, ct: ct);
             return true;
         }, ct);
 

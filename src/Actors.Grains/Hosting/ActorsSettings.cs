@@ -20,4 +20,7 @@ public sealed record ActorsSettings
 
     /// <summary>The message policy journeys send under (section "Actors:Messages"); a fresh instance, as above.</summary>
     public Actors.Domain.Journeys.PolicySettings Messages { get; init; } = new();
+
+    /// <summary>Delivery of decided messages (section "Actors:Channels").</summary>
+    public Channels.ChannelSettings Channels { get; init; } = new();
 }

@@ -99,6 +99,9 @@ public static class ActorsSilo
         services.AddSingleton(settings.Webhooks);
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();
+        services.AddSingleton(settings.Channels);
+        Actors.Channels.ChannelServices.AddActorsChannels(services);
+        services.AddHostedService<Channels.ChannelDispatch>();
         return silo;
     }
 }

@@ -1,3 +1,6 @@
+using Actors.Domain.Channels;
+using Actors.Grains.Channels;
+using Actors.Storage.Channels;
 using Actors.Domain.Journeys;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Profiles;
@@ -246,8 +249,10 @@ public sealed partial class VisitorGrain(
             }
             try
             {
-                await streams.AppendAsync(ProfileId, expected, toAppend);
+                var outbound = OutboundMessage.Among(_profile, toAppend);
+                await streams.AppendAsync(ProfileId, expected, toAppend, outbound);
                 _needsReload = false;
+                if (outbound.Count > 0) WakeChannels(outbound);
                 metrics.EventsStored(toAppend.Count);
                 foreach (var e in toAppend)
                 {
@@ -262,6 +267,14 @@ public sealed partial class VisitorGrain(
                 await ReloadAsync(CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>Tells the shards that own the new outbox rows to look now (one-way; their poll would find them anyway).</summary>
+    private void WakeChannels(IReadOnlyList<OutboundMessage> outbound)
+    {
+        var shards = Math.Max(1, settings.Channels.Shards);
+        foreach (var m in outbound)
+            _ = GrainFactory.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(m.Channel, OutboxStore.BucketOf(m.MessageKey) % shards)).Wake();
     }
 
     private async Task EnsureLoadedAsync()

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Actors.Domain.Channels;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 using Marten;
@@ -28,7 +29,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     private volatile bool _disposed;
     private int _shedding; // 1 while appends are refused: logged when it starts and ends, not once per append
 
-    private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, TaskCompletionSource Done);
+    private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, IReadOnlyList<OutboundMessage>? Outbound, TaskCompletionSource Done);
 
     public AppendBatcher(MartenVisitorStreams inner, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
     {
@@ -48,10 +49,10 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     public Task<IReadOnlyList<StoredEvent>> ReadAsync(string profileId, EventQuery query, CancellationToken ct = default) => _inner.ReadAsync(profileId, query, ct);
 
-    public Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default)
+    public Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default)
     {
         if (events.Count == 0) return Task.CompletedTask;
-        var pending = new Pending(profileId, expectedVersion, events, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(profileId, expectedVersion, events, outbound, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         if (_queue.Writer.TryWrite(pending))
         {
             if (Volatile.Read(ref _shedding) == 1 && Interlocked.Exchange(ref _shedding, 0) == 1) LogQueueAccepting(_capacity);
@@ -80,7 +81,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         try
         {
             await using var session = _store.LightweightSession();
-            foreach (var p in batch) MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events);
+            foreach (var p in batch) MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events, p.Outbound);
             await session.SaveChangesAsync();
             foreach (var p in batch) p.Done.TrySetResult();
         }
@@ -106,7 +107,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     {
         try
         {
-            await _inner.AppendAsync(p.ProfileId, p.ExpectedVersion, p.Events);
+            await _inner.AppendAsync(p.ProfileId, p.ExpectedVersion, p.Events, p.Outbound);
             p.Done.TrySetResult();
         }
         catch (Exception e)

@@ -1,3 +1,4 @@
+using Actors.Domain.Channels;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 
@@ -10,10 +11,11 @@ public interface IVisitorStreams
     Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default);
 
     /// <summary>
-    /// Appends after <paramref name="expectedVersion"/>, durably (the task completes after commit).
+    /// Appends after <paramref name="expectedVersion"/>, durably (the task completes after commit), together with the
+    /// outbox rows of the messages these events decided to send (same transaction).
     /// Throws <see cref="StreamConflictException"/> when the stream has moved on.
     /// </summary>
-    Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default);
+    Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default);
 
     Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default);
 

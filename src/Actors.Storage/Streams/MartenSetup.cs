@@ -1,5 +1,7 @@
 using Actors.Domain.Tracking;
 using Actors.Storage.Access;
+using Actors.Storage.Channels;
+using Npgsql;
 using Actors.Storage.Journeys;
 using Actors.Storage.Segments;
 using JasperFx;
@@ -30,6 +32,8 @@ public static class MartenSetup
         services.AddSingleton<SegmentStore>();
         services.AddSingleton<JourneyStore>();
         services.AddSingleton<JourneyFigureReader>();
+        // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
+        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(connectionString), settings.Schema));
         return services;
     }
 
@@ -52,6 +56,7 @@ public static class MartenSetup
         options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
+        options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         options.DisableNpgsqlLogging = true;
     }

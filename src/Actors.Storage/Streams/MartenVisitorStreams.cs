@@ -1,4 +1,6 @@
+using Actors.Domain.Channels;
 using Actors.Domain.Profiles;
+using Actors.Storage.Channels;
 using Actors.Domain.Tracking;
 using JasperFx;
 using JasperFx.Events;
@@ -24,11 +26,11 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
         return profile;
     }
 
-    public async Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, CancellationToken ct = default)
+    public async Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default)
     {
         if (events.Count == 0) return;
         await using var session = store.LightweightSession();
-        Stage(session, profileId, expectedVersion, events);
+        Stage(session, profileId, expectedVersion, events, outbound);
         try
         {
             await session.SaveChangesAsync(ct);
@@ -40,8 +42,9 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
     }
 
     /// <summary>Adds one stream's append, with its concurrency check, to a unit of work.</summary>
-    internal static void Stage(IDocumentSession session, string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events)
+    internal static void Stage(IDocumentSession session, string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound)
     {
+        if (outbound is { Count: > 0 }) OutboxStore.Stage(session, session.DocumentStore.Options.Events.DatabaseSchemaName, outbound);
         var data = new object[events.Count];
         for (var i = 0; i < events.Count; i++) data[i] = events[i];
         if (expectedVersion == 0) session.Events.StartStream(profileId, data); // fails if someone else started it

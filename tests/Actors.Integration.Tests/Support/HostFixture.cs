@@ -24,6 +24,9 @@ public class HostFixture : IAsyncLifetime
 
     protected virtual IEnumerable<string> ExtraArguments() => [];
 
+    /// <summary>Services a test class adds to the host (e.g. a provider's counterpart on loopback).</summary>
+    protected virtual void Customize(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder) { }
+
     public async Task InitializeAsync()
     {
         _connectionString = await TestPostgres.CreateDatabaseAsync(GetType().Name);
@@ -46,7 +49,7 @@ public class HostFixture : IAsyncLifetime
             "--Logging:LogLevel:Actors.Grains.Visitors.VisitorGrain=Debug",
             .. ExtraArguments(),
         ];
-        Host = await ActorsHost.CreateAsync(args);
+        Host = await ActorsHost.CreateAsync(args, Customize);
         await Host.App.StartAsync();
         var address = Host.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);

@@ -1,0 +1,37 @@
+namespace Actors.Grains.Channels;
+
+/// <summary>Delivery of decided messages (section "Actors:Channels").</summary>
+public sealed record ChannelSettings
+{
+    /// <summary>Shard grains per channel: each claims its own part of the outbox, so no grain is a hot spot.</summary>
+    public int Shards { get; init; } = 8;
+
+    /// <summary>Rows one shard claims at a time.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Messages one shard hands to its provider at once.</summary>
+    public int Parallelism { get; init; } = 8;
+
+    /// <summary>How often an idle shard looks for due rows (new decisions also wake it at once).</summary>
+    public TimeSpan PollEvery { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a claimed row stays with its claimer; after that (its node died) it is due again.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+
+    public TimeSpan FirstRetryAfter { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Attempts before a message is given up as failed.</summary>
+    public int MaxAttempts { get; init; } = 10;
+
+    /// <summary>A message still unsent this long after its decision is failed as expired: a cart reminder a week late does harm.</summary>
+    public TimeSpan MaxAge { get; init; } = TimeSpan.FromDays(3);
+
+    /// <summary>Provider rate limits in messages per second for the whole cluster, by channel (e.g. "sms": 10); absent or 0: none.</summary>
+    public Dictionary<string, double> RatePerSecond { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>How often each silo makes sure every shard grain is active somewhere in the cluster.</summary>
+    public TimeSpan KeepAliveEvery { get; init; } = TimeSpan.FromSeconds(15);
+
+    public static readonly string[] DeliveredChannels = ["email", "sms", "push", "webhook"];
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using Actors.Channels.Delivery;
+using Actors.Domain.Tracking;
+using Actors.Grains.Hosting;
+using Actors.Grains.Visitors;
+using Actors.Storage.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Actors.Grains.Channels;
+
+/// <summary>
+/// Delivers one shard of one channel's outbox. The order of things is what makes delivery exactly once as far as a
+/// provider allows: the row exists before any attempt (written with the decision); it is claimed with a lease before
+/// the provider is called; it is marked sent right after the provider accepts, one row at a time (the window in which
+/// a crash leaves "accepted but not recorded" is one provider round trip and one UPDATE wide); the outcome is then
+/// written into the visitor's stream, and a row whose outcome is not there yet is reported again later (a duplicate
+/// report is recognised by its message id).
+/// </summary>
+public sealed partial class ChannelShardGrain(
+    OutboxStore outbox,
+    IEnumerable<IChannelProvider> providers,
+    ChannelSettings settings,
+    TimeProvider clock,
+    ActorsMetrics metrics,
+    ILogger<ChannelShardGrain> logger) : Grain, IChannelShardGrain
+{
+    private static readonly TimeSpan ReportSweepEvery = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan TickBudget = TimeSpan.FromSeconds(2);
+
+    private string _channel = "";
+    private int _shard;
+    private int _shards;
+    private IChannelProvider? _provider;
+    private IGrainTimer? _timer;
+    private bool _pumping;
+    private bool _wakeRequested;
+    private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
+    private long _sent, _failed, _retried, _recovered;
+    private long _nextSendTicks; // the provider's rate limit: the earliest timestamp of the next send from this shard
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        var slash = key.LastIndexOf('/');
+        _channel = key[..slash];
+        _shard = int.Parse(key[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        _shards = Math.Max(1, settings.Shards);
+        _provider = providers.LastOrDefault(p => p.Channel == _channel);
+        _timer = this.RegisterGrainTimer(PumpAsync, new GrainTimerCreationOptions(TimeSpan.Zero, settings.PollEvery) { Interleave = false, KeepAlive = true });
+        LogActivated(_channel, _shard, _shards, _provider?.GetType().Name ?? "none");
+        return Task.CompletedTask;
+    }
+
+    public Task Wake()
+    {
+        _wakeRequested = true;
+        if (!_pumping) _timer?.Change(TimeSpan.Zero, settings.PollEvery);
+        return Task.CompletedTask;
+    }
+
+    public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered));
+
+    private async Task PumpAsync(CancellationToken ct)
+    {
+        _pumping = true;
+        try
+        {
+            var started = clock.GetUtcNow();
+            bool more;
+            do
+            {
+                _wakeRequested = false;
+                var now = clock.GetUtcNow();
+                var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, Math.Max(1, settings.BatchSize), ct);
+                if (claimed.Count == 0) break;
+                var finished = await DeliverAsync(claimed, ct);
+                await ReportAsync(finished);
+                more = claimed.Count == settings.BatchSize || _wakeRequested;
+            }
+            while (more && clock.GetUtcNow() - started < TickBudget);
+
+            if (clock.GetUtcNow() - _lastSweep > ReportSweepEvery)
+            {
+                _lastSweep = clock.GetUtcNow();
+                await SweepUnreportedAsync(ct);
+            }
+            // Work left (a full batch, or a wake during this tick): go on at once rather than after a poll period.
+            if (_wakeRequested || clock.GetUtcNow() - started >= TickBudget) _timer?.Change(TimeSpan.Zero, settings.PollEvery);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogPumpFailed(e, _channel, _shard); // the next tick tries again; claimed rows come back when their lease ends
+        }
+        finally
+        {
+            _pumping = false;
+        }
+    }
+
+    private async Task<List<UnreportedOutcome>> DeliverAsync(IReadOnlyList<OutboxEntry> claimed, CancellationToken ct)
+    {
+        var finished = new List<UnreportedOutcome>(claimed.Count);
+        using var gate = new SemaphoreSlim(Math.Max(1, settings.Parallelism));
+        await Task.WhenAll(claimed.Select(async entry =>
+        {
+            await gate.WaitAsync(ct);
+            try
+            {
+                if (await DeliverOneAsync(entry, ct) is { } outcome)
+                    lock (finished) finished.Add(outcome);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return finished;
+    }
+
+    /// <summary>Hands one message to the provider and records what happened; the finished outcome, or null while it is still to be retried.</summary>
+    private async Task<UnreportedOutcome?> DeliverOneAsync(OutboxEntry entry, CancellationToken ct)
+    {
+        var m = entry.Message;
+        var now = clock.GetUtcNow();
+        if (entry.WasInFlight)
+        {
+            Interlocked.Increment(ref _recovered);
+            LogRecovered(m.MessageKey, _channel, entry.Attempts);
+        }
+        if (now - m.DecidedAt > settings.MaxAge) return await FailAsync(entry, "expired: not sent within " + settings.MaxAge, ct);
+        if (_provider is null) return await FailAsync(entry, $"channel_not_configured: no {_channel} provider is configured", ct);
+
+        await PaceAsync(ct);
+        DeliveryResult result;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            result = await _provider.SendAsync(m, ct);
+        }
+        catch (TemplateNotFoundException e)
+        {
+            result = DeliveryResult.Rejected("template_not_found: " + e.Template);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            result = DeliveryResult.Retry(e.GetType().Name + ": " + e.Message);
+        }
+        metrics.MessageDelivery(_channel, result.Status.ToString(), watch.Elapsed.TotalMilliseconds, (clock.GetUtcNow() - m.DecidedAt).TotalMilliseconds);
+
+        switch (result.Status)
+        {
+            case DeliveryStatus.Accepted:
+                // Recorded at once, one row at a time: this UPDATE is what closes the window after the provider's answer.
+                if (!await outbox.MarkSentAsync(m.MessageKey, result.ProviderMessageId, clock.GetUtcNow(), CancellationToken.None)) return null;
+                Interlocked.Increment(ref _sent);
+                return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, true, result.ProviderMessageId, null, entry.Attempts);
+            case DeliveryStatus.Rejected:
+                return await FailAsync(entry, result.Error ?? "rejected", ct);
+            default:
+                if (entry.Attempts >= settings.MaxAttempts)
+                    return await FailAsync(entry, $"retries_exhausted after {entry.Attempts} attempts: {result.Error}", ct);
+                var wait = result.RetryAfter ?? Backoff(entry.Attempts);
+                await outbox.RetryLaterAsync(m.MessageKey, result.Error ?? "retry", clock.GetUtcNow() + wait, CancellationToken.None);
+                Interlocked.Increment(ref _retried);
+                LogRetry(m.MessageKey, _channel, entry.Attempts, wait, result.Error);
+                return null;
+        }
+    }
+
+    private async Task<UnreportedOutcome?> FailAsync(OutboxEntry entry, string error, CancellationToken ct)
+    {
+        var m = entry.Message;
+        if (!await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct)) return null;
+        Interlocked.Increment(ref _failed);
+        LogFailed(m.MessageKey, _channel, error);
+        return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, false, null, error, entry.Attempts);
+    }
+
+    /// <summary>Exponential backoff with jitter: 5 s, 10 s, 20 s … up to the maximum.</summary>
+    private TimeSpan Backoff(int attempts)
+    {
+        var exponent = Math.Min(attempts - 1, 20);
+        var ticks = Math.Min(settings.FirstRetryAfter.Ticks * Math.Pow(2, exponent), settings.MaxRetryAfter.Ticks);
+        return TimeSpan.FromTicks((long)(ticks * (0.8 + Random.Shared.NextDouble() * 0.4)));
+    }
+
+    /// <summary>The cluster-wide rate of the channel, split evenly between its shards.</summary>
+    private async Task PaceAsync(CancellationToken ct)
+    {
+        if (!settings.RatePerSecond.TryGetValue(_channel, out var rate) || rate <= 0) return;
+        var interval = (long)(TimeSpan.TicksPerSecond * _shards / rate);
+        long slot;
+        while (true)
+        {
+            var nowTicks = clock.GetUtcNow().UtcTicks;
+            var next = Interlocked.Read(ref _nextSendTicks);
+            slot = Math.Max(next, nowTicks);
+            if (Interlocked.CompareExchange(ref _nextSendTicks, slot + interval, next) == next) break;
+        }
+        var delay = TimeSpan.FromTicks(slot - clock.GetUtcNow().UtcTicks);
+        if (delay > TimeSpan.Zero) await Task.Delay(delay, clock, ct);
+    }
+
+    /// <summary>Writes outcomes into the visitors' streams; those that could not be written stay unreported for the sweep.</summary>
+    private async Task ReportAsync(IReadOnlyList<UnreportedOutcome> outcomes)
+    {
+        if (outcomes.Count == 0) return;
+        var reported = new List<string>(outcomes.Count);
+        var now = clock.GetUtcNow();
+        await Task.WhenAll(outcomes.GroupBy(o => o.ProfileId, StringComparer.Ordinal).Select(async group =>
+        {
+            var events = group.Select(o => OutcomeEvent(o, now)).ToList();
+            try
+            {
+                await GrainFactory.GetGrain<IVisitorGrain>(group.Key).Track(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+                lock (reported) reported.AddRange(group.Select(o => o.MessageKey));
+            }
+            catch (Exception e)
+            {
+                LogReportFailed(group.Key, e.GetType().Name, e.Message);
+            }
+        }));
+        try
+        {
+            await outbox.MarkReportedAsync(reported);
+        }
+        catch (Exception e)
+        {
+            LogReportFailed("(outbox)", e.GetType().Name, e.Message); // reported again by the sweep: a duplicate there is recognised
+        }
+    }
+
+    private async Task SweepUnreportedAsync(CancellationToken ct)
+    {
+        var stale = await outbox.UnreportedAsync(_channel, _shard, _shards, clock.GetUtcNow() - ReportSweepEvery, 500, ct);
+        if (stale.Count > 0) LogSweep(stale.Count, _channel, _shard);
+        await ReportAsync(stale);
+    }
+
+    internal static VisitorEvent OutcomeEvent(UnreportedOutcome o, DateTimeOffset now) => o.Sent
+        ? new MessageSent(o.MessageKey, o.Channel, o.ProviderId, o.Attempts) { MessageId = o.MessageKey + ":sent", EventTime = now, ReceivedTime = now }
+        : new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts) { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Channel shard {Channel}/{Shard} of {Shards} active (provider {Provider})")]
+    private partial void LogActivated(string channel, int shard, int shards, string provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery pump of {Channel}/{Shard} failed; it runs again at the next tick")]
+    private partial void LogPumpFailed(Exception e, string channel, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageKey} ({Channel}) was in flight when its claimer stopped (attempt {Attempts}): sending again; the provider may already have it")]
+    private partial void LogRecovered(string messageKey, string channel, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Message {MessageKey} ({Channel}) attempt {Attempts} failed, retrying in {Wait}: {Error}")]
+    private partial void LogRetry(string messageKey, string channel, int attempts, TimeSpan wait, string? error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageKey} ({Channel}) failed: {Error}")]
+    private partial void LogFailed(string messageKey, string channel, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report delivery outcomes to {ProfileId} ({Error}: {Detail}); the sweep reports them later")]
+    private partial void LogReportFailed(string profileId, string error, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reporting {Count} delivery outcomes of {Channel}/{Shard} that were not in the visitors' streams yet")]
+    private partial void LogSweep(int count, string channel, int shard);
+}

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using Actors.Domain.Channels;
+using Marten;
+using Npgsql;
+using NpgsqlTypes;
+using Weasel.Postgresql;
+using Weasel.Postgresql.Tables;
+
+namespace Actors.Storage.Channels;
+
+/// <summary>One outbox entry as the dispatcher sees it.</summary>
+/// <param name="WasInFlight">The entry was claimed before and its lease ran out: a node died while sending it, so the
+/// provider may already have it (the one window no dispatcher can close; see README "Delivery guarantee").</param>
+public sealed record OutboxEntry(OutboundMessage Message, int Attempts, bool WasInFlight);
+
+/// <summary>A finished entry whose outcome the visitor's stream has not been told yet.</summary>
+public sealed record UnreportedOutcome(string MessageKey, string ProfileId, string Channel, bool Sent, string? ProviderId, string? Error, int Attempts);
+
+/// <summary>
+/// The messages decided to be sent, in PostgreSQL. A row is inserted in the same transaction as the visitor's
+/// <c>message_decided</c> event (see <see cref="Stage"/>), so a decision without its row (or a row without its decision)
+/// cannot exist; the message key is the primary key, so a decision replayed or retried is one row.
+/// States: pending → sending (claimed with a lease) → sent | failed, or back to pending with a later due time.
+/// A row belongs to one of 1024 buckets (a stable hash of its key); the shard that serves it is bucket mod shards,
+/// so the number of shards can change without moving rows.
+/// </summary>
+public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
+{
+    public const string TableName = "message_outbox";
+    public const int Buckets = 1024;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private string Table => $"{schema}.{TableName}";
+
+    /// <summary>The table, created and updated with Marten's other schema objects.</summary>
+    public static Table Definition(string schema)
+    {
+        var table = new Table(new PostgresqlObjectName(schema, TableName, SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("message_key").AsPrimaryKey();
+        table.AddColumn<string>("channel").NotNull();
+        table.AddColumn<int>("bucket").NotNull();
+        table.AddColumn<string>("profile_id").NotNull();
+        table.AddColumn("message", "jsonb").NotNull();
+        table.AddColumn<string>("status").NotNull();
+        table.AddColumn<int>("attempts").NotNull().DefaultValue(0);
+        table.AddColumn("due_at", "timestamp with time zone").NotNull();
+        table.AddColumn("created_at", "timestamp with time zone").NotNull();
+        table.AddColumn("finished_at", "timestamp with time zone");
+        table.AddColumn<string>("provider_id");
+        table.AddColumn<string>("last_error");
+        table.AddColumn<bool>("reported").NotNull().DefaultValueByExpression("false");
+        // What a shard claims: open rows of its channel by due time. Finished rows leave the index.
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_due") { Columns = ["channel", "due_at"], Predicate = "status in ('pending', 'sending')" });
+        // Outcomes not yet written into the visitors' streams.
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported") { Columns = ["finished_at"], Predicate = "reported = false and status in ('sent', 'failed')" });
+        return table;
+    }
+
+    /// <summary>FNV-1a over the key's UTF-16 code units: stable across processes and versions (string.GetHashCode is not).</summary>
+    public static int BucketOf(string messageKey)
+    {
+        var hash = 2166136261u;
+        foreach (var c in messageKey) hash = (hash ^ c) * 16777619u;
+        return (int)(hash % Buckets);
+    }
+
+    /// <summary>Adds the rows to the unit of work that appends their decisions (same transaction).</summary>
+    public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages)
+    {
+        foreach (var m in messages)
+        {
+            session.QueueSqlCommand(
+                $"insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
+                "values (?, ?, ?, ?, ?::jsonb, 'pending', ?, ?) on conflict (message_key) do nothing",
+                m.MessageKey, m.Channel, BucketOf(m.MessageKey), m.ProfileId, JsonSerializer.Serialize(m, Json), m.DecidedAt, m.DecidedAt);
+        }
+    }
+
+    /// <summary>
+    /// Claims due rows of one shard: each is marked sending, with a lease until <paramref name="leaseUntil"/>; rows whose
+    /// lease ran out (their node died mid-send) are due again. SKIP LOCKED keeps two claimers off the same rows.
+    /// </summary>
+    public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(string channel, int shard, int shards, DateTimeOffset now, DateTimeOffset leaseUntil, int limit, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            with due as (
+                select message_key, status as was from {Table}
+                 where channel = @channel and status in ('pending', 'sending') and due_at <= @now and bucket % @shards = @shard
+                 order by due_at
+                 limit @limit
+                   for update skip locked)
+            update {Table} o set status = 'sending', attempts = o.attempts + 1, due_at = @lease
+              from due where o.message_key = due.message_key
+            returning o.message::text, o.attempts, due.was
+            """);
+        command.Parameters.AddWithValue("channel", channel);
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("shards", shards);
+        command.Parameters.AddWithValue("shard", shard);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("lease", leaseUntil);
+        var claimed = new List<OutboxEntry>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var message = JsonSerializer.Deserialize<OutboundMessage>(reader.GetString(0), Json)!;
+            claimed.Add(new OutboxEntry(message, reader.GetInt32(1), reader.GetString(2) == "sending"));
+        }
+        return claimed;
+    }
+
+    /// <summary>The provider took it. Only a row still in flight is finished (a row another claimer finished stays as it is).</summary>
+    public Task<bool> MarkSentAsync(string messageKey, string? providerId, DateTimeOffset at, CancellationToken ct = default) =>
+        FinishAsync(messageKey, "sent", providerId, null, at, ct);
+
+    public Task<bool> MarkFailedAsync(string messageKey, string error, DateTimeOffset at, CancellationToken ct = default) =>
+        FinishAsync(messageKey, "failed", null, error, at, ct);
+
+    private async Task<bool> FinishAsync(string messageKey, string status, string? providerId, string? error, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"update {Table} set status = @status, finished_at = @at, provider_id = @provider, last_error = @error where message_key = @key and status = 'sending'");
+        command.Parameters.AddWithValue("status", status);
+        command.Parameters.AddWithValue("at", at);
+        command.Parameters.Add(new NpgsqlParameter("provider", NpgsqlDbType.Text) { Value = (object?)providerId ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("error", NpgsqlDbType.Text) { Value = (object?)Truncate(error) ?? DBNull.Value });
+        command.Parameters.AddWithValue("key", messageKey);
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>A transient failure: pending again, due after the backoff.</summary>
+    public async Task RetryLaterAsync(string messageKey, string error, DateTimeOffset dueAt, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"update {Table} set status = 'pending', due_at = @due, last_error = @error where message_key = @key and status = 'sending'");
+        command.Parameters.AddWithValue("due", dueAt);
+        command.Parameters.AddWithValue("error", Truncate(error)!);
+        command.Parameters.AddWithValue("key", messageKey);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task MarkReportedAsync(IReadOnlyCollection<string> messageKeys, CancellationToken ct = default)
+    {
+        if (messageKeys.Count == 0) return;
+        await using var command = dataSource.CreateCommand($"update {Table} set reported = true where message_key = any(@keys)");
+        command.Parameters.AddWithValue("keys", messageKeys.ToArray());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Finished rows of one shard whose outcome is not in the visitor's stream yet (a node died between the two), oldest first.</summary>
+    public async Task<IReadOnlyList<UnreportedOutcome>> UnreportedAsync(string channel, int shard, int shards, DateTimeOffset finishedBefore, int limit, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            select message_key, profile_id, channel, status, provider_id, last_error, attempts from {Table}
+             where reported = false and status in ('sent', 'failed') and finished_at < @before and channel = @channel and bucket % @shards = @shard
+             order by finished_at limit @limit
+            """);
+        command.Parameters.AddWithValue("before", finishedBefore);
+        command.Parameters.AddWithValue("channel", channel);
+        command.Parameters.AddWithValue("shards", shards);
+        command.Parameters.AddWithValue("shard", shard);
+        command.Parameters.AddWithValue("limit", limit);
+        var found = new List<UnreportedOutcome>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            found.Add(new UnreportedOutcome(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3) == "sent",
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)));
+        }
+        return found;
+    }
+
+    /// <summary>Counts by channel and status (for operators and tests).</summary>
+    public async Task<IReadOnlyDictionary<(string Channel, string Status), long>> CountsAsync(CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand($"select channel, status, count(*) from {Table} group by 1, 2");
+        var counts = new Dictionary<(string, string), long>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) counts[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+        return counts;
+    }
+
+    private static string? Truncate(string? error) => error is { Length: > 1000 } ? error[..1000] : error;
+}

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Actors.Channels.Delivery;
+using Actors.Channels.Webhook;
+using Actors.Domain.Channels;
+using Actors.Integration.Tests.Support;
+using Actors.Storage.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Actors.Integration.Tests.Channels;
+
+public sealed class DeliveryHostFixture : HostFixture
+{
+    public const string Secret = "test-webhook-secret-0123456789-abcdef";
+    public WebhookReceiver Receiver { get; } = new();
+
+    protected override IEnumerable<string> ExtraArguments() =>
+    [
+        "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
+        "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:FirstRetryAfter=00:00:00.200", "--Actors:Channels:MaxRetryAfter=00:00:01",
+        "--Actors:Channels:MaxAttempts=4", "--Actors:Channels:Shards=4",
+        $"--Actors:Channels:WebhookSecret={Secret}",
+    ];
+
+    /// <summary>Templates are another part of the product; here each template renders its own name and points at the receiver.</summary>
+    protected override void Customize(WebApplicationBuilder builder) =>
+        builder.Services.AddSingleton<IMessageRenderer>(new ReceiverRenderer(Receiver.BaseUrl));
+
+    private sealed class ReceiverRenderer(string baseUrl) : IMessageRenderer
+    {
+        public Task<RenderedMessage> RenderAsync(OutboundMessage message, CancellationToken ct) =>
+            Task.FromResult(new RenderedMessage($"subject {message.Template}", null, $"hello {message.Recipient.ProfileId}", $"{baseUrl}/{message.Template}"));
+    }
+}
+
+/// <summary>
+/// Delivery through the real path: a journey decides in the visitor's grain, the decision and its outbox row are one
+/// transaction in PostgreSQL, a channel shard grain claims the row and calls the provider (here: webhooks to a real HTTP
+/// endpoint on loopback), and the outcome comes back into the visitor's stream.
+/// </summary>
+public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<DeliveryHostFixture>
+{
+    private readonly HttpClient _marketing = host.Client(HostFixture.MarketingKey);
+    private readonly HttpClient _ingest = host.Client();
+    private readonly HttpClient _admin = host.Client(HostFixture.AdminKey);
+
+    private async Task<string> WebhookJourney(string template)
+    {
+        var id = $"jw-{Guid.NewGuid():N}"[..20];
+        var journey = new
+        {
+            name = "Order webhook " + id,
+            trigger = new { manual = true },
+            start = "post",
+            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+        };
+        var create = await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey });
+        Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());
+        var published = await _marketing.PostAsync($"/v1/journeys/{id}/publish", null);
+        Assert.True(published.IsSuccessStatusCode, await published.Content.ReadAsStringAsync());
+        return id;
+    }
+
+    private async Task<List<string>> Visitors(int count)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var visitors = Enumerable.Range(0, count).Select(i => $"wh-{run}-{i}").ToList();
+        await Parallel.ForEachAsync(visitors, async (v, _) =>
+        {
+            var r = await _ingest.PostAsJsonAsync($"/v1/visitors/{v}/events", new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "sku-1" } });
+            Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+        });
+        return visitors;
+    }
+
+    private async Task Trigger(string journey, IReadOnlyList<string> visitors)
+    {
+        var response = await _marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = visitors, triggerId = "t-" + journey });
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<List<JsonElement>> Events(string visitor, string type) =>
+        [.. (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type={type}&limit=1000")).GetProperty("items").EnumerateArray()];
+
+    private async Task<List<JsonElement>> WaitForEvents(string visitor, string type, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var found = await Events(visitor, type);
+            if (found.Count >= count || DateTime.UtcNow > deadline) return found;
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task Each_decided_message_reaches_the_provider_once_signed_and_its_outcome_comes_back_into_the_stream()
+    {
+        var template = "hook-" + Guid.NewGuid().ToString("N")[..8];
+        var journey = await WebhookJourney(template);
+        var visitors = await Visitors(20);
+        await Trigger(journey, visitors);
+
+        var received = await host.Receiver.WaitForAsync(r => r.Count(x => x.Path == "/" + template) >= 20, TimeSpan.FromSeconds(30));
+        foreach (var visitor in visitors)
+        {
+            var decided = Assert.Single(await Events(visitor, "message_decided"));
+            var key = decided.GetProperty("data").GetProperty("messageKey").GetString()!;
+            var request = Assert.Single(received, r => r.Headers["Idempotency-Key"] == key);
+            Assert.Equal(key, request.Headers["X-Actors-Delivery"]);
+            Assert.Equal("sha256=" + WebhookChannelProvider.Sign(DeliveryHostFixture.Secret, request.Headers["X-Actors-Timestamp"], request.Body),
+                request.Headers["X-Actors-Signature"]);
+            using var body = JsonDocument.Parse(request.Body);
+            Assert.Equal(journey, body.RootElement.GetProperty("journeyId").GetString());
+            Assert.Equal($"hello anon:{visitor}", body.RootElement.GetProperty("text").GetString());
+
+            var sent = Assert.Single(await WaitForEvents(visitor, "message_sent", 1));
+            Assert.Equal(key, sent.GetProperty("data").GetProperty("messageKey").GetString());
+            Assert.Equal(1, sent.GetProperty("data").GetProperty("attempts").GetInt32());
+        }
+        await Task.Delay(500); // nothing more arrives late
+        Assert.Equal(20, host.Receiver.Requests.Count(r => r.Path == "/" + template));
+    }
+
+    [Fact]
+    public async Task A_transient_failure_is_retried_with_backoff_until_accepted_and_a_permanent_one_is_recorded_as_failed()
+    {
+        var flaky = "flaky-" + Guid.NewGuid().ToString("N")[..8];
+        var refused = "refused-" + Guid.NewGuid().ToString("N")[..8];
+        host.Receiver.Answer = (path, _, attempt) => path == "/" + flaky ? (attempt <= 2 ? 503 : 200) : path == "/" + refused ? 400 : 200;
+        var (flakyJourney, refusedJourney) = (await WebhookJourney(flaky), await WebhookJourney(refused));
+        var visitors = await Visitors(2);
+        await Trigger(flakyJourney, [visitors[0]]);
+        await Trigger(refusedJourney, [visitors[1]]);
+
+        var sent = Assert.Single(await WaitForEvents(visitors[0], "message_sent", 1));
+        Assert.Equal(3, sent.GetProperty("data").GetProperty("attempts").GetInt32());
+        Assert.Equal([503, 503, 200], host.Receiver.Requests.Where(r => r.Path == "/" + flaky).Select(r => r.Answered));
+
+        var failed = Assert.Single(await WaitForEvents(visitors[1], "message_failed", 1));
+        Assert.Equal("HTTP 400", failed.GetProperty("data").GetProperty("reason").GetString());
+        await Task.Delay(800); // a refusal is never retried
+        Assert.Single(host.Receiver.Requests, r => r.Path == "/" + refused);
+        Assert.Empty(await Events(visitors[1], "message_sent"));
+
+        var counts = await host.Host.App.Services.GetRequiredService<OutboxStore>().CountsAsync();
+        Assert.True(counts.GetValueOrDefault(("webhook", "failed")) >= 1);
+    }
+}
