@@ -231,7 +231,15 @@ public sealed record JourneyVersionChanged(string JourneyId, int FromVersion, in
 /// "{MessageKey}:{outcome}", so a repeated report is a duplicate). Sent, delivered, bounced and failed are our own
 /// records (derived: never carried in a merge, not activity); opened and clicked are the visitor's behaviour.
 /// </summary>
-public abstract record MessageOutcomeEvent(string MessageKey, string Channel) : VisitorEvent;
+public abstract record MessageOutcomeEvent(string MessageKey, string Channel) : VisitorEvent
+{
+    /// <summary>The journey and step that decided the message, where the reporter knows them (for per-journey figures).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JourneyId { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StepId { get; init; }
+}
 
 /// <summary>The provider accepted the message (SMTP 250, a gateway's 2xx, a push service's 201).</summary>
 public sealed record MessageSent(string MessageKey, string Channel, string? ProviderMessageId, int Attempts) : MessageOutcomeEvent(MessageKey, Channel);

@@ -153,7 +153,7 @@ public sealed partial class ChannelShardGrain(
                 // Recorded at once, one row at a time: this UPDATE is what closes the window after the provider's answer.
                 if (!await outbox.MarkSentAsync(m.MessageKey, result.ProviderMessageId, clock.GetUtcNow(), CancellationToken.None)) return null;
                 Interlocked.Increment(ref _sent);
-                return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, true, result.ProviderMessageId, null, entry.Attempts);
+                return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, true, result.ProviderMessageId, null, entry.Attempts, m.JourneyId, m.StepId);
             case DeliveryStatus.Rejected:
                 return await FailAsync(entry, result.Error ?? "rejected", ct);
             default:
@@ -173,7 +173,7 @@ public sealed partial class ChannelShardGrain(
         if (!await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct)) return null;
         Interlocked.Increment(ref _failed);
         LogFailed(m.MessageKey, _channel, error);
-        return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, false, null, error, entry.Attempts);
+        return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, false, null, error, entry.Attempts, m.JourneyId, m.StepId);
     }
 
     /// <summary>Exponential backoff with jitter: 5 s, 10 s, 20 s … up to the maximum.</summary>
@@ -238,8 +238,10 @@ public sealed partial class ChannelShardGrain(
     }
 
     internal static VisitorEvent OutcomeEvent(UnreportedOutcome o, DateTimeOffset now) => o.Sent
-        ? new MessageSent(o.MessageKey, o.Channel, o.ProviderId, o.Attempts) { MessageId = o.MessageKey + ":sent", EventTime = now, ReceivedTime = now }
-        : new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts) { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now };
+        ? new MessageSent(o.MessageKey, o.Channel, o.ProviderId, o.Attempts)
+            { MessageId = o.MessageKey + ":sent", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId }
+        : new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts)
+            { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Channel shard {Channel}/{Shard} of {Shards} active (provider {Provider})")]
     private partial void LogActivated(string channel, int shard, int shards, string provider);

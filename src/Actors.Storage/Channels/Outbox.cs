@@ -14,7 +14,7 @@ namespace Actors.Storage.Channels;
 public sealed record OutboxEntry(OutboundMessage Message, int Attempts, bool WasInFlight);
 
 /// <summary>A finished entry whose outcome the visitor's stream has not been told yet.</summary>
-public sealed record UnreportedOutcome(string MessageKey, string ProfileId, string Channel, bool Sent, string? ProviderId, string? Error, int Attempts);
+public sealed record UnreportedOutcome(string MessageKey, string ProfileId, string Channel, bool Sent, string? ProviderId, string? Error, int Attempts, string? JourneyId, string? StepId);
 
 /// <summary>
 /// The messages decided to be sent, in PostgreSQL. A row is inserted in the same transaction as the visitor's
@@ -152,7 +152,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
     public async Task<IReadOnlyList<UnreportedOutcome>> UnreportedAsync(string channel, int shard, int shards, DateTimeOffset finishedBefore, int limit, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand($"""
-            select message_key, profile_id, channel, status, provider_id, last_error, attempts from {Table}
+            select message_key, profile_id, channel, status, provider_id, last_error, attempts, message ->> 'journeyId', message ->> 'stepId' from {Table}
              where reported = false and status in ('sent', 'failed') and finished_at < @before and channel = @channel and bucket % @shards = @shard
              order by finished_at limit @limit
             """);
@@ -166,7 +166,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
         while (await reader.ReadAsync(ct))
         {
             found.Add(new UnreportedOutcome(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3) == "sent",
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6)));
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
         return found;
     }

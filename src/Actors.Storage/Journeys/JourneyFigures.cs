@@ -14,7 +14,11 @@ public sealed record JourneyFigures(
     long GoalsReached,
     long Converted,
     IReadOnlyDictionary<string, long> ExitedByReason,
-    IReadOnlyDictionary<string, long> InStep);
+    IReadOnlyDictionary<string, long> InStep,
+    IReadOnlyDictionary<string, DeliveryFigures> DeliveryByStep);
+
+/// <summary>What the channels reported for one step's messages: handed to the provider, given up, and the visitors' reactions.</summary>
+public sealed record DeliveryFigures(long Sent, long Failed, long Delivered, long Bounced, long Opened, long Clicked);
 
 /// <summary>
 /// Figures read from the event log itself, so they always agree with the visitors' streams: the journey events are
@@ -109,6 +113,34 @@ public sealed class JourneyFigureReader(IDocumentStore store)
             while (await reader.ReadAsync(ct)) inStep[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        return new JourneyFigures(journeyId, entered, heldOut, sent, deferred, suppressed, goals, converted, exited, inStep);
+        // What the channels reported back, by step: outcome events carry the journey and step of their message.
+        var delivery = new SortedDictionary<string, DeliveryFigures>(StringComparer.Ordinal);
+        await using (var outcomes = new NpgsqlCommand($"""
+            select coalesce(data ->> 'StepId', ''), type, count(distinct data ->> 'MessageKey')
+              from {events}
+             where data ? 'JourneyId' and data ->> 'JourneyId' = @journey
+               and type in ('message_sent', 'message_failed', 'message_delivered', 'message_bounced', 'message_opened', 'message_clicked')
+             group by 1, 2
+            """, connection))
+        {
+            outcomes.Parameters.AddWithValue("journey", journeyId);
+            await using var reader = await outcomes.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var (step, type, n) = (reader.GetString(0), reader.GetString(1), reader.GetInt64(2));
+                var f = delivery.GetValueOrDefault(step) ?? new DeliveryFigures(0, 0, 0, 0, 0, 0);
+                delivery[step] = type switch
+                {
+                    "message_sent" => f with { Sent = f.Sent + n },
+                    "message_failed" => f with { Failed = f.Failed + n },
+                    "message_delivered" => f with { Delivered = f.Delivered + n },
+                    "message_bounced" => f with { Bounced = f.Bounced + n },
+                    "message_opened" => f with { Opened = f.Opened + n },
+                    _ => f with { Clicked = f.Clicked + n },
+                };
+            }
+        }
+
+        return new JourneyFigures(journeyId, entered, heldOut, sent, deferred, suppressed, goals, converted, exited, inStep, delivery);
     }
 }

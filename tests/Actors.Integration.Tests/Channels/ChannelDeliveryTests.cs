@@ -122,6 +122,10 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
         }
         await Task.Delay(500); // nothing more arrives late
         Assert.Equal(20, host.Receiver.Requests.Count(r => r.Path == "/" + template));
+
+        var figures = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/journeys/{journey}/figures");
+        var step = figures.GetProperty("deliveryByStep").GetProperty("post");
+        Assert.Equal((20, 0), (step.GetProperty("sent").GetInt64(), step.GetProperty("failed").GetInt64()));
     }
 
     [Fact]
