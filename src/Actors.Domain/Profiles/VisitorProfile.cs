@@ -154,6 +154,11 @@ public sealed class VisitorProfile
             }
             if (!repeatedOrder) Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
         }
+        else if (e is MessageOutcomeEvent)
+        {
+            // Counted for rules ("opened nothing in 60 days", "3 emails this week") without being a visit to the shop.
+            Counters.Add(EventNames.Of(e), e.EventTime, newestSeen: NewestEventTime);
+        }
 
         switch (e)
         {
@@ -331,7 +336,12 @@ public sealed class VisitorProfile
     }
 
     /// <summary>Behaviour of the visitor, as opposed to data about them (CRM) or our own decisions.</summary>
-    public static bool CountsAsActivity(VisitorEvent e) => !e.IsDerived && e is not AttributesUpdated;
+    /// <summary>
+    /// Opening or clicking a message is engagement, not a visit: it does not bring a lapsed customer back (the visit that
+    /// follows a click does); push subscriptions are settings, like attributes.
+    /// </summary>
+    public static bool CountsAsActivity(VisitorEvent e) =>
+        !e.IsDerived && e is not (AttributesUpdated or MessageOutcomeEvent or PushSubscribed or PushUnsubscribed);
 }
 
 public sealed class Preferences
