@@ -59,12 +59,12 @@ public static partial class PreferenceCentreApi
         PreferenceCentreSettings settings, TimeProvider clock, ILoggerFactory loggers)
     {
         if (await PreferencesClaims(links, token) is not { } claims) return MessagePages.LinkNotFound();
+        if (await ProfileOf(directory, claims.ProfileId) is not { } profile) return MessagePages.LinkNotFound();
         var (form, refusal) = await MessageForms.ReadAsync(request);
         if (refusal is not null) return refusal;
         if (!MessageForms.TrySingle(form!, "nonce", out var nonce) || !MessageForms.IsNonce(nonce)
             || !MessageForms.TrySingle(form!, "action", out var action))
             return Tampered();
-        if (await ProfileOf(directory, claims.ProfileId) is not { } profile) return MessagePages.LinkNotFound();
 
         var now = clock.GetUtcNow();
         var prefix = MessageForms.IdPrefix("pc", token, nonce!);
@@ -110,12 +110,12 @@ public static partial class PreferenceCentreApi
         TimeProvider clock, ILoggerFactory loggers)
     {
         if (await links.ReadAsync(token, LinkPurpose.Unsubscribe) is not { } claims) return MessagePages.LinkNotFound();
+        if (await ProfileOf(directory, claims.ProfileId) is not { } profile) return MessagePages.LinkNotFound();
         var (form, refusal) = await MessageForms.ReadAsync(request);
         if (refusal is not null) return refusal;
         if (!MessageForms.TrySingle(form!, "List-Unsubscribe", out var oneClick) || !MessageForms.TrySingle(form!, "choice", out var choice)
             || !MessageForms.TrySingle(form!, "nonce", out var nonce))
             return Tampered();
-        if (await ProfileOf(directory, claims.ProfileId) is not { } profile) return MessagePages.LinkNotFound();
 
         var channel = PreferenceChoices.ChannelOf(claims.Channel);
         var now = clock.GetUtcNow();
