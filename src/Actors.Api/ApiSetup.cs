@@ -1,4 +1,5 @@
 using Actors.Api.Access;
+using Actors.Api.Channels;
 using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
@@ -11,6 +12,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using Scalar.AspNetCore;
 
@@ -33,6 +35,10 @@ public static class ApiSetup
         services.AddSingleton<VisitorTokens>();
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
+        // Message links may be registered by the channel wiring too; one instance serves all.
+        services.TryAddSingleton<Actors.Channels.Links.MessageLinks>();
+        services.TryAddSingleton<Actors.Channels.Links.LinkUrls>();
+        services.AddSingleton(PreferenceCentreSettings.From(configuration));
         return services;
     }
 
@@ -53,6 +59,7 @@ public static class ApiSetup
         app.MapImportApi();
         app.MapSegmentsApi();
         app.MapJourneysApi();
+        app.MapPreferenceCentre();
         return app;
     }
 }

@@ -14,6 +14,12 @@ public sealed record ProfileView
     public required PreferencesView Preferences { get; init; }
     public required long Version { get; init; }
     public bool NewsletterSubscriber { get; init; }
+
+    /// <summary>When the newsletter was last subscribed or unsubscribed (null: never), so "unsubscribed" differs from "never subscribed".</summary>
+    public DateTimeOffset? NewsletterChangedAt { get; init; }
+
+    /// <summary>Consents ("channel:purpose") the visitor withdrew and has not given again.</summary>
+    public IReadOnlyList<string> WithdrawnConsents { get; init; } = [];
     public DateTimeOffset? FirstSeen { get; init; }
     public DateTimeOffset? LastActivity { get; init; }
     public required OrdersView Orders { get; init; }
@@ -43,6 +49,8 @@ public sealed record ProfileView
         Preferences = new PreferencesView(p.Preferences.Topics, p.Preferences.ContentTypes, p.Preferences.Frequency, p.Preferences.PausedUntil),
         Version = p.Version,
         NewsletterSubscriber = p.IsNewsletterSubscriber,
+        NewsletterChangedAt = p.NewsletterChangedAt,
+        WithdrawnConsents = p.WithdrawnConsents.Count == 0 ? [] : [.. p.WithdrawnConsents.Keys.Order(StringComparer.Ordinal)],
         FirstSeen = p.FirstSeen,
         LastActivity = p.LastActivity,
         Orders = new OrdersView(p.Orders.Count, p.Orders.Total, p.Orders.Refunded, p.Orders.FirstAt, p.Orders.LastAt),
