@@ -19,7 +19,7 @@ namespace Actors.Api.Channels;
 public static partial class MessageTrackingApi
 {
     // The smallest transparent GIF: 1x1, one transparent colour.
-    private static readonly byte[] Pixel = Convert.FromBase64String("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
+    private static readonly byte[] Pixel = Convert.FromBase64String("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==");
 
     private const string InvalidLinkPage =
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>Link not valid</title></head>" +
