@@ -65,7 +65,7 @@ public static partial class MessageTrackingApi
         var log = logs.CreateLogger(typeof(MessageTrackingApi).FullName!);
         NoCache(http.Response);
         // A token we cannot read names no destination: there is nowhere to send the visitor (and no open redirect).
-        if (await links.ReadAsync(token, LinkPurpose.Click) is not { Url: { } url } claims || !IsWebAddress(url))
+        if (await links.ReadAsync(token, LinkPurpose.Click) is not { Url: { } url } claims || RedirectTarget(url) is not { } target)
         {
             LogRefused(log, "click");
             return Results.Content(InvalidLinkPage, "text/html; charset=utf-8", Encoding.UTF8, StatusCodes.Status404NotFound);
@@ -83,14 +83,29 @@ public static partial class MessageTrackingApi
             }
         }
         http.Response.Headers["Referrer-Policy"] = "no-referrer";
-        return Results.Redirect(url, permanent: false);
+        return Results.Redirect(target, permanent: false);
     }
 
     /// <summary>Into the profile the link was made for; a profile merged since forwards the call to the one it went into.</summary>
     private static Task Record(VisitorDirectory directory, string profileId, VisitorEvent e) => directory.TrackAsync(profileId, [e]);
 
-    private static bool IsWebAddress(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+    /// <summary>
+    /// An http(s) address as a Location header can carry it (ASCII only: the host in punycode, the rest percent-encoded),
+    /// or null for anything else (javascript:, data:, relative).
+    /// </summary>
+    public static string? RedirectTarget(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)) return null;
+        try
+        {
+            var ascii = new UriBuilder(uri) { Host = uri.IdnHost }.Uri.AbsoluteUri;
+            return ascii.All(char.IsAscii) && !ascii.Any(char.IsControl) ? ascii : null;
+        }
+        catch (UriFormatException)
+        {
+            return null;
+        }
+    }
 
     private static void NoCache(HttpResponse response)
     {

@@ -296,6 +296,15 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
         Assert.Contains("Actors:Email:Smtp:Port", bad.Message);
     }
 
+    [Fact]
+    public void The_host_without_an_SMTP_server_writes_eml_files_under_its_data_folder()
+    {
+        var services = fixture.Host.App.Services;
+        Assert.IsType<EmlFileTransport>(services.GetRequiredService<IEmailTransport>());
+        var expected = Path.Combine(Actors.Silo.Hosting.DatabaseSetup.DataDirectory(services.GetRequiredService<IConfiguration>()), "mail");
+        Assert.Equal(expected, services.GetRequiredService<EmailSettings>().Folder);
+    }
+
     private static IConfiguration Configuration((string Key, string Value)[] settings) =>
         new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>($"Actors:Email:{s.Key}", s.Value))).Build();
 }

@@ -84,8 +84,14 @@ public sealed class MessageTrackingTests(HostFixture host) : IClassFixture<HostF
         var productResponse = await _visitor.GetAsync(PathOf(await Urls.ClickAsync(profileId, key, "email", product)));
         Assert.Equal(product, productResponse.Headers.Location?.OriginalString);
 
+        // A destination beyond ASCII still makes a valid Location header (punycode host, percent-encoded path and query).
+        const string unicode = "https://bücher.example/schuhe/größe?farbe=grün#oben";
+        var unicodeResponse = await _visitor.GetAsync(PathOf(await Urls.ClickAsync(profileId, key, "email", unicode)));
+        Assert.Equal(HttpStatusCode.Redirect, unicodeResponse.StatusCode);
+        Assert.Equal("https://xn--bcher-kva.example/schuhe/gr%C3%B6%C3%9Fe?farbe=gr%C3%BCn#oben", unicodeResponse.Headers.Location?.OriginalString);
+
         var clicks = await Events(visitor, "message_clicked");
-        Assert.Equal([cart, product], clicks.Select(c => c.GetProperty("data").GetProperty("url").GetString()));
+        Assert.Equal([cart, product, unicode], clicks.Select(c => c.GetProperty("data").GetProperty("url").GetString()));
         Assert.Equal(MessageTrackingApi.ClickedMessageId(key, cart), clicks[0].GetProperty("messageId").GetString());
         Assert.All(clicks, c => Assert.Equal(key, c.GetProperty("data").GetProperty("messageKey").GetString()));
     }
