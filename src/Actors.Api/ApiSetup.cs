@@ -60,6 +60,7 @@ public static class ApiSetup
         app.MapSegmentsApi();
         app.MapJourneysApi();
         app.MapPreferenceCentre();
+        app.MapMessageTrackingApi();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Actors.Channels.Email;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Grains.Journeys;
@@ -101,6 +102,7 @@ public static class ActorsSilo
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(settings.Channels);
         Actors.Channels.ChannelServices.AddActorsChannels(services);
+        services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();
         return silo;
     }

@@ -12,6 +12,9 @@ public static class SiloSetup
         var settings = configuration.GetSection("Actors").Get<ActorsSettings>() ?? new ActorsSettings();
         settings.Lifecycle.Validate();
         var silo = configuration.GetSection("Actors:Silo").Get<SiloSettings>() ?? new SiloSettings();
+        // With no SMTP server, emails are written as .eml files under the data folder.
+        if (string.IsNullOrEmpty(configuration["Actors:Email:Folder"]))
+            configuration["Actors:Email:Folder"] = Path.Combine(DatabaseSetup.DataDirectory(configuration), "mail");
 
         builder.UseOrleans(siloBuilder =>
         {
