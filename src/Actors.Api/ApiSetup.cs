@@ -1,4 +1,5 @@
 using Actors.Api.Access;
+using Actors.Api.Channels;
 using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
@@ -47,6 +48,7 @@ public static class ApiSetup
         app.MapScalarApiReference("/docs");
         app.MapTrackingApi();
         app.MapVisitorsApi();
+        app.MapOnSiteApi();
         app.MapIdentityApi();
         app.MapBroadcastsApi();
         app.MapReplayApi();

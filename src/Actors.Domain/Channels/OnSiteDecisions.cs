@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Actors.Domain.Identity;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 
@@ -102,9 +103,9 @@ public static class OnSiteDecisions
     private static DateTimeOffset ExpiresAt(OnSiteMessage message, OnSiteSettings settings) =>
         SafeTime.Add(message.DecidedAt, settings.MessageLifetime);
 
-    /// <summary>Anonymous (no customer id), not subscribed, and not unsubscribed within the quiet period.</summary>
+    /// <summary>Anonymous (no customer owns the profile), not subscribed, and not unsubscribed within the quiet period.</summary>
     public static bool WantsNewsletterPopup(VisitorProfile profile, DateTimeOffset now, OnSiteSettings settings) =>
-        profile.UserId is null
+        IdentityRules.OwnerOf(profile.ProfileId, profile.UserId) is null
         && !profile.IsNewsletterSubscriber
         && !(profile.NewsletterChangedAt is { } unsubscribedAt && unsubscribedAt > SafeTime.Subtract(now, settings.PopupQuietAfterUnsubscribe));
 

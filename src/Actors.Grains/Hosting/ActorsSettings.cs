@@ -20,4 +20,7 @@ public sealed record ActorsSettings
 
     /// <summary>The message policy journeys send under (section "Actors:Messages"); a fresh instance, as above.</summary>
     public Actors.Domain.Journeys.PolicySettings Messages { get; init; } = new();
+
+    /// <summary>The on-site channel: message lifetime, popup rule, popularity window and refresh (section "Actors:OnSite").</summary>
+    public Actors.Domain.Channels.OnSiteSettings OnSite { get; init; } = new();
 }

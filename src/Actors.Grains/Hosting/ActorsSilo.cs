@@ -99,6 +99,10 @@ public static class ActorsSilo
         services.AddSingleton(settings.Webhooks);
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();
+        services.AddSingleton(settings.OnSite);
+        services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
+        services.AddSingleton<Channels.PopularityBoard>();
+        services.AddHostedService(sp => sp.GetRequiredService<Channels.PopularityBoard>());
         return silo;
     }
 }

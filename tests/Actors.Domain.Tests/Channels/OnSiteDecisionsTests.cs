@@ -116,6 +116,7 @@ public class OnSiteDecisionsTests
     {
         Assert.DoesNotContain(Decide(Profile(Make.Newsletter(T0)), T0).Decisions, d => d is NewsletterPopupDecision);
         Assert.DoesNotContain(Decide(Profile(Identified(T0)), T0).Decisions, d => d is NewsletterPopupDecision);
+        Assert.DoesNotContain(Decide(new VisitorProfile("user:42"), T0).Decisions, d => d is NewsletterPopupDecision); // known by its id alone
     }
 
     [Fact]
