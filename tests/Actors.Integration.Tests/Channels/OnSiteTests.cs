@@ -1,7 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Actors.Domain.Channels;
+using Actors.Grains.Channels;
 using Actors.Integration.Tests.Support;
+using Actors.Storage.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Actors.Integration.Tests.Channels;
 
@@ -164,6 +169,37 @@ public class OnSiteTests(OnSiteHostFixture host) : IClassFixture<OnSiteHostFixtu
         Assert.Equal("already_dismissed", (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
         var dismissed = Assert.Single(await Events(visitor, "message_dismissed"));
         Assert.Equal(key, dismissed.GetProperty("data").GetProperty("messageKey").GetString());
+    }
+
+    [Fact]
+    public async Task A_starting_silo_reads_back_only_its_bounded_scan_of_the_latest_events()
+    {
+        var category = Unique("startup");
+        var (early, late) = (Unique("early"), Unique("late"));
+        var feed = host.Host.App.Services.GetRequiredService<PopularityFeed>();
+        await View(Unique("v"), early, category);
+        await View(Unique("v"), late, category);
+        var beforeOrder = await feed.HeadAsync(CancellationToken.None);
+        await Send(Unique("v"), "Order Completed", new
+        {
+            order_id = Unique("o"), total = 20, currency = "EUR",
+            products = new[] { new { product_id = late, category, price = 10, quantity = 1 } },
+        });
+
+        // New boards, as a starting silo makes them: one reading back the whole log (in pages of 7), one only what came after the views.
+        var whole = new PopularityBoard(feed, new OnSiteSettings { PopularityPageSize = 7 }, TimeProvider.System, NullLogger<PopularityBoard>.Instance);
+        var all = await Eventually(async () => { await whole.RefreshAsync(CancellationToken.None); return whole.Current.In(category); },
+            l => l.Count == 2, TimeSpan.FromSeconds(10));
+        Assert.Equal([(late, 6L), (early, 1L)], all.Select(p => (p.Sku, p.Score))); // a view 1 + an order line 5
+
+        var recent = await Eventually(async () =>
+        {
+            var scan = (int)(await feed.HeadAsync(CancellationToken.None) - beforeOrder);
+            var bounded = new PopularityBoard(feed, new OnSiteSettings { PopularityStartupScan = scan }, TimeProvider.System, NullLogger<PopularityBoard>.Instance);
+            await bounded.RefreshAsync(CancellationToken.None);
+            return bounded.Current.In(category);
+        }, l => l.Count > 0, TimeSpan.FromSeconds(10));
+        Assert.Equal([(late, 5L)], recent.Select(p => (p.Sku, p.Score))); // the order alone: the views lie before the scan
     }
 
     [Fact]
