@@ -171,6 +171,14 @@ public class OnSiteDecisionsTests
             d => Assert.IsType<OnSiteMessageDecision>(d),
             d => Assert.IsType<NewsletterPopupDecision>(d),
             d => Assert.IsType<RecommendationsDecision>(d));
+
+        // Between silos the answer travels as JSON: each kind must come back as itself.
+        var answer = Decide(profile, T0, Popular(("boot", "shoes", 2)));
+        var copy = JsonSerializer.Deserialize<OnSiteAnswer>(JsonSerializer.Serialize(answer))!;
+        Assert.Equal(["message", "newsletter_popup", "recommendations"],
+            JsonDocument.Parse(JsonSerializer.Serialize(copy)).RootElement.GetProperty("Decisions").EnumerateArray().Select(d => d.GetProperty("type").GetString()));
+        Assert.Equal("boot", Assert.IsType<RecommendationsDecision>(copy.Decisions[2]).Items[0].Sku);
+        Assert.Equal("k1", copy.FirstShownMessageKey);
     }
 }
 
