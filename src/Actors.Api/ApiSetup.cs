@@ -53,6 +53,7 @@ public static class ApiSetup
         app.MapScalarApiReference("/docs");
         app.MapTrackingApi();
         app.MapVisitorsApi();
+        app.MapOnSiteApi();
         app.MapIdentityApi();
         app.MapBroadcastsApi();
         app.MapReplayApi();

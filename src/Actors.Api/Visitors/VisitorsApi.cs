@@ -68,12 +68,21 @@ public static class VisitorsApi
         if (visitorId.Length is 0 or > 200) return Problems.BadRequest("visitorId must be 1 to 200 characters.");
         if (JsonText.Problem(visitorId) is { } problem) return Problems.BadRequest($"visitorId: {problem}");
         var full = http.Caller().Scope >= ApiScope.Marketing;
-        if (!full && visitorId.StartsWith(UserPrefix, StringComparison.Ordinal)
-            && !await tokens.IsValidAsync(visitorId[UserPrefix.Length..], http.Request.Headers[VisitorTokens.Header].FirstOrDefault()))
-            return Problems.Forbidden($"An ingest key reads a known customer's profile only with a valid {VisitorTokens.Header} for that user (minted by POST /v1/visitors/user:{{id}}/token with a marketing key); else use a marketing key.");
+        if (await RefuseIngestReadAsync(visitorId, http, tokens, "profile") is { } refused) return refused;
         var profileId = await directory.ResolveAsync(Aliases.FromVisitorId(visitorId));
         var profile = (await directory.Visitor(profileId).GetProfile()).Value;
         return full ? TypedResults.Ok(profile) : TypedResults.Ok(profile.ForVisitor());
+    }
+
+    /// <summary>
+    /// The rule for everything an ingest key reads about a visitor: anonymous ids freely (the browser is that visitor),
+    /// a known customer (user:{id}) only with a valid X-Visitor-Token; marketing and admin keys read anyone. Null: allowed.
+    /// </summary>
+    internal static async Task<IResult?> RefuseIngestReadAsync(string visitorId, HttpContext http, VisitorTokens tokens, string what)
+    {
+        if (http.Caller().Scope >= ApiScope.Marketing || !visitorId.StartsWith(UserPrefix, StringComparison.Ordinal)) return null;
+        if (await tokens.IsValidAsync(visitorId[UserPrefix.Length..], http.Request.Headers[VisitorTokens.Header].FirstOrDefault())) return null;
+        return Problems.Forbidden($"An ingest key reads a known customer's {what} only with a valid {VisitorTokens.Header} for that user (minted by POST /v1/visitors/user:{{id}}/token with a marketing key); else use a marketing key.");
     }
 
     public sealed record TokenRequest(int? TtlSeconds);

@@ -116,6 +116,21 @@ public sealed class VisitorProfile
     /// <summary>At most this many push subscriptions are kept (the newest): one per browser the visitor uses.</summary>
     public const int PushSubscriptionsKept = 8;
 
+    /// <summary>
+    /// Journeys' on-site messages not dismissed yet, oldest first (at most <see cref="OnSiteMessagesKept"/>); whether
+    /// one has expired is the decision's (<see cref="Channels.OnSiteDecisions"/>), which knows the lifetime.
+    /// </summary>
+    [JsonInclude]
+    public IReadOnlyList<OnSiteMessage> OnSiteMessages
+    {
+        get => _onSite ?? (IReadOnlyList<OnSiteMessage>)[];
+        private set => _onSite = value.Count == 0 ? null : [.. value];
+    }
+
+    private List<OnSiteMessage>? _onSite;
+
+    public const int OnSiteMessagesKept = 8;
+
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
 
@@ -286,6 +301,7 @@ public sealed class VisitorProfile
             }
             case MessageDecided m:
                 if (m.Outcome == MessageOutcome.Sent) (_messages ??= new()).Record(m);
+                if (m.Outcome == MessageOutcome.Sent && m.Channel == Channels.OnSiteDecisions.Channel) KeepOnSite(m);
                 if (m.Outcome == MessageOutcome.Deferred && Journeys.TryGetValue(m.JourneyId, out var deferred)) deferred.WaitUntil = m.NotBefore;
                 break;
             case JourneyGoalReached j:
@@ -307,6 +323,16 @@ public sealed class VisitorProfile
                 _push.RemoveAll(x => x.Endpoint == p.Endpoint);
                 if (_push.Count == 0) _push = null;
                 break;
+            case MessageOpened o when _onSite is not null && o.Channel == Channels.OnSiteDecisions.Channel:
+            {
+                var shown = _onSite.FindIndex(x => x.MessageKey == o.MessageKey);
+                if (shown >= 0) _onSite[shown] = _onSite[shown] with { Shown = true };
+                break;
+            }
+            case MessageDismissed d when _onSite is not null && d.Channel == Channels.OnSiteDecisions.Channel:
+                _onSite.RemoveAll(x => x.MessageKey == d.MessageKey);
+                if (_onSite.Count == 0) _onSite = null;
+                break;
             case SegmentEntered s:
                 Segments[s.SegmentId] = s.RuleVersion;
                 break;
@@ -321,6 +347,14 @@ public sealed class VisitorProfile
         _journeys ??= new(StringComparer.Ordinal);
         if (!_journeys.TryGetValue(journeyId, out var position)) _journeys[journeyId] = position = new JourneyPosition();
         return position;
+    }
+
+    private void KeepOnSite(MessageDecided m)
+    {
+        _onSite ??= [];
+        _onSite.RemoveAll(x => x.MessageKey == m.MessageKey);
+        if (_onSite.Count == OnSiteMessagesKept) _onSite.RemoveAt(0);
+        _onSite.Add(new OnSiteMessage(m.MessageKey, m.JourneyId, m.Template, m.EventTime, Shown: false));
     }
 
     private void EndJourney(string journeyId, DateTimeOffset at, string reason)
@@ -441,6 +475,9 @@ public sealed class CartState
         LastChangedAt = at;
     }
 }
+
+/// <summary>A journey's on-site message kept for showing; <see cref="Shown"/> once its impression is recorded.</summary>
+public sealed record OnSiteMessage(string MessageKey, string JourneyId, string Template, DateTimeOffset DecidedAt, bool Shown);
 
 /// <summary>A browser's web push subscription: where to send, and the keys to encrypt for (RFC 8291).</summary>
 public sealed record PushSubscription(string Endpoint, string P256dh, string Auth, DateTimeOffset Since);

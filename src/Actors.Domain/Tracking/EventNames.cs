@@ -43,6 +43,7 @@ public static class EventNames
     public const string MessageFailed = "message_failed";
     public const string MessageOpened = "message_opened";
     public const string MessageClicked = "message_clicked";
+    public const string MessageDismissed = "message_dismissed";
     public const string PushSubscribed = "push_subscribed";
     public const string PushUnsubscribed = "push_unsubscribed";
 
@@ -88,6 +89,7 @@ public static class EventNames
         [typeof(MessageFailed)] = MessageFailed,
         [typeof(MessageOpened)] = MessageOpened,
         [typeof(MessageClicked)] = MessageClicked,
+        [typeof(MessageDismissed)] = MessageDismissed,
         [typeof(PushSubscribed)] = PushSubscribed,
         [typeof(PushUnsubscribed)] = PushUnsubscribed,
     };

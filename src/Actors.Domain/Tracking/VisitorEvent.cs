@@ -49,6 +49,7 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(MessageFailed), EventNames.MessageFailed)]
 [JsonDerivedType(typeof(MessageOpened), EventNames.MessageOpened)]
 [JsonDerivedType(typeof(MessageClicked), EventNames.MessageClicked)]
+[JsonDerivedType(typeof(MessageDismissed), EventNames.MessageDismissed)]
 [JsonDerivedType(typeof(PushSubscribed), EventNames.PushSubscribed)]
 [JsonDerivedType(typeof(PushUnsubscribed), EventNames.PushUnsubscribed)]
 public abstract record VisitorEvent
@@ -258,6 +259,9 @@ public sealed record MessageOpened(string MessageKey, string Channel) : MessageO
 
 /// <summary>The visitor followed a tracked link of the message.</summary>
 public sealed record MessageClicked(string MessageKey, string Channel, string Url) : MessageOutcomeEvent(MessageKey, Channel);
+
+/// <summary>The visitor closed an on-site message (message id "{MessageKey}:dismissed"); it is not shown again.</summary>
+public sealed record MessageDismissed(string MessageKey, string Channel) : MessageOutcomeEvent(MessageKey, Channel);
 
 /// <summary>A browser's web push subscription (the PushSubscription JSON: endpoint and the keys p256dh and auth).</summary>
 public sealed record PushSubscribed(string Endpoint, string P256dh, string Auth) : VisitorEvent;

@@ -23,4 +23,7 @@ public sealed record ActorsSettings
 
     /// <summary>Delivery of decided messages (section "Actors:Channels").</summary>
     public Channels.ChannelSettings Channels { get; init; } = new();
+
+    /// <summary>The on-site channel: message lifetime, popup rule, popularity window and refresh (section "Actors:OnSite").</summary>
+    public Actors.Domain.Channels.OnSiteSettings OnSite { get; init; } = new();
 }

@@ -104,6 +104,10 @@ public static class ActorsSilo
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();
+        services.AddSingleton(settings.OnSite);
+        services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
+        services.AddSingleton<Channels.PopularityBoard>();
+        services.AddHostedService(sp => sp.GetRequiredService<Channels.PopularityBoard>());
         return silo;
     }
 }

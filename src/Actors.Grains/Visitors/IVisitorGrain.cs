@@ -45,6 +45,19 @@ public interface IVisitorGrain : IGrainWithStringKey
     /// </summary>
     Task<string> TriggerJourney(string journeyId, string triggerId);
 
+    /// <summary>
+    /// What to show the visitor now in <paramref name="placement"/> (on-site channel), from memory: no I/O once active.
+    /// A merged profile forwards.
+    /// </summary>
+    [ReadOnly]
+    Task<Immutable<Actors.Domain.Channels.OnSiteAnswer>> Decide(string placement, int limit);
+
+    /// <summary>
+    /// Records the visitor's action on an on-site message: shown (a <see cref="MessageOpened"/>, once per message) or
+    /// dismissed (a <see cref="MessageDismissed"/>). "recorded", "already" (recorded before) or "unknown" (no such live message).
+    /// </summary>
+    Task<string> RecordOnSite(string messageKey, bool dismissed);
+
     /// <summary>Takes in another profile's history up to its <paramref name="sourceVersion"/>. Idempotent per source version.</summary>
     Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<CarriedEvent>> history, long sourceVersion, string? actor, string? reason);
 }

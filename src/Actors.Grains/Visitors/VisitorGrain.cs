@@ -23,6 +23,7 @@ public sealed partial class VisitorGrain(
     TimeProvider clock,
     ActorsMetrics metrics,
     SegmentCatalog segments,
+    Channels.PopularityBoard popularity,
     ILogger<VisitorGrain> logger) : Grain, IVisitorGrain, IRemindable
 {
     private const int MaxConflictRetries = 3;

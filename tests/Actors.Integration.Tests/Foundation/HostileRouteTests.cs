@@ -17,12 +17,14 @@ public class HostileRouteTests(HostFixture host) : IClassFixture<HostFixture>
         "/v1/visitors/{0}/profile", "/v1/users/{0}/events", "/v1/users/{0}/state", "/v1/users/{0}/diff?from=0&to=1", "/v1/users/{0}/journeys",
         "/v1/segments/{0}", "/v1/segments/{0}/members", "/v1/segments/{0}/count", "/v1/segments/{0}/history", "/v1/segments/{0}/backfill",
         "/v1/segments/{0}/deliveries", "/v1/journeys/{0}", "/v1/journeys/{0}/figures", "/v1/journeys/{0}/triggers/{0}",
+        "/v1/visitors/{0}/decisions?placement=home",
     ];
 
     private static readonly string[] PostRoutes =
     [
         "/v1/visitors/{0}/events", "/v1/visitors/{0}/identify", "/v1/visitors/{0}/token", "/v1/segments/{0}/archive",
         "/v1/journeys/{0}/publish", "/v1/journeys/{0}/pause", "/v1/journeys/{0}/archive", "/v1/journeys/{0}/trigger",
+        "/v1/visitors/{0}/decisions/{0}/dismiss",
     ];
 
     [Fact]
