@@ -1,4 +1,5 @@
 using Actors.Api.Access;
+using Actors.Api.Channels;
 using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
@@ -53,6 +54,7 @@ public static class ApiSetup
         app.MapImportApi();
         app.MapSegmentsApi();
         app.MapJourneysApi();
+        app.MapPushSubscriptionsApi();
         return app;
     }
 }

@@ -20,4 +20,10 @@ public sealed record ActorsSettings
 
     /// <summary>The message policy journeys send under (section "Actors:Messages"); a fresh instance, as above.</summary>
     public Actors.Domain.Journeys.PolicySettings Messages { get; init; } = new();
+
+    /// <summary>Web push (section "Actors:Push"); a fresh instance, as above.</summary>
+    public Actors.Channels.Push.PushSettings Push { get; init; } = new();
+
+    /// <summary>The SMS gateway (section "Actors:Sms"); unset: no SMS provider.</summary>
+    public Actors.Channels.Sms.SmsSettings Sms { get; init; } = new();
 }

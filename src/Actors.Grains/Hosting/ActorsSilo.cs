@@ -1,4 +1,6 @@
 using System.Data.Common;
+using Actors.Channels.Push;
+using Actors.Channels.Sms;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Grains.Journeys;
@@ -99,6 +101,8 @@ public static class ActorsSilo
         services.AddSingleton(settings.Webhooks);
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();
+        services.AddWebPush(settings.Push);
+        services.AddSmsGateway(settings.Sms);
         return silo;
     }
 }
