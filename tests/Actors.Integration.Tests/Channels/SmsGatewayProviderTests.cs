@@ -3,11 +3,13 @@ using System.Net;
 using System.Text.Json;
 using Actors.Channels.Delivery;
 using Actors.Channels.Sms;
+using Actors.Grains.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Actors.Integration.Tests.Channels;
@@ -148,5 +150,22 @@ public sealed class SmsGatewayProviderTests : IAsyncLifetime
         await using var none = Services(new SmsSettings());
         Assert.Empty(none.GetServices<IChannelProvider>());
         Assert.Throws<InvalidOperationException>(() => Services(new SmsSettings { GatewayUrl = "not a url" }));
+    }
+
+    [Fact]
+    public void The_settings_bind_from_Actors_Sms_and_Actors_Push()
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Sms:GatewayUrl"] = "https://sms.example.net/v1/messages",
+            ["Actors:Sms:ApiKey"] = "k",
+            ["Actors:Sms:Timeout"] = "00:00:05",
+            ["Actors:Push:Subject"] = "https://shop.example/contact",
+            ["Actors:Push:TtlSeconds"] = "60",
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+        Assert.Equal(("https://sms.example.net/v1/messages", "k", TimeSpan.FromSeconds(5)), (bound.Sms.GatewayUrl, bound.Sms.ApiKey, bound.Sms.Timeout));
+        Assert.Equal(("https://shop.example/contact", 60, false), (bound.Push.Subject, bound.Push.TtlSeconds, bound.Push.AllowInsecureEndpoints));
+        Assert.False(new ActorsSettings().Sms.IsConfigured);
+        Assert.Equal(2_419_200, new ActorsSettings().Push.TtlSeconds);
     }
 }
