@@ -148,6 +148,24 @@ public class PushSubscriptionRouteTests(HostFixture host) : IClassFixture<HostFi
     }
 
     [Fact]
+    public async Task Hostile_visitor_ids_never_give_a_server_error()
+    {
+        string[] ids = ["a%00b", "a%ED%A0%80b", "%F0", new string('x', 10_240), "a%0Ab", "..%2F..", "user:%00", "user:", "anon:", new string('y', 300), "user:" + new string('z', 2_000), "anon:%F0%9F%98%80"];
+        using var browser = new TestBrowser();
+        var failures = new List<string>();
+        foreach (var client in new[] { _ingest, host.Client(HostFixture.AdminKey) })
+        foreach (var id in ids)
+        {
+            var url = $"/v1/visitors/{id}/push-subscriptions";
+            var posted = await client.PostAsJsonAsync(url, SubscriptionJson($"https://push.example.net/{Guid.NewGuid():N}", browser));
+            var deleted = await DeleteAsync(client, url, new { endpoint = "https://push.example.net/x" });
+            foreach (var response in new[] { posted, deleted })
+                if ((int)response.StatusCode >= 500) failures.Add($"{response.RequestMessage!.Method} [{id[..Math.Min(12, id.Length)]}]: {(int)response.StatusCode}");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
     public async Task An_ingest_key_attaches_a_browser_to_a_known_customer_only_with_their_visitor_token()
     {
         var user = $"pushy-{Guid.NewGuid():N}";
