@@ -62,6 +62,7 @@ public static class ApiSetup
         app.MapJourneysApi();
         app.MapPreferenceCentre();
         app.MapMessageTrackingApi();
+        app.MapPushSubscriptionsApi();
         return app;
     }
 }

@@ -28,7 +28,10 @@ public enum DeliveryStatus
 }
 
 /// <param name="Unsubscribe">Set when the provider learnt the address is gone (a push endpoint answered 404/410).</param>
-public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessageId = null, string? Error = null, TimeSpan? RetryAfter = null, bool Unsubscribe = false)
+/// <param name="GoneEndpoints">Push: the subscriptions whose endpoint answered 404/410 (to be recorded unsubscribed),
+/// also when another subscription of the visitor took the message.</param>
+public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessageId = null, string? Error = null, TimeSpan? RetryAfter = null, bool Unsubscribe = false,
+    IReadOnlyList<string>? GoneEndpoints = null)
 {
     public static DeliveryResult Accepted(string? providerMessageId = null) => new(DeliveryStatus.Accepted, providerMessageId);
 

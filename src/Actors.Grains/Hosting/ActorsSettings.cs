@@ -26,4 +26,10 @@ public sealed record ActorsSettings
 
     /// <summary>The on-site channel: message lifetime, popup rule, popularity window and refresh (section "Actors:OnSite").</summary>
     public Actors.Domain.Channels.OnSiteSettings OnSite { get; init; } = new();
+
+    /// <summary>Web push (section "Actors:Push"); a fresh instance, as above.</summary>
+    public Actors.Channels.Push.PushSettings Push { get; init; } = new();
+
+    /// <summary>The SMS gateway (section "Actors:Sms"); unset: no SMS provider.</summary>
+    public Actors.Channels.Sms.SmsSettings Sms { get; init; } = new();
 }

@@ -1,5 +1,7 @@
 using System.Data.Common;
 using Actors.Channels.Email;
+using Actors.Channels.Push;
+using Actors.Channels.Sms;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Grains.Journeys;
@@ -108,6 +110,8 @@ public static class ActorsSilo
         services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
         services.AddSingleton<Channels.PopularityBoard>();
         services.AddHostedService(sp => sp.GetRequiredService<Channels.PopularityBoard>());
+        services.AddWebPush(settings.Push);
+        services.AddSmsGateway(settings.Sms);
         return silo;
     }
 }

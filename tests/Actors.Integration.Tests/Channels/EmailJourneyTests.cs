@@ -134,7 +134,7 @@ public class EmailJourneyTests(EmailJourneyFixture host) : IClassFixture<EmailJo
         Assert.Single(MailTo(email)); // exactly one
 
         // The tracked link: a click is recorded and the visitor lands on the shop's page.
-        var click = Regex.Match(mail.HtmlBody, "href=\"(http://127\\.0\\.0\\.1:\\d+/m/c/[^\"]+)\"").Groups[1].Value;
+        var click = Regex.Match(mail.HtmlBody ?? "", "href=\"(http://127\\.0\\.0\\.1:\\d+/m/c/[^\"]+)\"").Groups[1].Value;
         Assert.NotEmpty(click);
         var redirect = await _visitor.GetAsync(click);
         Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
@@ -144,7 +144,7 @@ public class EmailJourneyTests(EmailJourneyFixture host) : IClassFixture<EmailJo
 
         // RFC 8058 one-click unsubscribe, as a mailbox provider sends it: consent withdrawn, no page needed.
         Assert.Equal("List-Unsubscribe=One-Click", mail.Headers["List-Unsubscribe-Post"]);
-        var unsubscribe = Regex.Match(mail.Headers["List-Unsubscribe"], "<(http[^>]+)>").Groups[1].Value;
+        var unsubscribe = Regex.Match(mail.Headers["List-Unsubscribe"] ?? "", "<(http[^>]+)>").Groups[1].Value;
         var oneClick = await _visitor.PostAsync(unsubscribe, new FormUrlEncodedContent([new("List-Unsubscribe", "One-Click")]));
         Assert.Equal(HttpStatusCode.OK, oneClick.StatusCode);
         var withdrawn = Assert.Single(await Events(visitor, "consent_withdrawn"));
