@@ -146,6 +146,7 @@ public sealed partial class ChannelShardGrain(
             result = DeliveryResult.Retry(e.GetType().Name + ": " + e.Message);
         }
         metrics.MessageDelivery(_channel, result.Status.ToString(), watch.Elapsed.TotalMilliseconds, (clock.GetUtcNow() - m.DecidedAt).TotalMilliseconds);
+        if (result.GoneEndpoints is { Count: > 0 } gone) await ForgetGoneEndpointsAsync(m.ProfileId, m.MessageKey, gone);
 
         switch (result.Status)
         {
@@ -164,6 +165,29 @@ public sealed partial class ChannelShardGrain(
                 Interlocked.Increment(ref _retried);
                 LogRetry(m.MessageKey, _channel, entry.Attempts, wait, result.Error);
                 return null;
+        }
+    }
+
+    /// <summary>
+    /// A push service said these subscriptions are gone (404/410): the visitor's profile forgets them, so the next message
+    /// does not knock again. Best effort: if this report is lost, the next send learns the same and reports it then.
+    /// </summary>
+    private async Task ForgetGoneEndpointsAsync(string profileId, string messageKey, IReadOnlyList<string> endpoints)
+    {
+        var now = clock.GetUtcNow();
+        var events = endpoints.Distinct(StringComparer.Ordinal).Select(endpoint => (VisitorEvent)new PushUnsubscribed(endpoint, "gone")
+        {
+            MessageId = $"{messageKey}:gone:{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(endpoint)))[..16]}",
+            EventTime = now,
+            ReceivedTime = now,
+        }).ToList();
+        try
+        {
+            await GrainFactory.GetGrain<IVisitorGrain>(profileId).Track(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+        }
+        catch (Exception e)
+        {
+            LogReportFailed(profileId, e.GetType().Name, e.Message);
         }
     }
 
