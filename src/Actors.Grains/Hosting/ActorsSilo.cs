@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Actors.Channels.Templates;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Grains.Journeys;
@@ -99,6 +100,7 @@ public static class ActorsSilo
         services.AddSingleton(settings.Webhooks);
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();
+        services.AddMessageTemplates();
         return silo;
     }
 }

@@ -2,6 +2,7 @@ using Actors.Domain.Tracking;
 using Actors.Storage.Access;
 using Actors.Storage.Journeys;
 using Actors.Storage.Segments;
+using Actors.Storage.Templates;
 using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
@@ -30,6 +31,7 @@ public static class MartenSetup
         services.AddSingleton<SegmentStore>();
         services.AddSingleton<JourneyStore>();
         services.AddSingleton<JourneyFigureReader>();
+        services.AddSingleton<TemplateStore>();
         return services;
     }
 
@@ -49,6 +51,7 @@ public static class MartenSetup
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();
         options.Schema.For<JourneyDocument>().UseOptimisticConcurrency(true);
+        options.Schema.For<TemplateDocument>().UseOptimisticConcurrency(true);
         options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
