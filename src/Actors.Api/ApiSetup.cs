@@ -5,6 +5,7 @@ using Actors.Api.Import;
 using Actors.Api.Replay;
 using Actors.Api.Journeys;
 using Actors.Api.Segments;
+using Actors.Api.Templates;
 using Actors.Api.Tracking;
 using Actors.Api.Visitors;
 using Microsoft.AspNetCore.Builder;
@@ -53,6 +54,7 @@ public static class ApiSetup
         app.MapImportApi();
         app.MapSegmentsApi();
         app.MapJourneysApi();
+        app.MapTemplatesApi();
         return app;
     }
 }

@@ -218,7 +218,7 @@ internal sealed class TemplateNames : AstVisitor
         return previous[b.Length];
     }
 
-    /// <summary>The template's own names: assign, capture, increment and decrement.</summary>
+    /// <summary>The template's own names: assign and capture (increment counters live apart, as in Shopify's Liquid).</summary>
     private sealed class Locals : AstVisitor
     {
         public HashSet<string> Names { get; } = new(StringComparer.Ordinal);
@@ -233,18 +233,6 @@ internal sealed class TemplateNames : AstVisitor
         {
             Names.Add(captureStatement.Identifier);
             return base.VisitCaptureStatement(captureStatement);
-        }
-
-        protected override Statement VisitIncrementStatement(IncrementStatement incrementStatement)
-        {
-            Names.Add(incrementStatement.Identifier);
-            return base.VisitIncrementStatement(incrementStatement);
-        }
-
-        protected override Statement VisitDecrementStatement(DecrementStatement decrementStatement)
-        {
-            Names.Add(decrementStatement.Identifier);
-            return base.VisitDecrementStatement(decrementStatement);
         }
     }
 }

@@ -1,3 +1,4 @@
+using Actors.Domain.Channels;
 using Actors.Domain.Journeys;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Profiles;
@@ -113,6 +114,13 @@ public sealed partial class VisitorGrain(
         // Reads outnumber writes: the view is built once per change, not once per read.
         if (_view is null || _viewVersion != _profile.Version) (_view, _viewVersion) = (ProfileView.From(_profile), _profile.Version);
         return _view.AsImmutable();
+    }
+
+    public async Task<Immutable<MessageRecipient?>> Recipient()
+    {
+        await EnsureLoadedAsync();
+        if (_profile.ForwardTo is { } target) return await GrainFactory.GetGrain<IVisitorGrain>(target).Recipient();
+        return (_profile.Version == 0 ? null : MessageRecipient.From(_profile)).AsImmutable();
     }
 
     public Task<string> MergeInto(string targetProfileId) => MergeAsync(targetProfileId, actor: null, reason: null);

@@ -24,13 +24,13 @@ public sealed class TemplateStore(IDocumentStore store)
         return [.. all.OrderBy(t => t.Id, StringComparer.Ordinal)];
     }
 
-    /// <summary>Which of <paramref name="ids"/> exist (journey and broadcast saves check their templates with one query).</summary>
-    public async Task<IReadOnlySet<string>> ExistingAsync(IReadOnlyCollection<string> ids, CancellationToken ct = default)
+    /// <summary>Those of <paramref name="ids"/> that exist, by id (journey and broadcast saves check their templates with one query).</summary>
+    public async Task<IReadOnlyDictionary<string, TemplateDocument>> FindManyAsync(IReadOnlyCollection<string> ids, CancellationToken ct = default)
     {
-        if (ids.Count == 0) return new HashSet<string>(StringComparer.Ordinal);
+        if (ids.Count == 0) return new Dictionary<string, TemplateDocument>(StringComparer.Ordinal);
         await using var session = store.QuerySession();
         var found = await session.LoadManyAsync<TemplateDocument>(ct, ids.Distinct(StringComparer.Ordinal));
-        return found.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        return found.ToDictionary(t => t.Id, StringComparer.Ordinal);
     }
 
     /// <summary>Saves a new template with its first revision; null when one with its id exists (nothing is overwritten).</summary>
