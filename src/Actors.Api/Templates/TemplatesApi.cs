@@ -67,7 +67,7 @@ public static partial class TemplatesApi
     private static async Task<IResult> Validate(HttpRequest http)
     {
         var body = await RequestBody.ReadJsonAsync(http, BodyLimit);
-        if (body.Error is not null) return body.Error;
+        if (Unreadable(body) is { } unreadable) return unreadable;
         var errors = new List<(string, string)>();
         var source = ReadSource(body.Document!.RootElement, "", [], errors);
         if (source is null) return Problems.Invalid(errors);
@@ -79,7 +79,7 @@ public static partial class TemplatesApi
     {
         if (!IsTemplateId(id)) return Problems.Invalid([("id", IdRule)]);
         var body = await RequestBody.ReadJsonAsync(http, BodyLimit);
-        if (body.Error is not null) return body.Error;
+        if (Unreadable(body) is { } unreadable) return unreadable;
         var root = body.Document!.RootElement;
         var errors = new List<(string, string)>();
         var source = ReadSource(root, "", ["id", "revision"], errors);
@@ -148,7 +148,7 @@ public static partial class TemplatesApi
     {
         if (!IsTemplateId(id)) return Problems.NotFound($"No template '{Shorten(id)}'.");
         var body = await RequestBody.ReadJsonAsync(http, BodyLimit);
-        if (body.Error is not null) return body.Error;
+        if (Unreadable(body) is { } unreadable) return unreadable;
         var errors = new List<(string, string)>();
         var visitorId = ProfileIdOf(body.Document!.RootElement, ["profileId"], errors);
         if (visitorId is null) return Problems.Invalid(errors);
@@ -167,7 +167,7 @@ public static partial class TemplatesApi
     private static async Task<IResult> PreviewInline(HttpRequest http, TemplateRenderer renderer, VisitorDirectory directory)
     {
         var body = await RequestBody.ReadJsonAsync(http, BodyLimit);
-        if (body.Error is not null) return body.Error;
+        if (Unreadable(body) is { } unreadable) return unreadable;
         var root = body.Document!.RootElement;
         var errors = new List<(string, string)>();
         var visitorId = ProfileIdOf(root, ["profileId", "template"], errors);
@@ -250,6 +250,11 @@ public static partial class TemplatesApi
         else return id;
         return null;
     }
+
+    /// <summary>The body's error, or a 400 when its text is not valid UTF-8 (the JSON reader would only find out when a string is read).</summary>
+    private static IResult? Unreadable(RequestBody.Result body) =>
+        body.Error ?? (System.Text.Unicode.Utf8.IsValid(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(body.Document!.RootElement))
+            ? null : Problems.Invalid([("body", "must be valid UTF-8 text")]));
 
     private static string? Blank(string? text) => string.IsNullOrEmpty(text) ? null : text;
 
