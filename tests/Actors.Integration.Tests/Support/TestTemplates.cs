@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 namespace Actors.Integration.Tests.Support;
 
 /// <summary>Journeys and broadcasts name templates that must exist: tests create them first.</summary>
-public static class Templates
+public static class TestTemplates
 {
     /// <summary>Saves a simple template (any channel) under each id; saving one that exists changes nothing that matters.</summary>
     public static async Task EnsureAsync(HttpClient marketing, params string[] ids)
