@@ -6,6 +6,7 @@ using Actors.Api.Import;
 using Actors.Api.Replay;
 using Actors.Api.Journeys;
 using Actors.Api.Segments;
+using Actors.Api.Templates;
 using Actors.Api.Tracking;
 using Actors.Api.Visitors;
 using Microsoft.AspNetCore.Builder;
@@ -63,6 +64,7 @@ public static class ApiSetup
         app.MapPreferenceCentre();
         app.MapMessageTrackingApi();
         app.MapPushSubscriptionsApi();
+        app.MapTemplatesApi();
         return app;
     }
 }

@@ -224,8 +224,11 @@ public static class JourneysScenario
             $$"""{"type":"track","event":"Product Added","properties":{"product_id":"{{sku}}","category":"{{Category}}","quantity":1,"price":49.9},"messageId":"{{id}}","timestamp":"{{DateTimeOffset.UtcNow:O}}"}""");
     }
 
+    /// <summary>Each bench journey sends the template named as the journey: saved first, as journeys need their templates.</summary>
     private static async Task CreateAndPublishAsync(HttpClient client, string id, string journey, CancellationToken ct)
     {
+        await Send(client, HttpMethod.Put, $"/v1/templates/{id}",
+            new { channel = "email", subject = "Your cart, {{ visitor.first_name | default: 'friend' }}", text = "{{ cart_count }} items are waiting." }, ct);
         await Send(client, HttpMethod.Post, "/v1/journeys", new { id, journey = Json(journey) }, ct);
         await Send(client, HttpMethod.Post, $"/v1/journeys/{id}/publish", null, ct);
     }

@@ -46,7 +46,7 @@ public static partial class MessageTrackingApi
             if (await links.ReadAsync(token, LinkPurpose.Open) is { MessageKey: { } key, Channel: { } channel } claims)
             {
                 var now = clock.GetUtcNow();
-                await Record(directory, claims.ProfileId, new MessageOpened(key, channel) { MessageId = OpenedMessageId(key), EventTime = now, ReceivedTime = now });
+                await Record(directory, claims.ProfileId, new MessageOpened(key, channel) { MessageId = OpenedMessageId(key), EventTime = now, ReceivedTime = now, JourneyId = claims.JourneyId, StepId = claims.StepId });
             }
             else LogRefused(log, "open");
         }
@@ -75,7 +75,7 @@ public static partial class MessageTrackingApi
             try
             {
                 var now = clock.GetUtcNow();
-                await Record(directory, claims.ProfileId, new MessageClicked(key, channel, url) { MessageId = ClickedMessageId(key, url), EventTime = now, ReceivedTime = now });
+                await Record(directory, claims.ProfileId, new MessageClicked(key, channel, url) { MessageId = ClickedMessageId(key, url), EventTime = now, ReceivedTime = now, JourneyId = claims.JourneyId, StepId = claims.StepId });
             }
             catch (Exception e)
             {

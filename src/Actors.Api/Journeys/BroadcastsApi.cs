@@ -1,12 +1,14 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Actors.Api.Access;
+using Actors.Api.Templates;
 using Actors.Domain.Journeys;
 using Actors.Grains.Journeys;
 using Actors.Grains.Segments;
 using Actors.Storage.Access;
 using Actors.Storage.Journeys;
 using Actors.Storage.Segments;
+using Actors.Storage.Templates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -32,8 +34,8 @@ public static partial class BroadcastsApi
         return app;
     }
 
-    private static async Task<IResult> Broadcast(BroadcastRequest request, JourneyStore journeys, SegmentStore segments, SegmentCatalog catalog,
-        JourneyTriggers triggers, TimeProvider clock)
+    private static async Task<IResult> Broadcast(BroadcastRequest request, JourneyStore journeys, SegmentStore segments, TemplateStore templates,
+        SegmentCatalog catalog, JourneyTriggers triggers, TimeProvider clock)
     {
         var errors = new List<(string, string)>();
         var broadcastId = request.BroadcastId ?? "b" + Guid.NewGuid().ToString("N")[..20];
@@ -55,6 +57,8 @@ public static partial class BroadcastsApi
         if (!parsed.IsValid)
             return Problems.Invalid(parsed.Errors.Select(e => (e.Path.StartsWith("steps[0].send.", StringComparison.Ordinal) ? e.Path["steps[0].send.".Length..] : e.Path, e.Message)));
         if (await segments.FindAsync(request.Segment!) is not { Archived: false }) return Problems.Invalid([("segment", $"no active segment '{request.Segment}'")]);
+        if (await TemplateReferences.CheckAsync([("template", request.Template!, request.Channel)], templates) is { Count: > 0 } missing)
+            return Problems.Invalid(missing);
 
         var canonical = parsed.Journey!.ToJson().GetRawText();
         var now = clock.GetUtcNow();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Actors.Api.Access;
+using Actors.Api.Templates;
 using Actors.Api.Tracking;
 using Actors.Domain.Journeys;
 using Actors.Domain.Profiles;
@@ -10,6 +11,7 @@ using Actors.Grains.Segments;
 using Actors.Storage.Definitions;
 using Actors.Storage.Access;
 using Actors.Storage.Journeys;
+using Actors.Storage.Templates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -86,16 +88,16 @@ public static partial class JourneysApi
         return TypedResults.Ok(View(j));
     }
 
-    private static IResult Validate(CheckRequest request)
+    private static async Task<IResult> Validate(CheckRequest request, TemplateStore templates)
     {
         if (Unstorable(request.Journey) is { } unstorable) return unstorable;
         var parsed = JourneyDefinition.Parse(request.Journey, "validate", 1);
-        return parsed.IsValid
-            ? TypedResults.Ok(new JourneyCheck(true, parsed.Journey!.Describe(), parsed.Journey.ToJson(), []))
-            : Invalid(parsed.Errors);
+        if (!parsed.IsValid) return Invalid(parsed.Errors);
+        if (await TemplateReferences.CheckAsync(request.Journey, templates) is { Count: > 0 } missing) return Invalid(missing);
+        return TypedResults.Ok(new JourneyCheck(true, parsed.Journey!.Describe(), parsed.Journey.ToJson(), []));
     }
 
-    private static async Task<IResult> Create(JourneyRequest request, JourneyStore store, TimeProvider clock)
+    private static async Task<IResult> Create(JourneyRequest request, JourneyStore store, TemplateStore templates, TimeProvider clock)
     {
         if (Unstorable(request.Journey) is { } unstorable) return unstorable;
         var errors = new List<(string, string)>();
@@ -104,6 +106,7 @@ public static partial class JourneysApi
         if (id is null || !IdPattern().IsMatch(id)) errors.Add(("id", "must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit"));
         var parsed = JourneyDefinition.Parse(request.Journey, id is not null && IdPattern().IsMatch(id) ? id : "journey", 1);
         errors.AddRange(Paths(parsed.Errors));
+        if (parsed.IsValid) errors.AddRange(await TemplateReferences.CheckAsync(request.Journey, templates));
         if (errors.Count > 0) return Problems.Invalid(errors, "The journey has errors; each is named by its path.");
 
         var now = clock.GetUtcNow();
@@ -117,12 +120,14 @@ public static partial class JourneysApi
         return TypedResults.Created($"/v1/journeys/{saved.Id}", View(saved));
     }
 
-    private static async Task<IResult> Update(string id, JourneyRequest request, HttpRequest http, JourneyStore store, SegmentCatalog catalog, TimeProvider clock)
+    private static async Task<IResult> Update(string id, JourneyRequest request, HttpRequest http, JourneyStore store, TemplateStore templates,
+        SegmentCatalog catalog, TimeProvider clock)
     {
         if (request.Id is { } bodyId && bodyId != id) return Problems.Invalid([("id", "must be the route's id or left out")]);
         if (Unstorable(request.Journey) is { } unstorable) return unstorable;
         var parsed = JourneyDefinition.Parse(request.Journey, IdPattern().IsMatch(id) ? id : "journey", 1);
         if (!parsed.IsValid) return Invalid(parsed.Errors);
+        if (await TemplateReferences.CheckAsync(request.Journey, templates) is { Count: > 0 } missing) return Invalid(missing);
         if (!TryExpectedRevision(http, request.Revision, out var expected))
             return Problems.Invalid([("If-Match", "must be a journey revision, such as \"12\"")]);
 
@@ -214,6 +219,8 @@ public static partial class JourneysApi
 
     private static ValidationProblem Invalid(IReadOnlyList<JourneyError> errors) =>
         Problems.Invalid(Paths(errors), "The journey has errors; each is named by its path.");
+
+    private static ValidationProblem Invalid(IEnumerable<(string, string)> errors) => Problems.Invalid(errors, "The journey has errors; each is named by its path.");
 
     private static IEnumerable<(string, string)> Paths(IEnumerable<JourneyError> errors) =>
         errors.Select(e => (e.Path.Length == 0 ? "journey" : $"journey.{e.Path}", e.Message));

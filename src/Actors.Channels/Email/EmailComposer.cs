@@ -78,7 +78,7 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     public async Task<string> TrackAsync(string html, OutboundMessage message)
     {
         var rewritten = await RewriteLinksAsync(html, message);
-        var open = await links.OpenAsync(message.ProfileId, message.MessageKey, Channel);
+        var open = await links.OpenAsync(message.ProfileId, message.MessageKey, Channel, message.JourneyId, message.StepId);
         var pixel = $"<img src=\"{WebUtility.HtmlEncode(open)}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;border:0;width:1px;height:1px\" />";
         var end = rewritten.LastIndexOf("</body>", StringComparison.OrdinalIgnoreCase);
         return end < 0 ? rewritten + pixel : rewritten.Insert(end, pixel);
@@ -101,7 +101,7 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
             var url = WebUtility.HtmlDecode(value.Value).Trim();
             if (!signed.TryGetValue(url, out var click))
             {
-                click = IsTracked(url) ? await links.ClickAsync(message.ProfileId, message.MessageKey, Channel, url) : null;
+                click = IsTracked(url) ? await links.ClickAsync(message.ProfileId, message.MessageKey, Channel, url, message.JourneyId, message.StepId) : null;
                 if (click is not null && click.Length - click.LastIndexOf('/') - 1 > MessageLinks.MaxTokenLength) click = null;
                 signed[url] = click;
             }

@@ -16,11 +16,11 @@ public sealed class LinkUrls(MessageLinks links, IConfiguration configuration)
 
     public string BaseUrl => (configuration["Actors:Channels:PublicBaseUrl"] is { Length: > 0 } configured ? configured : "http://localhost:5080").TrimEnd('/');
 
-    public async Task<string> OpenAsync(string profileId, string messageKey, string channel) =>
-        $"{BaseUrl}/m/o/{await links.SignAsync(LinkPurpose.Open, profileId, messageKey, channel)}";
+    public async Task<string> OpenAsync(string profileId, string messageKey, string channel, string? journeyId = null, string? stepId = null) =>
+        $"{BaseUrl}/m/o/{await links.SignAsync(LinkPurpose.Open, profileId, messageKey, channel, journeyId: journeyId, stepId: stepId)}";
 
-    public async Task<string> ClickAsync(string profileId, string messageKey, string channel, string url) =>
-        $"{BaseUrl}/m/c/{await links.SignAsync(LinkPurpose.Click, profileId, messageKey, channel, url)}";
+    public async Task<string> ClickAsync(string profileId, string messageKey, string channel, string url, string? journeyId = null, string? stepId = null) =>
+        $"{BaseUrl}/m/c/{await links.SignAsync(LinkPurpose.Click, profileId, messageKey, channel, url, journeyId: journeyId, stepId: stepId)}";
 
     public async Task<string> UnsubscribeAsync(string profileId, string? messageKey, string? channel) =>
         $"{BaseUrl}/m/u/{await links.SignAsync(LinkPurpose.Unsubscribe, profileId, messageKey, channel)}";

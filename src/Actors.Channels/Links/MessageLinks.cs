@@ -28,7 +28,9 @@ public enum LinkPurpose
 /// <param name="Channel">The channel of that message (email, sms, push).</param>
 /// <param name="Url">The destination of a click link.</param>
 /// <param name="ExpiresAt">After this the link is refused.</param>
-public sealed record LinkClaims(LinkPurpose Purpose, string ProfileId, string? MessageKey, string? Channel, string? Url, DateTimeOffset ExpiresAt);
+/// <param name="JourneyId">The journey and step that sent the message, so reactions count in its figures.</param>
+public sealed record LinkClaims(LinkPurpose Purpose, string ProfileId, string? MessageKey, string? Channel, string? Url, DateTimeOffset ExpiresAt,
+    string? JourneyId = null, string? StepId = null);
 
 /// <summary>
 /// Signed, expiring links for visitors who are not logged in: a token is base64url(JSON claims) + "." +
@@ -66,10 +68,11 @@ public sealed class MessageLinks(InstallationSecrets secrets, IConfiguration con
         }
     }
 
-    public async Task<string> SignAsync(LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null, TimeSpan? lifetime = null)
+    public async Task<string> SignAsync(LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null, TimeSpan? lifetime = null,
+        string? journeyId = null, string? stepId = null)
     {
         var expires = DateTimeOffset.FromUnixTimeSeconds(clock.GetUtcNow().Add(lifetime ?? DefaultLifetime).ToUnixTimeSeconds());
-        var body = JsonSerializer.SerializeToUtf8Bytes(new Wire(purpose.ToString().ToLowerInvariant(), profileId, messageKey, channel, url, expires.ToUnixTimeSeconds()));
+        var body = JsonSerializer.SerializeToUtf8Bytes(new Wire(purpose.ToString().ToLowerInvariant(), profileId, messageKey, channel, url, expires.ToUnixTimeSeconds(), journeyId, stepId), WireJson);
         var payload = Base64Url.EncodeToString(body);
         return payload + "." + Base64Url.EncodeToString(HMACSHA256.HashData(await KeyAsync(), Encoding.ASCII.GetBytes(payload)));
     }
@@ -105,11 +108,13 @@ public sealed class MessageLinks(InstallationSecrets secrets, IConfiguration con
         if (wire is null || wire.p != purpose.ToString().ToLowerInvariant() || string.IsNullOrEmpty(wire.v)) return null;
         var expiresAt = DateTimeOffset.FromUnixTimeSeconds(wire.e);
         if (expiresAt <= clock.GetUtcNow()) return null;
-        return new LinkClaims(purpose, wire.v, wire.m, wire.c, wire.u, expiresAt);
+        return new LinkClaims(purpose, wire.v, wire.m, wire.c, wire.u, expiresAt, wire.j, wire.s);
     }
 
     // Short names keep links short: they end up in every email.
 #pragma warning disable IDE1006
-    private sealed record Wire(string p, string v, string? m, string? c, string? u, long e);
+    private sealed record Wire(string p, string v, string? m, string? c, string? u, long e, string? j = null, string? s = null);
+
+    private static readonly JsonSerializerOptions WireJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 #pragma warning restore IDE1006
 }

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Actors.Channels.Email;
 using Actors.Channels.Push;
 using Actors.Channels.Sms;
+using Actors.Channels.Templates;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
 using Actors.Grains.Journeys;
@@ -112,6 +113,7 @@ public static class ActorsSilo
         services.AddHostedService(sp => sp.GetRequiredService<Channels.PopularityBoard>());
         services.AddWebPush(settings.Push);
         services.AddSmsGateway(settings.Sms);
+        services.AddMessageTemplates();
         return silo;
     }
 }

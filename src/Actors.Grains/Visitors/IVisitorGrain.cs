@@ -1,3 +1,4 @@
+using Actors.Domain.Channels;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 
@@ -11,6 +12,10 @@ public interface IVisitorGrain : IGrainWithStringKey
 
     [ReadOnly]
     Task<Immutable<ProfileView>> GetProfile();
+
+    /// <summary>The visitor as a message template sees them (template previews); null for a profile with no events.</summary>
+    [ReadOnly]
+    Task<Immutable<MessageRecipient?>> Recipient();
 
     /// <summary>Carries this (anonymous) profile's history into <paramref name="targetProfileId"/> and ends this stream. Idempotent.</summary>
     Task<string> MergeInto(string targetProfileId);

@@ -29,8 +29,8 @@ public sealed partial class VisitorGrain
 
         var now = clock.GetUtcNow();
         VisitorEvent e = dismissed
-            ? new MessageDismissed(messageKey, OnSiteDecisions.Channel) { MessageId = messageId, EventTime = now, ReceivedTime = now }
-            : new MessageOpened(messageKey, OnSiteDecisions.Channel) { MessageId = messageId, EventTime = now, ReceivedTime = now };
+            ? new MessageDismissed(messageKey, OnSiteDecisions.Channel) { MessageId = messageId, EventTime = now, ReceivedTime = now, JourneyId = message.JourneyId }
+            : new MessageOpened(messageKey, OnSiteDecisions.Channel) { MessageId = messageId, EventTime = now, ReceivedTime = now, JourneyId = message.JourneyId };
         // Through the intake like any behaviour: journeys and segments may react to an opened or dismissed message.
         await AppendWithRetryAsync(() => Intake.Handle(_profile, [e], now, settings.Lifecycle, segments.Context).ToAppend);
         await AfterChangeAsync();

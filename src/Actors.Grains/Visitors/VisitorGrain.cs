@@ -119,6 +119,13 @@ public sealed partial class VisitorGrain(
         return _view.AsImmutable();
     }
 
+    public async Task<Immutable<MessageRecipient?>> Recipient()
+    {
+        await EnsureLoadedAsync();
+        if (_profile.ForwardTo is { } target) return await GrainFactory.GetGrain<IVisitorGrain>(target).Recipient();
+        return (_profile.Version == 0 ? null : MessageRecipient.From(_profile)).AsImmutable();
+    }
+
     public Task<string> MergeInto(string targetProfileId) => MergeAsync(targetProfileId, actor: null, reason: null);
 
     public Task<string> MergeKnownInto(string targetProfileId, string actor, string reason) => MergeAsync(targetProfileId, actor, reason);

@@ -68,6 +68,24 @@ public sealed class RevisionedSaves<T>(IDocumentStore store, string sequenceName
         return new(RevisionedSaveStatus.Saved, saved);
     }
 
+    /// <summary>
+    /// Deletes the document under the same lock as saves: Conflict when the caller's <paramref name="expectedRevision"/>
+    /// is stale, Refused when <paramref name="refuse"/> says so (something still uses it); Saved carries what was deleted.
+    /// </summary>
+    public async Task<RevisionedSave<T>> DeleteAsync(string id, long? expectedRevision, Func<T, Task<bool>>? refuse = null, CancellationToken ct = default)
+    {
+        await using var session = store.LightweightSession();
+        await session.BeginTransactionAsync(ct);
+        await LockAsync(session, ct);
+        var current = await session.LoadAsync<T>(id, ct);
+        if (current is null) return new(RevisionedSaveStatus.NotFound, null);
+        if (expectedRevision is { } expected && expected != current.Revision) return new(RevisionedSaveStatus.Conflict, current);
+        if (refuse is not null && await refuse(current)) return new(RevisionedSaveStatus.Refused, current);
+        session.Delete<T>(id);
+        await session.SaveChangesAsync(ct);
+        return new(RevisionedSaveStatus.Saved, current);
+    }
+
     /// <summary>A transaction-scoped lock: released by the commit or rollback, even if this node dies.</summary>
     private static Task LockAsync(IDocumentSession session, long key, CancellationToken ct) =>
         ExecuteAsync(session, $"select pg_advisory_xact_lock({key})", ct);

@@ -4,6 +4,7 @@ using Actors.Storage.Channels;
 using Npgsql;
 using Actors.Storage.Journeys;
 using Actors.Storage.Segments;
+using Actors.Storage.Templates;
 using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
@@ -34,6 +35,7 @@ public static class MartenSetup
         services.AddSingleton<JourneyFigureReader>();
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
         services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(connectionString), settings.Schema));
+        services.AddSingleton<TemplateStore>();
         return services;
     }
 
@@ -53,6 +55,7 @@ public static class MartenSetup
         options.Schema.For<SegmentSize>().Index(s => s.SegmentId);
         options.Schema.For<CustomerValue>();
         options.Schema.For<JourneyDocument>().UseOptimisticConcurrency(true);
+        options.Schema.For<TemplateDocument>().UseOptimisticConcurrency(true);
         options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);

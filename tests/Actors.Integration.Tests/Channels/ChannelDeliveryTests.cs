@@ -24,15 +24,6 @@ public sealed class DeliveryHostFixture : HostFixture
         $"--Actors:Channels:WebhookSecret={Secret}",
     ];
 
-    /// <summary>Templates are another part of the product; here each template renders its own name and points at the receiver.</summary>
-    protected override void Customize(WebApplicationBuilder builder) =>
-        builder.Services.AddSingleton<IMessageRenderer>(new ReceiverRenderer(Receiver.BaseUrl));
-
-    private sealed class ReceiverRenderer(string baseUrl) : IMessageRenderer
-    {
-        public Task<RenderedMessage> RenderAsync(OutboundMessage message, CancellationToken ct) =>
-            Task.FromResult(new RenderedMessage($"subject {message.Template}", null, $"hello {message.Recipient.ProfileId}", $"{baseUrl}/{message.Template}"));
-    }
 }
 
 /// <summary>
@@ -48,6 +39,10 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
 
     private async Task<string> WebhookJourney(string template)
     {
+        // The webhook's URL is the template's: the receiver on loopback, one path per template.
+        var saved = await _marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", subject = "subject {{ message.template }}", text = "hello {{ visitor.profile_id }}", url = $"{host.Receiver.BaseUrl}/{template}" });
+        Assert.True(saved.IsSuccessStatusCode, await saved.Content.ReadAsStringAsync());
         var id = $"jw-{Guid.NewGuid():N}"[..20];
         var journey = new
         {

@@ -123,6 +123,7 @@ public class OnSiteTests(OnSiteHostFixture host) : IClassFixture<OnSiteHostFixtu
     {
         var category = Unique("banner");
         var journeyId = $"j-{Guid.NewGuid():N}"[..20];
+        await TestTemplates.EnsureAsync(_marketing, "cart-banner");
         var create = await _marketing.PostAsJsonAsync("/v1/journeys", new
         {
             id = journeyId,

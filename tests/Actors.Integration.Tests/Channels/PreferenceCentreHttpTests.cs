@@ -158,6 +158,7 @@ public class PreferenceCentreHttpTests(PreferenceCentreHostFixture host) : IClas
     {
         var category = $"c{Guid.NewGuid():N}"[..12];
         var journeyId = $"j-{Guid.NewGuid():N}"[..20];
+        await TestTemplates.EnsureAsync(_marketing, "cart-reminder-1");
         var journey = new
         {
             name = $"Cart {category}",

@@ -20,11 +20,16 @@ public sealed class JourneyHostFixture : HostFixture
 /// Journeys through the real path: stored and published over HTTP, carried to the grains by the catalogue, walked by
 /// each visitor's grain on events and wake-ups (timer or reminder), every decision in the visitor's stream.
 /// </summary>
-public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFixture>
+public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFixture>, IAsyncLifetime
 {
     private readonly HttpClient _marketing = host.Client(HostFixture.MarketingKey);
     private readonly HttpClient _ingest = host.Client();
     private readonly HttpClient _admin = host.Client(HostFixture.AdminKey);
+
+    /// <summary>Journeys are saved only with templates that exist: the ones these tests send.</summary>
+    public Task InitializeAsync() => TestTemplates.EnsureAsync(_marketing, "cart-reminder-1", "cart-v1", "cart-v2", "cart-v3");
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     /// <summary>
     /// A cart journey of its own: triggered only by cart additions of <paramref name="category"/>, so the journeys of

@@ -252,6 +252,7 @@ public class JourneyTriggerTests(JourneyHostFixture host) : IClassFixture<Journe
         await View(outsider, "elsewhere");
 
         var broadcastId = $"bc{Guid.NewGuid():N}"[..16];
+        await TestTemplates.EnsureAsync(_marketing, "spring-sale", "another");
         var body = new { broadcastId, segment, channel = "email", template = "spring-sale", topic = "offers" };
         var first = await _marketing.PostAsJsonAsync("/v1/broadcasts", body);
         Assert.True(first.StatusCode == HttpStatusCode.Accepted, await first.Content.ReadAsStringAsync());

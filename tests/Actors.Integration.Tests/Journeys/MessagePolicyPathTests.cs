@@ -16,7 +16,8 @@ public abstract class PolicyPath(HostFixture host)
     protected async Task<string> MarketingEmailJourney()
     {
         var id = $"jp-{Guid.NewGuid():N}"[..20];
-        var template = await JourneyTemplates.EnsureAsync(Marketing, "policy-email");
+        const string template = "policy-email";
+        await TestTemplates.EnsureAsync(Marketing, template);
         var journey = new
         {
             name = "Policy " + id,
