@@ -19,3 +19,10 @@ public sealed class TemplateNotFoundException(string template) : Exception($"Tem
 {
     public string Template { get; } = template;
 }
+
+/// <summary>The template exists but cannot make this message (it breaks a limit, or no longer passes the checks): a permanent failure.</summary>
+public sealed class MessageNotRenderableException(string template, string reason, Exception? inner = null)
+    : Exception($"Template '{template}' cannot render this message: {reason}", inner)
+{
+    public string Template { get; } = template;
+}

@@ -59,7 +59,7 @@ public sealed partial class TemplateRenderer(TemplateStore store, LinkUrls links
             // Saves check templates, so only a template stored by an older version with other rules gets here.
             var reasons = string.Join("; ", errors.Select(e => $"{e.Path}: {e.Message}"));
             LogInvalid(id, document.Revision, reasons);
-            throw new InvalidOperationException($"Template '{id}' (revision {document.Revision}) cannot be used: {reasons}");
+            throw new MessageNotRenderableException(id, $"revision {document.Revision} does not pass the checks: {reasons}");
         }
         _cache[id] = new Cached(document.Revision, template, now);
         LogParsed(id, document.Revision);

@@ -141,6 +141,15 @@ public sealed partial class ChannelShardGrain(
         {
             result = DeliveryResult.Rejected("template_not_found: " + e.Template);
         }
+        catch (MessageNotRenderableException e)
+        {
+            result = DeliveryResult.Rejected("template_unusable: " + e.Message);
+        }
+        catch (Actors.Channels.Templates.TemplateLimitException e)
+        {
+            // The same template and recipient break the same limit every time: retrying cannot help.
+            result = DeliveryResult.Rejected($"template_limit: {m.Template}: {e.Message}");
+        }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             result = DeliveryResult.Retry(e.GetType().Name + ": " + e.Message);
