@@ -71,11 +71,12 @@ public sealed partial class ChannelShardGrain(
             {
                 _wakeRequested = false;
                 var now = clock.GetUtcNow();
-                var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, Math.Max(1, settings.BatchSize), ct);
+                var limit = ClaimLimit();
+                var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct);
                 if (claimed.Count == 0) break;
                 var finished = await DeliverAsync(claimed, ct);
                 await ReportAsync(finished);
-                more = claimed.Count == settings.BatchSize || _wakeRequested;
+                more = claimed.Count == limit || _wakeRequested;
             }
             while (more && clock.GetUtcNow() - started < TickBudget);
 
@@ -215,6 +216,17 @@ public sealed partial class ChannelShardGrain(
         var exponent = Math.Min(attempts - 1, 20);
         var ticks = Math.Min(settings.FirstRetryAfter.Ticks * Math.Pow(2, exponent), settings.MaxRetryAfter.Ticks);
         return TimeSpan.FromTicks((long)(ticks * (0.8 + Random.Shared.NextDouble() * 0.4)));
+    }
+
+    /// <summary>
+    /// Under a rate limit, no more rows than the shard may send in one tick: a claimed row waiting for the pacer is
+    /// "in flight" for the lease, and would be resent after a crash although it was never handed over.
+    /// </summary>
+    private int ClaimLimit()
+    {
+        var batch = Math.Max(1, settings.BatchSize);
+        if (!settings.RatePerSecond.TryGetValue(_channel, out var rate) || rate <= 0) return batch;
+        return (int)Math.Clamp(Math.Ceiling(rate / _shards * TickBudget.TotalSeconds), 1, batch);
     }
 
     /// <summary>The cluster-wide rate of the channel, split evenly between its shards.</summary>
