@@ -64,6 +64,7 @@ public static class ApiSetup
         app.MapPreferenceCentre();
         app.MapMessageTrackingApi();
         app.MapPushSubscriptionsApi();
+        app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
         return app;
     }

@@ -30,9 +30,12 @@ public enum DeliveryStatus
 /// <param name="Unsubscribe">Set when the provider learnt the address is gone (a push endpoint answered 404/410).</param>
 /// <param name="GoneEndpoints">Push: the subscriptions whose endpoint answered 404/410 (to be recorded unsubscribed),
 /// also when another subscription of the visitor took the message.</param>
+/// <param name="Bounced">A rejection because the address does not exist (SMTP 550 for the recipient): recorded as a bounce.</param>
 public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessageId = null, string? Error = null, TimeSpan? RetryAfter = null, bool Unsubscribe = false,
-    IReadOnlyList<string>? GoneEndpoints = null)
+    IReadOnlyList<string>? GoneEndpoints = null, bool Bounced = false)
 {
+    public static DeliveryResult Bounce(string error) => new(DeliveryStatus.Rejected, Error: error, Bounced: true);
+
     public static DeliveryResult Accepted(string? providerMessageId = null) => new(DeliveryStatus.Accepted, providerMessageId);
 
     public static DeliveryResult Retry(string error, TimeSpan? after = null) => new(DeliveryStatus.RetryLater, Error: error, RetryAfter: after);

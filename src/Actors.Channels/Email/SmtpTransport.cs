@@ -62,7 +62,7 @@ public sealed partial class SmtpTransport : IEmailTransport, IDisposable
             var what = $"{code} {Trim(e.Message)}";
             if (code is >= 400 and < 500) return DeliveryResult.Retry($"smtp_transient: {what}");
             if (e.ErrorCode == SmtpErrorCode.RecipientNotAccepted)
-                return DeliveryResult.Rejected(code == 550 ? $"permanent_bounce: mailbox unavailable ({what})" : $"recipient_refused: {what}");
+                return DeliveryResult.Bounce(code == 550 ? $"permanent_bounce: mailbox unavailable ({what})" : $"recipient_refused: {what}");
             return DeliveryResult.Rejected($"smtp_refused: {what}");
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

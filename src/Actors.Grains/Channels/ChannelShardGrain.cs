@@ -164,9 +164,9 @@ public sealed partial class ChannelShardGrain(
                 // Recorded at once, one row at a time: this UPDATE is what closes the window after the provider's answer.
                 if (!await outbox.MarkSentAsync(m.MessageKey, result.ProviderMessageId, clock.GetUtcNow(), CancellationToken.None)) return null;
                 Interlocked.Increment(ref _sent);
-                return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, true, result.ProviderMessageId, null, entry.Attempts, m.JourneyId, m.StepId);
+                return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, "sent", result.ProviderMessageId, null, entry.Attempts, m.JourneyId, m.StepId);
             case DeliveryStatus.Rejected:
-                return await FailAsync(entry, result.Error ?? "rejected", ct);
+                return await FailAsync(entry, result.Error ?? "rejected", ct, result.Bounced);
             default:
                 if (entry.Attempts >= settings.MaxAttempts)
                     return await FailAsync(entry, $"retries_exhausted after {entry.Attempts} attempts: {result.Error}", ct);
@@ -201,13 +201,16 @@ public sealed partial class ChannelShardGrain(
         }
     }
 
-    private async Task<UnreportedOutcome?> FailAsync(OutboxEntry entry, string error, CancellationToken ct)
+    private async Task<UnreportedOutcome?> FailAsync(OutboxEntry entry, string error, CancellationToken ct, bool bounced = false)
     {
         var m = entry.Message;
-        if (!await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct)) return null;
+        var finished = bounced
+            ? await outbox.MarkBouncedAsync(m.MessageKey, error, clock.GetUtcNow(), ct)
+            : await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct);
+        if (!finished) return null;
         Interlocked.Increment(ref _failed);
         LogFailed(m.MessageKey, _channel, error);
-        return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, false, null, error, entry.Attempts, m.JourneyId, m.StepId);
+        return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, bounced ? "bounced" : "failed", null, error, entry.Attempts, m.JourneyId, m.StepId);
     }
 
     /// <summary>Exponential backoff with jitter: 5 s, 10 s, 20 s … up to the maximum.</summary>
@@ -282,11 +285,15 @@ public sealed partial class ChannelShardGrain(
         await ReportAsync(stale);
     }
 
-    internal static VisitorEvent OutcomeEvent(UnreportedOutcome o, DateTimeOffset now) => o.Sent
-        ? new MessageSent(o.MessageKey, o.Channel, o.ProviderId, o.Attempts)
-            { MessageId = o.MessageKey + ":sent", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId }
-        : new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts)
-            { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId };
+    internal static VisitorEvent OutcomeEvent(UnreportedOutcome o, DateTimeOffset now) => o.Status switch
+    {
+        "sent" => new MessageSent(o.MessageKey, o.Channel, o.ProviderId, o.Attempts)
+            { MessageId = o.MessageKey + ":sent", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId },
+        "bounced" => new MessageBounced(o.MessageKey, o.Channel, o.Error ?? "bounced", Permanent: true)
+            { MessageId = o.MessageKey + ":bounced", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId },
+        _ => new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts)
+            { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId },
+    };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Channel shard {Channel}/{Shard} of {Shards} active (provider {Provider})")]
     private partial void LogActivated(string channel, int shard, int shards, string provider);

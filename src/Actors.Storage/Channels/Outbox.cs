@@ -13,14 +13,18 @@ namespace Actors.Storage.Channels;
 /// provider may already have it (the one window no dispatcher can close; see README "Delivery guarantee").</param>
 public sealed record OutboxEntry(OutboundMessage Message, int Attempts, bool WasInFlight);
 
+/// <summary>One outbox row's identity and state.</summary>
+public sealed record OutboxRow(string MessageKey, string ProfileId, string Channel, string Status, string? JourneyId, string? StepId);
+
 /// <summary>A finished entry whose outcome the visitor's stream has not been told yet.</summary>
-public sealed record UnreportedOutcome(string MessageKey, string ProfileId, string Channel, bool Sent, string? ProviderId, string? Error, int Attempts, string? JourneyId, string? StepId);
+/// <param name="Status">sent, failed or bounced.</param>
+public sealed record UnreportedOutcome(string MessageKey, string ProfileId, string Channel, string Status, string? ProviderId, string? Error, int Attempts, string? JourneyId, string? StepId);
 
 /// <summary>
 /// The messages decided to be sent, in PostgreSQL. A row is inserted in the same transaction as the visitor's
 /// <c>message_decided</c> event (see <see cref="Stage"/>), so a decision without its row (or a row without its decision)
 /// cannot exist; the message key is the primary key, so a decision replayed or retried is one row.
-/// States: pending → sending (claimed with a lease) → sent | failed, or back to pending with a later due time.
+/// States: pending → sending (claimed with a lease) → sent | failed | bounced, or back to pending with a later due time.
 /// A row belongs to one of 1024 buckets (a stable hash of its key); the shard that serves it is bucket mod shards,
 /// so the number of shards can change without moving rows.
 /// </summary>
@@ -53,7 +57,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
         // What a shard claims: open rows of its channel by due time. Finished rows leave the index.
         table.Indexes.Add(new IndexDefinition($"ix_{TableName}_due") { Columns = ["channel", "due_at"], Predicate = "status in ('pending', 'sending')" });
         // Outcomes not yet written into the visitors' streams.
-        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported") { Columns = ["finished_at"], Predicate = "reported = false and status in ('sent', 'failed')" });
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported") { Columns = ["finished_at"], Predicate = "reported = false and status in ('sent', 'failed', 'bounced')" });
         return table;
     }
 
@@ -117,6 +121,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
     public Task<bool> MarkFailedAsync(string messageKey, string error, DateTimeOffset at, CancellationToken ct = default) =>
         FinishAsync(messageKey, "failed", null, error, at, ct);
 
+    /// <summary>The address does not exist: failed, and told apart so the visitor's stream records a bounce.</summary>
+    public Task<bool> MarkBouncedAsync(string messageKey, string error, DateTimeOffset at, CancellationToken ct = default) =>
+        FinishAsync(messageKey, "bounced", null, error, at, ct);
+
     private async Task<bool> FinishAsync(string messageKey, string status, string? providerId, string? error, DateTimeOffset at, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand(
@@ -153,7 +161,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
     {
         await using var command = dataSource.CreateCommand($"""
             select message_key, profile_id, channel, status, provider_id, last_error, attempts, message ->> 'journeyId', message ->> 'stepId' from {Table}
-             where reported = false and status in ('sent', 'failed') and finished_at < @before and channel = @channel and bucket % @shards = @shard
+             where reported = false and status in ('sent', 'failed', 'bounced') and finished_at < @before and channel = @channel and bucket % @shards = @shard
              order by finished_at limit @limit
             """);
         command.Parameters.AddWithValue("before", finishedBefore);
@@ -165,11 +173,23 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema)
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            found.Add(new UnreportedOutcome(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3) == "sent",
+            found.Add(new UnreportedOutcome(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetInt32(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
         return found;
+    }
+
+    /// <summary>Whose message a key is, as the outbox has it (for receipts a provider sends later); null for an unknown key.</summary>
+    public async Task<OutboxRow?> FindAsync(string messageKey, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"select profile_id, channel, status, message ->> 'journeyId', message ->> 'stepId' from {Table} where message_key = @key");
+        command.Parameters.AddWithValue("key", messageKey);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        return new OutboxRow(messageKey, reader.GetString(0), reader.GetString(1), reader.GetString(2),
+            reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4));
     }
 
     /// <summary>Counts by channel and status (for operators and tests).</summary>

@@ -85,10 +85,10 @@ public class EmailJourneyTests(EmailJourneyFixture host) : IClassFixture<EmailJo
     }
 
     /// <summary>An anonymous shopper who gave their email and first name through a form (an anonymous identify's traits).</summary>
-    private async Task<(string Visitor, string Email)> Shopper(bool consent)
+    private async Task<(string Visitor, string Email)> Shopper(bool consent, string prefix = "")
     {
         var visitor = $"em-{Guid.NewGuid():N}";
-        var email = $"{visitor}@example.com";
+        var email = $"{prefix}{visitor}@example.com";
         var response = await _ingest.PostAsJsonAsync("/v1/identify", new { anonymousId = visitor, messageId = $"{visitor}-id", traits = new { email, firstName = "Ana" } });
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         if (consent) await Track(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
@@ -195,5 +195,41 @@ public class EmailJourneyTests(EmailJourneyFixture host) : IClassFixture<EmailJo
         await CartJourney(later, template);
         await Track(visitor, "Product Added", new { product_id = "sku-2", price = 20, quantity = 1, category = later });
         Assert.Single(await host.Sink.WaitForAsync(1, TimeSpan.FromSeconds(30), m => m.To.Mailboxes.Any(b => b.Address == email)));
+    }
+
+    [Fact]
+    public async Task A_refused_address_is_recorded_as_a_bounce_and_a_providers_delivery_report_as_delivered_once()
+    {
+        var category = $"c{Guid.NewGuid():N}"[..12];
+        var journey = await CartJourney(category, await Template(), kind: "transactional");
+        var (bouncing, _) = await Shopper(consent: false, prefix: "reject-"); // the sink answers 550 to reject…@
+        var (reached, email) = await Shopper(consent: false);
+        await Track(bouncing, "Product Added", new { product_id = "sku-1", price = 20, quantity = 1, category });
+        await Track(reached, "Product Added", new { product_id = "sku-1", price = 20, quantity = 1, category });
+
+        var bounced = Assert.Single(await WaitForEvents(bouncing, "message_bounced", 1, TimeSpan.FromSeconds(30)));
+        Assert.True(bounced.GetProperty("data").GetProperty("permanent").GetBoolean());
+        Assert.StartsWith("permanent_bounce", bounced.GetProperty("data").GetProperty("reason").GetString());
+        Assert.Empty(await Events(bouncing, "message_sent"));
+
+        await WaitForEvents(reached, "message_sent", 1, TimeSpan.FromSeconds(30));
+        var key = (await Events(reached, "message_decided")).Single().GetProperty("data").GetProperty("messageKey").GetString()!;
+        for (var i = 0; i < 2; i++) // a provider that repeats its report
+        {
+            var receipt = await _marketing.PostAsJsonAsync("/v1/channels/receipts", new { receipts = new object[] { new { messageKey = key, status = "delivered" }, new { messageKey = "no-such-key", status = "delivered" } } });
+            Assert.True(receipt.IsSuccessStatusCode, await receipt.Content.ReadAsStringAsync());
+            var results = (await receipt.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("results").EnumerateArray().Select(r => r.GetProperty("outcome").GetString()).ToList();
+            Assert.Equal([i == 0 ? "recorded" : "duplicate", "unknown_message"], results);
+        }
+        Assert.Single(await Events(reached, "message_delivered"));
+        Assert.Single(MailTo(email));
+
+        var bad = await _marketing.PostAsJsonAsync("/v1/channels/receipts", new { receipts = new object[] { new { messageKey = key, status = "read\u0000" } } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _ingest.PostAsJsonAsync("/v1/channels/receipts", new { receipts = new object[] { new { messageKey = key, status = "delivered" } } })).StatusCode);
+
+        var figures = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/journeys/{journey}/figures");
+        var remind = figures.GetProperty("deliveryByStep").GetProperty("remind");
+        Assert.Equal((1, 1, 1), (remind.GetProperty("sent").GetInt64(), remind.GetProperty("bounced").GetInt64(), remind.GetProperty("delivered").GetInt64()));
     }
 }
