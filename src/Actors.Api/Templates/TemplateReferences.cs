@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Actors.Channels.Templates;
 using Actors.Storage.Journeys;
 using Actors.Storage.Templates;
 
@@ -53,10 +54,16 @@ public static class TemplateReferences
         var errors = new List<(string, string)>();
         foreach (var (path, template, channel) in sends)
         {
-            if (!found.TryGetValue(template, out var document)) errors.Add((path, $"unknown template '{template}'; create it with PUT /v1/templates/{{id}}"));
+            if (!found.TryGetValue(template, out var document)) errors.Add((path, Unknown(template, channel)));
             else if (document.Channel is { } written && channel is not null && written != channel)
                 errors.Add((path, $"template '{template}' is written for {written}, not {channel}"));
         }
         return errors;
     }
+
+    /// <summary>A starter's id (a ready-made journey's template, most likely) points at the route that creates the starters.</summary>
+    private static string Unknown(string template, string? channel) =>
+        StarterTemplates.Find(template) is { } starter && (channel is null || starter.Channel == channel)
+            ? $"unknown template '{template}'; it is a starter template: create the starters with POST {StarterTemplatesApi.Route} (or write your own with PUT /v1/templates/{template})"
+            : $"unknown template '{template}'; create it with PUT /v1/templates/{{id}}";
 }

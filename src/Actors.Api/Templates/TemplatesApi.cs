@@ -37,6 +37,8 @@ public static partial class TemplatesApi
     [GeneratedRegex("^[a-z0-9][a-z0-9_.-]{0,99}$")]
     private static partial Regex IdPattern();
 
+    private const string ReservedId = "starters";
+
     private const string IdRule = "must be 1-100 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit";
 
     public static bool IsTemplateId(string? id) => id is not null && IdPattern().IsMatch(id);
@@ -51,6 +53,7 @@ public static partial class TemplatesApi
         templates.MapPut("/{id}", Put).WithSummary("Create or change a template; If-Match with a stale revision gets 409");
         templates.MapDelete("/{id}", Delete).WithSummary("Delete a template no journey uses (409 while one does)");
         templates.MapPost("/{id}/preview", PreviewSaved).WithSummary("Render the saved template for a visitor: {\"profileId\": …}");
+        templates.MapStarterTemplates();
         return app;
     }
 
@@ -78,6 +81,8 @@ public static partial class TemplatesApi
     private static async Task<IResult> Put(string id, HttpRequest http, HttpResponse response, TemplateStore store, TimeProvider clock, CancellationToken ct)
     {
         if (!IsTemplateId(id)) return Problems.Invalid([("id", IdRule)]);
+        // GET /v1/templates/starters is the starters' list: a template of that id could never be read back.
+        if (id == ReservedId) return Problems.Invalid([("id", $"'{ReservedId}' is reserved for {StarterTemplatesApi.Route}; choose another id")]);
         var body = await RequestBody.ReadJsonAsync(http, BodyLimit);
         if (Unreadable(body) is { } unreadable) return unreadable;
         var root = body.Document!.RootElement;

@@ -1,5 +1,6 @@
 using Actors.Domain.Channels;
 using Actors.Domain.Lifecycle;
+using Actors.Domain.Profiles;
 
 namespace Actors.Channels.Templates;
 
@@ -37,6 +38,8 @@ public static class TemplateVariables
         "visitor.email", "visitor.phone", "visitor.user_id", "visitor.profile_id", "visitor.stage", "visitor.first_name",
         "visitor.last_name", "visitor.time_zone", "visitor.attributes.<name>",
         "cart", "cart[i].sku", "cart[i].quantity", "cart_count", "categories",
+        "recent_products", "recent_products[i].sku", "recent_products[i].category",
+        "recommendations", "recommendations[i].sku", "recommendations[i].category", "recommendations[i].score",
         "message.key", "message.journey", "message.journey_version", "message.step", "message.channel", "message.template",
         "unsubscribe_url", "preferences_url",
     ];
@@ -44,6 +47,16 @@ public static class TemplateVariables
     private static readonly Shape.Object CartLineShape = new(new Dictionary<string, Shape>(StringComparer.Ordinal)
     {
         ["sku"] = Shape.Text, ["quantity"] = Shape.Text,
+    });
+
+    private static readonly Shape.Object RecentProductShape = new(new Dictionary<string, Shape>(StringComparer.Ordinal)
+    {
+        ["sku"] = Shape.Text, ["category"] = Shape.Text,
+    });
+
+    private static readonly Shape.Object RecommendationShape = new(new Dictionary<string, Shape>(StringComparer.Ordinal)
+    {
+        ["sku"] = Shape.Text, ["category"] = Shape.Text, ["score"] = Shape.Text,
     });
 
     internal static readonly IReadOnlyDictionary<string, Shape> Roots = new Dictionary<string, Shape>(StringComparer.Ordinal)
@@ -56,6 +69,8 @@ public static class TemplateVariables
         ["cart"] = new Shape.List(CartLineShape),
         ["cart_count"] = Shape.Text,
         ["categories"] = new Shape.List(Shape.Text),
+        ["recent_products"] = new Shape.List(RecentProductShape),
+        ["recommendations"] = new Shape.List(RecommendationShape),
         ["message"] = new Shape.Object(new Dictionary<string, Shape>(StringComparer.Ordinal)
         {
             ["key"] = Shape.Text, ["journey"] = Shape.Text, ["journey_version"] = Shape.Text, ["step"] = Shape.Text,
@@ -75,7 +90,8 @@ public static class TemplateVariables
 
     /// <summary>Every full name a template can write, for "did you mean".</summary>
     internal static readonly IReadOnlyList<string> Suggestions =
-        [.. Documented.Where(d => !d.Contains('<', StringComparison.Ordinal) && !d.Contains('[', StringComparison.Ordinal)), "visitor.attributes", "cart.size", "categories.first"];
+        [.. Documented.Where(d => !d.Contains('<', StringComparison.Ordinal) && !d.Contains('[', StringComparison.Ordinal)), "visitor.attributes", "cart.size", "categories.first",
+            "recent_products.first.sku", "recommendations.first.sku"];
 
     /// <summary>The message a template is rendered in: ids from the outbox entry, links signed for the visitor.</summary>
     public sealed record MessageContext(string Key, string Journey, int JourneyVersion, string Step, string Channel, string Template,
@@ -103,6 +119,10 @@ public static class TemplateVariables
             ["cart"] = cart,
             ["cart_count"] = recipient.Cart.Sum(l => l.Quantity),
             ["categories"] = recipient.TopCategories.Cast<object>().ToList(),
+            ["recent_products"] = recipient.RecentProducts.Select(p => (object)new Dictionary<string, object?>(StringComparer.Ordinal)
+                { ["sku"] = p.Sku, ["category"] = p.Category }).ToList(),
+            ["recommendations"] = recipient.Recommendations.Select(p => (object)new Dictionary<string, object?>(StringComparer.Ordinal)
+                { ["sku"] = p.Sku, ["category"] = p.Category, ["score"] = p.Score }).ToList(),
             ["message"] = new Dictionary<string, object?>(StringComparer.Ordinal)
             {
                 ["key"] = message.Key, ["journey"] = message.Journey, ["journey_version"] = message.JourneyVersion, ["step"] = message.Step,
@@ -117,7 +137,11 @@ public static class TemplateVariables
     public static MessageRecipient SampleRecipient { get; } = new(
         "sample-profile", "sample-user", "ada@example.com", "+441234567890", Stage.Customer.ToWire(),
         new Dictionary<string, string>(StringComparer.Ordinal) { ["firstName"] = "Ada", ["lastName"] = "Lovelace", ["email"] = "ada@example.com" },
-        [new CartLine("sku-1", 2), new CartLine("sku-2", 1)], ["shoes", "bags"], [], "Europe/London");
+        [new CartLine("sku-1", 2), new CartLine("sku-2", 1)], ["shoes", "bags"], [], "Europe/London")
+    {
+        RecentProducts = [new ViewedProduct("sku-3", "shoes", DateTimeOffset.UnixEpoch), new ViewedProduct("sku-4", null, DateTimeOffset.UnixEpoch)],
+        Recommendations = [new RecommendedProduct("sku-5", "shoes", 42), new RecommendedProduct("sku-6", "bags", 7), new RecommendedProduct("sku-7", null, 3)],
+    };
 
     /// <summary>A visitor with nothing known (anonymous, empty cart): the other render a save makes.</summary>
     public static MessageRecipient EmptyRecipient { get; } = new(

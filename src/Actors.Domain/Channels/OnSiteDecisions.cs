@@ -113,12 +113,20 @@ public static class OnSiteDecisions
     /// Popular products of the visitor's strongest categories, taken in turn (strongest first) so that a second interest
     /// shows too; then, to fill the limit or for a visitor with no affinity, the overall popular ones. Never a cart item.
     /// </summary>
-    public static IReadOnlyList<RecommendedProduct> Recommend(VisitorProfile profile, int limit, PopularProducts popular)
+    public static IReadOnlyList<RecommendedProduct> Recommend(VisitorProfile profile, int limit, PopularProducts popular) =>
+        Recommend(MessageRecipient.TopCategoriesOf(profile), profile.Cart.Items, limit, popular);
+
+    /// <summary>
+    /// The same rule for a visitor's top categories (strongest first) and cart (sku → quantity) already taken from the
+    /// profile: messages use it at decision time, with the categories their recipient snapshot holds anyway.
+    /// </summary>
+    public static IReadOnlyList<RecommendedProduct> Recommend(IReadOnlyList<string> categories, IReadOnlyDictionary<string, int> cart, int limit,
+        PopularProducts popular)
     {
-        var cart = profile.Cart.Items;
+        ArgumentNullException.ThrowIfNull(popular);
+        if (limit <= 0) return [];
         var chosen = new List<RecommendedProduct>(limit);
         var taken = new HashSet<string>(StringComparer.Ordinal);
-        var categories = MessageRecipient.TopCategoriesOf(profile);
         if (categories.Count > 0)
         {
             var lists = categories.Select(popular.In).Where(l => l.Count > 0).ToArray();

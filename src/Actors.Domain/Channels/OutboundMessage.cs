@@ -26,18 +26,18 @@ public sealed record OutboundMessage(
     /// <summary>Channels whose messages go through the outbox to a provider; "web" (on-site) is shown from the grain instead.</summary>
     public static bool IsDelivered(string channel) => channel is "email" or "sms" or "push" or "webhook";
 
-    /// <summary>The outbox entry for a sent decision, with the recipient as the profile knows them now.</summary>
-    public static OutboundMessage For(VisitorProfile profile, MessageDecided decided) => new(
+    /// <summary>The outbox entry for a sent decision, with the recipient as the profile knows them now and what is popular now.</summary>
+    public static OutboundMessage For(VisitorProfile profile, MessageDecided decided, PopularProducts popular) => new(
         decided.MessageKey, profile.ProfileId, decided.Channel, decided.Template, decided.Topic, decided.ContentType, decided.Kind,
-        decided.JourneyId, decided.JourneyVersion, decided.StepId, decided.EventTime, MessageRecipient.From(profile));
+        decided.JourneyId, decided.JourneyVersion, decided.StepId, decided.EventTime, MessageRecipient.From(profile, popular));
 
     /// <summary>The outbox entries among freshly decided events: sent decisions on delivered channels.</summary>
-    public static IReadOnlyList<OutboundMessage> Among(VisitorProfile profile, IReadOnlyList<VisitorEvent> events)
+    public static IReadOnlyList<OutboundMessage> Among(VisitorProfile profile, IReadOnlyList<VisitorEvent> events, PopularProducts popular)
     {
         List<OutboundMessage>? found = null;
         foreach (var e in events)
         {
-            if (e is MessageDecided { Outcome: MessageOutcome.Sent } m && IsDelivered(m.Channel)) (found ??= []).Add(For(profile, m));
+            if (e is MessageDecided { Outcome: MessageOutcome.Sent } m && IsDelivered(m.Channel)) (found ??= []).Add(For(profile, m, popular));
         }
         return found ?? (IReadOnlyList<OutboundMessage>)[];
     }
@@ -45,7 +45,11 @@ public sealed record OutboundMessage(
 
 /// <summary>
 /// The recipient as the decision saw them: addresses and what templates may use. Taken at decision time so that
-/// delivery needs no call back into the grain, and what was sent can be explained later.
+/// delivery needs no call back into the grain, and what was sent can be explained later. That holds for
+/// <see cref="Recommendations"/> too: they are chosen when the message is decided, by the on-site rule
+/// (<see cref="OnSiteDecisions.Recommend(IReadOnlyList{string}, IReadOnlyDictionary{string, int}, int, PopularProducts)"/>)
+/// from the silo's popularity snapshot the grain already holds, so the renderer (Channels) needs no popularity source
+/// and the outbox row says exactly which products the visitor was shown.
 /// </summary>
 public sealed record MessageRecipient(
     string ProfileId,
@@ -61,9 +65,20 @@ public sealed record MessageRecipient(
 {
     public const int TopCategoriesKept = 5;
 
-    public static MessageRecipient From(VisitorProfile profile)
+    /// <summary>As many as a message shows in one row; the on-site default.</summary>
+    public const int RecommendationsKept = OnSiteDecisions.DefaultLimit;
+
+    /// <summary>The products the visitor viewed last, newest first (see <see cref="VisitorProfile.RecentlyViewed"/>).</summary>
+    public IReadOnlyList<ViewedProduct> RecentProducts { get; init; } = [];
+
+    /// <summary>Popular products of the visitor's top categories (then overall), none in the cart, at decision time.</summary>
+    public IReadOnlyList<RecommendedProduct> Recommendations { get; init; } = [];
+
+    public static MessageRecipient From(VisitorProfile profile, PopularProducts popular)
     {
+        ArgumentNullException.ThrowIfNull(popular);
         var attributes = profile.Attributes;
+        var categories = TopCategoriesOf(profile);
         return new MessageRecipient(
             profile.ProfileId,
             profile.UserId,
@@ -72,9 +87,13 @@ public sealed record MessageRecipient(
             profile.Stage.ToWire(),
             new Dictionary<string, string>(attributes, StringComparer.Ordinal),
             [.. profile.Cart.Items.Select(i => new CartLine(i.Key, i.Value))],
-            TopCategoriesOf(profile),
+            categories,
             profile.PushSubscriptions,
-            Find(attributes, "timezone") ?? Find(attributes, "timeZone"));
+            Find(attributes, "timezone") ?? Find(attributes, "timeZone"))
+        {
+            RecentProducts = profile.RecentlyViewed,
+            Recommendations = OnSiteDecisions.Recommend(categories, profile.Cart.Items, RecommendationsKept, popular),
+        };
     }
 
     /// <summary>The categories the visitor showed most interest in (views, cart adds and orders), strongest first.</summary>

@@ -4,8 +4,9 @@ namespace Actors.Domain.Journeys;
 public sealed record JourneyTemplate(string Id, string Name, string Description, string Json);
 
 /// <summary>
-/// The journeys a shop expects on day one. Templates (message contents) are the shop's to write under the names used
-/// here; segment triggers name the segments of <see cref="Segments.SegmentTemplates"/>, which must exist.
+/// The journeys a shop expects on day one. The message templates they name have starters (Actors.Channels'
+/// StarterTemplates, created by POST /v1/templates/starters; a test keeps the two in step) for the shop to change;
+/// segment triggers name the segments of <see cref="Segments.SegmentTemplates"/>, which must exist.
 /// </summary>
 public static class JourneyTemplates
 {

@@ -131,6 +131,22 @@ public sealed class VisitorProfile
 
     public const int OnSiteMessagesKept = 8;
 
+    /// <summary>
+    /// The products the visitor viewed last, newest first, one entry per sku (its latest view), at most
+    /// <see cref="RecentlyViewedKept"/>: what a message may remind them of. Null (no list) for visitors who viewed nothing.
+    /// </summary>
+    [JsonInclude]
+    public IReadOnlyList<ViewedProduct> RecentlyViewed
+    {
+        get => _viewed ?? (IReadOnlyList<ViewedProduct>)[];
+        private set => _viewed = value.Count == 0 ? null : [.. value.Take(RecentlyViewedKept)];
+    }
+
+    private List<ViewedProduct>? _viewed;
+
+    /// <summary>Enough for a "you looked at" block; a profile is held by every active grain, so no more.</summary>
+    public const int RecentlyViewedKept = 5;
+
     /// <summary>Segments the visitor is in, with the rule version that let them in.</summary>
     [JsonInclude] public Dictionary<string, int> Segments { get; private set; } = new(StringComparer.Ordinal);
 
@@ -180,8 +196,10 @@ public sealed class VisitorProfile
             case PageViewed p when p.Category is not null:
                 Counters.Add(ActivityCounters.KeyFor(EventNames.PageViewed, p.Category), e.EventTime, newestSeen: NewestEventTime);
                 break;
-            case ProductViewed p when p.Category is not null:
-                Counters.Add(ActivityCounters.KeyFor(EventNames.ProductViewed, p.Category), e.EventTime, newestSeen: NewestEventTime);
+            case ProductViewed p:
+                if (p.Category is not null)
+                    Counters.Add(ActivityCounters.KeyFor(EventNames.ProductViewed, p.Category), e.EventTime, newestSeen: NewestEventTime);
+                KeepViewed(p);
                 break;
             case CategoryViewed c:
                 Counters.Add(ActivityCounters.KeyFor(EventNames.CategoryViewed, c.Category), e.EventTime, newestSeen: NewestEventTime);
@@ -357,6 +375,27 @@ public sealed class VisitorProfile
         _onSite.Add(new OnSiteMessage(m.MessageKey, m.JourneyId, m.Template, m.EventTime, Shown: false));
     }
 
+    /// <summary>
+    /// Files a view by its event time, so a late or carried (merged) view lands where it belongs: a sku viewed again
+    /// moves up, an older view of a sku already kept changes nothing, and a view older than a full list's last is dropped.
+    /// </summary>
+    private void KeepViewed(ProductViewed p)
+    {
+        if (string.IsNullOrEmpty(p.Sku)) return;
+        var viewed = _viewed ??= new(RecentlyViewedKept);
+        var had = viewed.FindIndex(x => x.Sku == p.Sku);
+        if (had >= 0)
+        {
+            if (viewed[had].ViewedAt >= p.EventTime) return;
+            viewed.RemoveAt(had);
+        }
+        var at = viewed.FindIndex(x => x.ViewedAt < p.EventTime);
+        if (at < 0) at = viewed.Count;
+        if (at >= RecentlyViewedKept) return;
+        viewed.Insert(at, new ViewedProduct(p.Sku, p.Category, p.EventTime));
+        if (viewed.Count > RecentlyViewedKept) viewed.RemoveAt(viewed.Count - 1);
+    }
+
     private void EndJourney(string journeyId, DateTimeOffset at, string reason)
     {
         if (!Journeys.TryGetValue(journeyId, out var position)) return;
@@ -478,6 +517,9 @@ public sealed class CartState
 
 /// <summary>A journey's on-site message kept for showing; <see cref="Shown"/> once its impression is recorded.</summary>
 public sealed record OnSiteMessage(string MessageKey, string JourneyId, string Template, DateTimeOffset DecidedAt, bool Shown);
+
+/// <summary>A product the visitor viewed, with its category as the shop reported it then, and when (the latest view).</summary>
+public sealed record ViewedProduct(string Sku, string? Category, DateTimeOffset ViewedAt);
 
 /// <summary>A browser's web push subscription: where to send, and the keys to encrypt for (RFC 8291).</summary>
 public sealed record PushSubscription(string Endpoint, string P256dh, string Auth, DateTimeOffset Since);

@@ -123,7 +123,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target) return await GrainFactory.GetGrain<IVisitorGrain>(target).Recipient();
-        return (_profile.Version == 0 ? null : MessageRecipient.From(_profile)).AsImmutable();
+        return (_profile.Version == 0 ? null : MessageRecipient.From(_profile, popularity.Current)).AsImmutable();
     }
 
     public Task<string> MergeInto(string targetProfileId) => MergeAsync(targetProfileId, actor: null, reason: null);
@@ -257,7 +257,7 @@ public sealed partial class VisitorGrain(
             }
             try
             {
-                var outbound = OutboundMessage.Among(_profile, toAppend);
+                var outbound = OutboundMessage.Among(_profile, toAppend, popularity.Current);
                 await streams.AppendAsync(ProfileId, expected, toAppend, outbound);
                 _needsReload = false;
                 if (outbound.Count > 0) WakeChannels(outbound);

@@ -24,8 +24,8 @@ public class OutboundMessageTests
             Decided("webhook", MessageOutcome.Sent, "k5"),
             Make.View("sku", "shoes", T0),
         ];
-        Assert.Equal(["k1", "k5"], OutboundMessage.Among(profile, events).Select(m => m.MessageKey));
-        Assert.Empty(OutboundMessage.Among(profile, [Make.View("sku", "shoes", T0)]));
+        Assert.Equal(["k1", "k5"], OutboundMessage.Among(profile, events, PopularProducts.None).Select(m => m.MessageKey));
+        Assert.Empty(OutboundMessage.Among(profile, [Make.View("sku", "shoes", T0)], PopularProducts.None));
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public class OutboundMessageTests
         profile.Apply(Make.View("sku-2", "shoes", T0));
         profile.Apply(new PushSubscribed("https://push.example/a", "p256", "auth") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
 
-        var m = OutboundMessage.For(profile, Decided("email", MessageOutcome.Sent, "user:u1:j:1:s:1"));
+        var m = OutboundMessage.For(profile, Decided("email", MessageOutcome.Sent, "user:u1:j:1:s:1"), PopularProducts.None);
         Assert.Equal(("user:u1:j:1:s:1", "user:u1", "email", "tpl", "j", "s"), (m.MessageKey, m.ProfileId, m.Channel, m.Template, m.JourneyId, m.StepId));
         var r = m.Recipient;
         Assert.Equal(("u1", "ana@example.com", "+34600000000", "Europe/Madrid"), (r.UserId, r.Email, r.Phone, r.TimeZone));

@@ -73,14 +73,14 @@ public class PushSubscriptionRouteTests(HostFixture host) : IClassFixture<HostFi
         var (profile, events) = await Streams.FoldAsync(host, $"anon:{visitor}");
         var stored = Assert.Single(events.OfType<PushSubscribed>());
         Assert.Equal((endpoint, browser.P256dh, browser.AuthText), (stored.Endpoint, stored.P256dh, stored.Auth));
-        var recipient = Assert.Single(MessageRecipient.From(profile).PushSubscriptions);
+        var recipient = Assert.Single(MessageRecipient.From(profile, PopularProducts.None).PushSubscriptions);
         Assert.Equal((endpoint, browser.P256dh, browser.AuthText), (recipient.Endpoint, recipient.P256dh, recipient.Auth));
 
         var removed = await DeleteAsync(_ingest, $"/v1/visitors/{visitor}/push-subscriptions", new { endpoint });
         Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
         (profile, events) = await Streams.FoldAsync(host, $"anon:{visitor}");
         Assert.Equal(endpoint, Assert.Single(events.OfType<PushUnsubscribed>()).Endpoint);
-        Assert.Empty(MessageRecipient.From(profile).PushSubscriptions);
+        Assert.Empty(MessageRecipient.From(profile, PopularProducts.None).PushSubscriptions);
     }
 
     public static TheoryData<string, string> Hostile()
@@ -183,7 +183,7 @@ public class PushSubscriptionRouteTests(HostFixture host) : IClassFixture<HostFi
         Assert.Equal(HttpStatusCode.OK, (await SendWithToken(url, SubscriptionJson(endpoint, browser), await TokenAsync(marketing, user))).StatusCode);
         var profileId = (await marketing.GetFromJsonAsync<JsonElement>($"/v1/visitors/user:{user}/profile")).GetProperty("profileId").GetString()!;
         var (profile, _) = await Streams.FoldAsync(host, profileId);
-        Assert.Equal(endpoint, Assert.Single(MessageRecipient.From(profile).PushSubscriptions).Endpoint);
+        Assert.Equal(endpoint, Assert.Single(MessageRecipient.From(profile, PopularProducts.None).PushSubscriptions).Endpoint);
     }
 
     private async Task<HttpResponseMessage> SendWithToken(string url, object body, string token)
@@ -229,7 +229,7 @@ public class PushDeliveryEndToEndTests(PushHostFixture host) : IClassFixture<Pus
 
         // The outbox entry as the grain would write it: the recipient taken from the stored profile.
         var (profile, _) = await Streams.FoldAsync(host, $"anon:{visitor}");
-        var recipient = MessageRecipient.From(profile);
+        var recipient = MessageRecipient.From(profile, PopularProducts.None);
         var message = TestMessages.For("push", recipient.PushSubscriptions) with { Recipient = recipient };
 
         var services = host.Host.App.Services;
