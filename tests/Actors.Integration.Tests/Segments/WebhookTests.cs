@@ -66,7 +66,16 @@ public class WebhookTests(FastWebhookHostFixture host) : IClassFixture<FastWebho
         });
         Assert.True(calls >= 3, $"expected a refused first call and a retry, saw {calls} calls");
 
-        var states = await marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{segment}/deliveries");
+        // The receiver has the body before the dispatcher has its answer and records it: wait for the record.
+        JsonElement states;
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        do
+        {
+            states = await marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{segment}/deliveries");
+            if (states.EnumerateArray().All(d => d.GetProperty("status").GetString() == "delivered")) break;
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
         Assert.All(states.EnumerateArray(), d => Assert.Equal("delivered", d.GetProperty("status").GetString()));
     }
 }
