@@ -209,47 +209,65 @@ public sealed class PushHostFixture : HostFixture
         ["--Actors:Push:AllowInsecureEndpoints=true", $"--Actors:Push:Subject={Subject}", "--Actors:Push:TtlSeconds=600"];
 }
 
-/// <summary>From the browser's subscription over HTTP to a message the push endpoint decrypts, with the host's own VAPID key.</summary>
+/// <summary>
+/// From the browser's subscription over HTTP, through a journey's push step, the outbox and the push shard grain, to a
+/// message the push endpoint verifies and decrypts with the host's own VAPID key; a second browser whose subscription is
+/// gone (410) is forgotten by the visitor's profile.
+/// </summary>
 public class PushDeliveryEndToEndTests(PushHostFixture host) : IClassFixture<PushHostFixture>
 {
     [Fact]
-    public async Task A_subscription_made_over_HTTP_is_delivered_signed_with_the_published_key_and_decrypted_by_the_endpoint()
+    public async Task A_journeys_push_message_reaches_the_subscribed_browser_decrypted_and_a_gone_subscription_is_forgotten()
     {
         await using var service = await LocalPushService.StartAsync();
         service.ExpectedSubject = PushHostFixture.Subject;
         using var browser = new TestBrowser();
         service.Register("browser-1", browser);
+        var (_, gone) = service.Subscribe("browser-gone", status: 410);
         var visitor = $"push-e2e-{Guid.NewGuid():N}";
-        var ingest = host.Client();
+        var (ingest, marketing, admin) = (host.Client(), host.Client(HostFixture.MarketingKey), host.Client(HostFixture.AdminKey));
 
         var applicationServerKey = (await ingest.GetFromJsonAsync<JsonElement>("/v1/push/vapid-public-key")).GetProperty("publicKey").GetString();
         var subscribed = await ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/push-subscriptions",
             new { endpoint = service.EndpointFor("browser-1"), expirationTime = (long?)null, keys = new { p256dh = browser.P256dh, auth = browser.AuthText } });
         Assert.Equal(HttpStatusCode.OK, subscribed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/push-subscriptions",
+            new { endpoint = gone.Endpoint, keys = new { p256dh = gone.P256dh, auth = gone.Auth } })).StatusCode);
 
-        // The outbox entry as the grain would write it: the recipient taken from the stored profile.
-        var (profile, _) = await Streams.FoldAsync(host, $"anon:{visitor}");
-        var recipient = MessageRecipient.From(profile, PopularProducts.None);
-        var message = TestMessages.For("push", recipient.PushSubscriptions) with { Recipient = recipient };
+        var template = await marketing.PutAsJsonAsync("/v1/templates/back-in-stock",
+            new { channel = "push", subject = "Back in stock", text = "Your size is back, {{ visitor.first_name | default: 'friend' }}.", url = "https://shop.example/p/1" });
+        Assert.True(template.IsSuccessStatusCode, await template.Content.ReadAsStringAsync());
+        var journey = new
+        {
+            name = "Back in stock",
+            trigger = new { manual = true },
+            start = "push",
+            steps = new object[] { new { id = "push", send = new { channel = "push", template = "back-in-stock", kind = "transactional" } } },
+        };
+        var id = $"jp-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{id}/trigger", new { profiles = new[] { visitor } })).StatusCode);
 
-        var services = host.Host.App.Services;
-        // Registered by the host (resolvable once a template renderer is registered); here the host's HTTP client, keys
-        // and settings with a stand-in renderer.
-        Assert.True(services.GetRequiredService<IServiceProviderIsService>().IsService(typeof(WebPushProvider)));
-        var provider = new WebPushProvider(services.GetRequiredService<IHttpClientFactory>(), TestRenderer.Fixed("Back in stock", "Your size is back."),
-            services.GetRequiredService<VapidKeys>(), services.GetRequiredService<PushSettings>(), services.GetRequiredService<ILogger<WebPushProvider>>());
-
-        var result = await provider.SendAsync(message, CancellationToken.None);
-
-        Assert.Equal(DeliveryStatus.Accepted, result.Status);
-        var received = Assert.Single(service.Received);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!service.Received.Any(r => r.SubscriptionId == "browser-1") && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var received = Assert.Single(service.Received, r => r.SubscriptionId == "browser-1");
         Assert.Null(received.VapidError);
         Assert.Equal(applicationServerKey, received.VapidKey);
         Assert.Null(received.DecryptError);
         Assert.Equal("600", received.Headers["TTL"]);
         var payload = JsonDocument.Parse(received.Payload!).RootElement;
-        Assert.Equal("Back in stock", payload.GetProperty("title").GetString());
-        Assert.Equal("Your size is back.", payload.GetProperty("body").GetString());
-        Assert.Equal(message.MessageKey, payload.GetProperty("messageKey").GetString());
+        Assert.Equal(("Back in stock", "Your size is back, friend.", "https://shop.example/p/1"),
+            (payload.GetProperty("title").GetString(), payload.GetProperty("body").GetString(), payload.GetProperty("url").GetString()));
+
+        async Task<List<JsonElement>> Events(string type) =>
+            [.. (await admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type={type}&limit=100")).GetProperty("items").EnumerateArray()];
+        while ((await Events("push_unsubscribed")).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        var sent = Assert.Single(await Events("message_sent"));
+        Assert.Equal(payload.GetProperty("messageKey").GetString(), sent.GetProperty("data").GetProperty("messageKey").GetString());
+        var forgotten = Assert.Single(await Events("push_unsubscribed"));
+        Assert.Equal(gone.Endpoint, forgotten.GetProperty("data").GetProperty("endpoint").GetString());
+        var (profile, _) = await Streams.FoldAsync(host, $"anon:{visitor}");
+        Assert.Equal([service.EndpointFor("browser-1")], profile.PushSubscriptions.Select(p => p.Endpoint));
     }
 }
