@@ -22,6 +22,7 @@ public sealed class DeliveryHostFixture : HostFixture
         "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:FirstRetryAfter=00:00:00.200", "--Actors:Channels:MaxRetryAfter=00:00:01",
         "--Actors:Channels:MaxAttempts=4", "--Actors:Channels:Shards=4",
         $"--Actors:Channels:WebhookSecret={Secret}",
+        $"--Actors:Sms:GatewayUrl={Receiver.BaseUrl}/sms", "--Actors:Sms:ApiKey=test-sms-gateway-key",
     ];
 
 }
@@ -146,5 +147,36 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
 
         var counts = await host.Host.App.Services.GetRequiredService<OutboxStore>().CountsAsync();
         Assert.True(counts.GetValueOrDefault(("webhook", "failed")) >= 1);
+    }
+
+    [Fact]
+    public async Task A_journeys_sms_reaches_the_gateway_once_with_the_message_key_as_idempotency_key()
+    {
+        var saved = await _marketing.PutAsJsonAsync("/v1/templates/sms-code", new { channel = "sms", text = "Your code is 1234 ({{ visitor.user_id }})" });
+        Assert.True(saved.IsSuccessStatusCode, await saved.Content.ReadAsStringAsync());
+        var id = $"js-{Guid.NewGuid():N}"[..20];
+        var journey = new
+        {
+            name = "SMS code " + id,
+            trigger = new { manual = true },
+            start = "sms",
+            steps = new object[] { new { id = "sms", send = new { channel = "sms", template = "sms-code", kind = "transactional" } } },
+        };
+        Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await _marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var user = $"sms-{Guid.NewGuid():N}"[..16];
+        var identify = await _ingest.PostAsJsonAsync("/v1/identify", new { userId = user, messageId = $"{user}-id", traits = new { phone = "+34 600 111 222" } });
+        Assert.True(identify.IsSuccessStatusCode, await identify.Content.ReadAsStringAsync());
+        await Trigger(id, [$"user:{user}"]);
+
+        var received = await host.Receiver.WaitForAsync(r => r.Any(x => x.Path == "/sms" && x.Body.Contains(user)), TimeSpan.FromSeconds(30));
+        var request = Assert.Single(received, r => r.Path == "/sms" && r.Body.Contains(user));
+        using var body = JsonDocument.Parse(request.Body);
+        var key = body.RootElement.GetProperty("reference").GetString()!;
+        Assert.Equal(("+34600111222", $"Your code is 1234 ({user})"), (body.RootElement.GetProperty("to").GetString(), body.RootElement.GetProperty("text").GetString()));
+        Assert.Equal(key, request.Headers["Idempotency-Key"]);
+        Assert.Equal("Bearer test-sms-gateway-key", request.Headers["Authorization"]);
+        var sent = Assert.Single(await WaitForEvents($"user:{user}", "message_sent", 1));
+        Assert.Equal(key, sent.GetProperty("data").GetProperty("messageKey").GetString());
     }
 }
