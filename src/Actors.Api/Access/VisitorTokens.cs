@@ -19,27 +19,9 @@ public sealed class VisitorTokens(InstallationSecrets secrets, IConfiguration co
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(30);
     private const string SecretId = "visitor-token";
 
-    private Task<byte[]>? _key;
+    private readonly SharedSecret _secret = new(secrets, SecretId, configuration["Actors:Api:VisitorTokenSecret"], "Actors:Api:VisitorTokenSecret");
 
-    private Task<byte[]> KeyAsync() => _key ??= LoadKeyAsync();
-
-    private async Task<byte[]> LoadKeyAsync()
-    {
-        if (configuration["Actors:Api:VisitorTokenSecret"] is { Length: > 0 } configured)
-        {
-            if (configured.Length < 32) throw new InvalidOperationException("Actors:Api:VisitorTokenSecret must be at least 32 characters.");
-            return Encoding.UTF8.GetBytes(configured);
-        }
-        try
-        {
-            return Encoding.UTF8.GetBytes(await secrets.GetOrCreateAsync(SecretId));
-        }
-        catch
-        {
-            _key = null; // a database hiccup must not stick
-            throw;
-        }
-    }
+    private Task<byte[]> KeyAsync() => _secret.BytesAsync();
 
     public static string Sign(byte[] key, string userId, long expiresAtUnix)
     {

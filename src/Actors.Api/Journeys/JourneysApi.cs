@@ -128,7 +128,7 @@ public static partial class JourneysApi
         var parsed = JourneyDefinition.Parse(request.Journey, IdPattern().IsMatch(id) ? id : "journey", 1);
         if (!parsed.IsValid) return Invalid(parsed.Errors);
         if (await TemplateReferences.CheckAsync(request.Journey, templates) is { Count: > 0 } missing) return Invalid(missing);
-        if (!TryExpectedRevision(http, request.Revision, out var expected))
+        if (!Revisions.TryExpected(http, request.Revision, out var expected))
             return Problems.Invalid([("If-Match", "must be a journey revision, such as \"12\"")]);
 
         var json = parsed.Journey!.ToJson().GetRawText();
@@ -225,20 +225,7 @@ public static partial class JourneysApi
     private static IEnumerable<(string, string)> Paths(IEnumerable<JourneyError> errors) =>
         errors.Select(e => (e.Path.Length == 0 ? "journey" : $"journey.{e.Path}", e.Message));
 
-    private static ProblemHttpResult Stale(string id, JourneyDocument current) => Problems.Conflict(
-        $"Journey '{id}' was changed meanwhile (it is at revision {current.Revision}); read it again and re-apply your change.");
-
-    /// <summary>The revision an update is based on: If-Match ("12", W/"12" or 12) or "revision" in the body; none is fine.</summary>
-    private static bool TryExpectedRevision(HttpRequest http, long? fromBody, out long? expected)
-    {
-        expected = fromBody;
-        var ifMatch = http.Headers.IfMatch.ToString();
-        if (ifMatch.Length == 0) return true;
-        var raw = ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch[2..] : ifMatch;
-        if (!long.TryParse(raw.Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var revision)) return false;
-        expected = revision;
-        return true;
-    }
+    private static ProblemHttpResult Stale(string id, JourneyDocument current) => Revisions.Stale("Journey", id, current.Revision);
 
     private static JourneyView View(JourneyDocument j)
     {

@@ -133,7 +133,7 @@ public static partial class SegmentsApi
         if (!parsed.IsValid) return Problems.Invalid(parsed.Errors.Select(e => ($"rule.{e.Path}".TrimEnd('.'), e.Message)));
         if (request.Name is { } name && (name.Length > 200 || !StoredText.IsClean(name)))
             return Problems.Invalid([("name", "must be at most 200 characters of text without control characters")]);
-        if (!TryExpectedRevision(http, request, out var expected))
+        if (!Revisions.TryExpected(http, request.Revision, out var expected))
             return Problems.Invalid([("If-Match", "must be a segment revision, such as \"12\"")]);
 
         var json = parsed.Rule!.ToJson().GetRawText();
@@ -162,22 +162,7 @@ public static partial class SegmentsApi
         return TypedResults.Ok(await ViewAsync(segment, store, backfill));
     }
 
-    private static ProblemHttpResult Stale(string id, SegmentDocument current) => TypedResults.Problem(
-        $"Segment '{id}' was changed meanwhile (it is at revision {current.Revision}); read it again and re-apply your change.",
-        statusCode: StatusCodes.Status409Conflict, title: "Conflict");
-
-    /// <summary>The revision an update is based on: If-Match ("12", W/"12" or 12) or "revision" in the body; none is fine.</summary>
-    private static bool TryExpectedRevision(HttpRequest http, SegmentRequest request, out long? expected)
-    {
-        expected = request.Revision;
-        var ifMatch = http.Headers.IfMatch.ToString();
-        if (ifMatch.Length == 0) return true;
-        var raw = ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch[2..] : ifMatch;
-        if (!long.TryParse(raw.Trim('"'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var revision))
-            return false;
-        expected = revision;
-        return true;
-    }
+    private static ProblemHttpResult Stale(string id, SegmentDocument current) => Revisions.Stale("Segment", id, current.Revision);
 
     private static async Task<IResult> Archive(string id, SegmentStore store, SegmentCatalog catalog, SegmentBackfill backfill, TimeProvider clock)
     {

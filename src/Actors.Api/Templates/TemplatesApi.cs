@@ -102,7 +102,7 @@ public static partial class TemplatesApi
         if (source is null || errors.Count > 0) return Problems.Invalid(errors);
         var (_, problems) = await TemplateCheck.CheckAsync(source, id);
         if (problems.Count > 0) return Invalid(problems, "");
-        if (!TryExpectedRevision(http, fromBody, out var expected))
+        if (!Revisions.TryExpected(http, fromBody, out var expected))
             return Problems.Invalid([("If-Match", "must be a template revision, such as \"12\"")]);
 
         var now = clock.GetUtcNow();
@@ -131,7 +131,7 @@ public static partial class TemplatesApi
     private static async Task<IResult> Delete(string id, HttpRequest http, TemplateStore store, JourneyStore journeys, CancellationToken ct)
     {
         if (!IsTemplateId(id)) return Problems.NotFound($"No template '{Shorten(id)}'.");
-        if (!TryExpectedRevision(http, null, out var expected))
+        if (!Revisions.TryExpected(http, null, out var expected))
             return Problems.Invalid([("If-Match", "must be a template revision, such as \"12\"")]);
         List<string> users = [];
         var deleted = await store.DeleteAsync(id, expected, async _ =>
@@ -266,20 +266,7 @@ public static partial class TemplatesApi
     private static Microsoft.AspNetCore.Http.HttpResults.ValidationProblem Invalid(IReadOnlyList<TemplateError> errors, string prefix) =>
         Problems.Invalid(errors.Select(e => (prefix + e.Path, e.Message)), "The template has errors; each is named by its part.");
 
-    private static IResult Stale(string id, TemplateDocument current) => Problems.Conflict(
-        $"Template '{id}' was changed meanwhile (it is at revision {current.Revision}); read it again and re-apply your change.");
-
-    /// <summary>The revision a change is based on: If-Match ("12", W/"12" or 12) or "revision" in the body; none is fine.</summary>
-    private static bool TryExpectedRevision(HttpRequest http, long? fromBody, out long? expected)
-    {
-        expected = fromBody;
-        var ifMatch = http.Headers.IfMatch.ToString();
-        if (ifMatch.Length == 0) return true;
-        var raw = ifMatch.StartsWith("W/", StringComparison.Ordinal) ? ifMatch[2..] : ifMatch;
-        if (!long.TryParse(raw.Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var revision)) return false;
-        expected = revision;
-        return true;
-    }
+    private static IResult Stale(string id, TemplateDocument current) => Revisions.Stale("Template", id, current.Revision);
 
     private static TemplateView View(TemplateDocument t) =>
         new(t.Id, t.Channel, t.Subject, t.Html, t.Text, t.Url, t.CreatedAt, t.UpdatedAt, t.Revision);

@@ -46,27 +46,9 @@ public sealed class MessageLinks(InstallationSecrets secrets, IConfiguration con
 
     public const int MaxTokenLength = 8_192;
 
-    private Task<byte[]>? _key;
+    private readonly SharedSecret _secret = new(secrets, SecretId, configuration["Actors:Channels:LinkSecret"], "Actors:Channels:LinkSecret");
 
-    private Task<byte[]> KeyAsync() => _key ??= LoadKeyAsync();
-
-    private async Task<byte[]> LoadKeyAsync()
-    {
-        if (configuration["Actors:Channels:LinkSecret"] is { Length: > 0 } configured)
-        {
-            if (configured.Length < 32) throw new InvalidOperationException("Actors:Channels:LinkSecret must be at least 32 characters.");
-            return Encoding.UTF8.GetBytes(configured);
-        }
-        try
-        {
-            return Encoding.UTF8.GetBytes(await secrets.GetOrCreateAsync(SecretId));
-        }
-        catch
-        {
-            _key = null; // a database hiccup must not stick
-            throw;
-        }
-    }
+    private Task<byte[]> KeyAsync() => _secret.BytesAsync();
 
     public async Task<string> SignAsync(LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null, TimeSpan? lifetime = null,
         string? journeyId = null, string? stepId = null)

@@ -75,21 +75,7 @@ public sealed class WebhookChannelProvider(IHttpClientFactory http, IMessageRend
 /// <summary>The webhook channel's signing secret, the same on every node.</summary>
 public sealed class WebhookSecret(InstallationSecrets secrets, IConfiguration configuration)
 {
-    private Task<string>? _secret;
+    private readonly SharedSecret _secret = new(secrets, "channel-webhooks", configuration["Actors:Channels:WebhookSecret"], "Actors:Channels:WebhookSecret", minimumLength: 16);
 
-    public Task<string> GetAsync(CancellationToken ct = default) => _secret ??= LoadAsync(ct);
-
-    private async Task<string> LoadAsync(CancellationToken ct)
-    {
-        if (configuration["Actors:Channels:WebhookSecret"] is { Length: > 0 } configured) return configured;
-        try
-        {
-            return await secrets.GetOrCreateAsync("channel-webhooks", ct);
-        }
-        catch
-        {
-            _secret = null; // a database hiccup must not stick
-            throw;
-        }
-    }
+    public Task<string> GetAsync(CancellationToken ct = default) => _secret.TextAsync(ct);
 }
