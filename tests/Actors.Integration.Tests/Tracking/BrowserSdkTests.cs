@@ -54,6 +54,17 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
           }
           throw new Error('the profile never reached the customer stage');
         }
+        // The paths the SDK posts to (analytics.js uses fetch), so the test sees which of our routes it used.
+        const originalFetch = window.fetch.bind(window);
+        window.fetch = (url, init) => {
+          if (init && String(init.method).toUpperCase() === 'POST') {
+            const line = document.createElement('div');
+            line.className = 'posted';
+            line.textContent = new URL(String(url)).pathname;
+            document.body.appendChild(line);
+          }
+          return originalFetch(url, init);
+        };
         // What the SDKs log (delivery failures) goes into the page, so a failing test can say why.
         for (const level of ['error', 'warn']) {
           const original = console[level].bind(console);
@@ -77,7 +88,14 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
         $"api={Uri.EscapeDataString(api)}&key={Uri.EscapeDataString(writeKey)}&anon={anonymousId}&user={userId}";
 
     [ChromiumFact]
-    public async Task A_shop_session_sent_by_Segment_analytics_js_from_the_shop_origin_is_stored_once_and_the_page_reads_the_profile()
+    public Task A_shop_session_sent_by_Segment_analytics_js_from_the_shop_origin_is_stored_once_and_the_page_reads_the_profile() =>
+        SegmentSession(batching: false);
+
+    [ChromiumFact]
+    public Task A_shop_session_batched_by_Segment_analytics_js_to_its_batch_path_is_stored_once_and_the_page_reads_the_profile() =>
+        SegmentSession(batching: true);
+
+    private async Task SegmentSession(bool batching)
     {
         var page = _shop.Page("segment.html", $$"""
             <!doctype html>
@@ -89,7 +107,10 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
               const q = new URLSearchParams(location.search);
               const api = q.get('api'), writeKey = q.get('key'), anonymousId = q.get('anon'), userId = q.get('user');
               // The shop's analytics.js setup; the only changes for us: our write key, and cdnURL set to our host.
-              const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL: api });
+              const options = q.get('batching') === '1'
+                ? { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 1000 } } } } }
+                : {};
+              const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL: api }, options);
               analytics.setAnonymousId(anonymousId);
               await analytics.page('Home', { url: location.href });
               await analytics.track('Product Viewed', { product_id: 'sku-7', category: 'Shoes', price: 89.9 });
@@ -103,7 +124,15 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
             </script></body></html>
             """);
 
-        await RunSession(page, "ajs");
+        await RunSession(batching ? new Uri(page + "?batching=1") : page, batching ? "ajs-batch" : "ajs");
+
+        var posted = Browser.FindElements(By.ClassName("posted")).Select(e => e.Text).ToList();
+        if (batching)
+        {
+            Assert.NotEmpty(posted);
+            Assert.All(posted, path => Assert.Equal("/v1/b", path));
+        }
+        else Assert.Equal(["/v1/p", "/v1/t", "/v1/t", "/v1/i", "/v1/t"], posted);
     }
 
     [ChromiumFact]
@@ -142,7 +171,8 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
     {
         var anonymousId = $"{prefix}-anon-{Guid.NewGuid():N}";
         var userId = $"{prefix}-user-{Guid.NewGuid():N}";
-        Browser.Navigate().GoToUrl(new Uri(page, $"?{SessionParameters(Api, _writeKey, anonymousId, userId)}"));
+        var query = string.IsNullOrEmpty(page.Query) ? "?" : page.Query + "&";
+        Browser.Navigate().GoToUrl(new Uri(page, $"{query}{SessionParameters(Api, _writeKey, anonymousId, userId)}"));
         Assert.NotEqual(host.BaseAddress.Port, page.Port); // a second origin, not the API's
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
