@@ -32,6 +32,7 @@ public static class ApiSetup
         services.AddOpenApi();
         services.AddActorsHealth();
         services.AddActorsRateLimiting(configuration);
+        services.AddBrowserAccess(configuration);
         services.AddHostedService<BootstrapKeys>();
         services.AddSingleton<VisitorTokens>();
         services.AddSingleton<TrackingGateway>();
@@ -47,12 +48,15 @@ public static class ApiSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // Before the rate limiter, so a 429 still carries the CORS headers a browser SDK needs to read its Retry-After.
+        app.UseCors();
         app.UseRateLimiter();
         app.UseApiKeys();
         app.MapHealthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");
         app.MapTrackingApi();
+        app.MapSdkSettingsApi();
         app.MapVisitorsApi();
         app.MapOnSiteApi();
         app.MapIdentityApi();

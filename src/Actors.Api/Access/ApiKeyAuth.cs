@@ -16,13 +16,19 @@ public static class ApiKeyAuth
     private const string CallerKey = "actors.caller";
 
     /// <summary>What a route (or group) asks of the caller's key; the strongest scope on an endpoint applies.</summary>
-    public sealed record RequiredScope(ApiScope Scope, bool KeyInBody);
+    public sealed record RequiredScope(ApiScope Scope, bool KeyInBody, string? KeyParameter = null);
 
     /// <param name="keyInBody">
-    /// Segment's routes also take the write key as "writeKey" in the JSON body, which is how the Node SDK sends it.
+    /// Segment's routes also take the write key as "writeKey" in the JSON body, which is how the Node SDK and
+    /// analytics.js's text/plain requests send it.
     /// </param>
-    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, ApiScope scope, bool keyInBody = false) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new RequiredScope(scope, keyInBody));
+    /// <param name="keyParameter">
+    /// A route value or query parameter that may hold the key, for requests that cannot set headers: analytics.js's
+    /// settings document (/v1/projects/{writeKey}/settings), RudderStack's sendBeacon batches (?writeKey=).
+    /// </param>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, ApiScope scope, bool keyInBody = false, string? keyParameter = null)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new RequiredScope(scope, keyInBody, keyParameter));
 
     public static IApplicationBuilder UseApiKeys(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
@@ -32,14 +38,20 @@ public static class ApiKeyAuth
             await next(http);
             return;
         }
-        var refusal = await AuthenticateAsync(http, required.Max(r => r.Scope), required.Any(r => r.KeyInBody));
+        var refusal = await AuthenticateAsync(http, required.Max(r => r.Scope), required.Any(r => r.KeyInBody),
+            required.Select(r => r.KeyParameter).FirstOrDefault(p => p is not null));
         if (refusal is not null) await refusal.ExecuteAsync(http);
         else await next(http);
     });
 
-    private static async Task<IResult?> AuthenticateAsync(HttpContext http, ApiScope scope, bool keyInBody)
+    private static async Task<IResult?> AuthenticateAsync(HttpContext http, ApiScope scope, bool keyInBody, string? keyParameter)
     {
         var key = KeyFrom(http.Request);
+        if (key is null && keyParameter is not null)
+        {
+            var value = http.Request.RouteValues.TryGetValue(keyParameter, out var routeValue) ? routeValue as string : http.Request.Query[keyParameter].ToString();
+            if (!string.IsNullOrEmpty(value)) key = value;
+        }
         if (key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
         {
             // Only for requests without a header key, which rate limiting has already counted against their address.
@@ -57,6 +69,7 @@ public static class ApiKeyAuth
         if (caller is null) return Problems.Unauthorized("The API key is unknown or revoked.");
         if (caller.Scope < scope)
             return Problems.Forbidden($"This route needs the '{scope.ToString().ToLowerInvariant()}' scope; the key has '{caller.Scope.ToString().ToLowerInvariant()}'.");
+        if (BrowserAccess.CheckOrigin(http, caller) is { } refused) return refused;
         http.Items[CallerKey] = caller;
         return null;
     }

@@ -27,7 +27,7 @@ public static class RateLimiting
         {
             options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {
-                if (!http.Request.Path.StartsWithSegments("/v1")) return RateLimitPartition.GetNoLimiter("unlimited");
+                if (!IsApi(http.Request.Path)) return RateLimitPartition.GetNoLimiter("unlimited");
                 var key = ApiKeyAuth.KeyFrom(http.Request);
                 var keyId = key is null ? null : http.RequestServices.GetRequiredService<ApiKeyStore>().KnownKeyId(key);
                 return keyId is not null
@@ -46,6 +46,10 @@ public static class RateLimiting
         });
         return services;
     }
+
+    /// <summary>The API's routes, including the browser SDKs' own outside /v1 (RudderStack's beacon and source configuration).</summary>
+    private static bool IsApi(PathString path) =>
+        path.StartsWithSegments("/v1") || path.StartsWithSegments("/beacon") || path.StartsWithSegments("/sourceConfig");
 
     private static TokenBucketRateLimiterOptions Bucket(int perSecond, int burst) => new()
     {

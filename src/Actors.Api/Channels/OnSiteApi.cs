@@ -27,7 +27,7 @@ public static partial class OnSiteApi
 
     public static IEndpointRouteBuilder MapOnSiteApi(this IEndpointRouteBuilder app)
     {
-        var decisions = app.MapGroup("/v1/visitors/{visitorId}/decisions").WithTags("On-site").RequireScope(ApiScope.Ingest);
+        var decisions = app.MapGroup("/v1/visitors/{visitorId}/decisions").WithTags("On-site").RequireScope(ApiScope.Ingest).AllowBrowsers();
         decisions.MapGet("", Decide).Produces<DecisionsView>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden)
             .WithSummary("What to show this visitor now in a placement: a journey's on-site message, the newsletter popup, recommendations (most important first)");
         decisions.MapPost("/{messageKey}/dismiss", Dismiss).Produces<DismissView>().ProducesValidationProblem()

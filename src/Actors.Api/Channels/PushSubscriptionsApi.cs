@@ -25,9 +25,9 @@ public static class PushSubscriptionsApi
 
     public static IEndpointRouteBuilder MapPushSubscriptionsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/push/vapid-public-key", GetPublicKey).WithTags("Channels").RequireScope(ApiScope.Ingest).Produces<VapidKeyView>()
+        app.MapGet("/v1/push/vapid-public-key", GetPublicKey).WithTags("Channels").RequireScope(ApiScope.Ingest).AllowBrowsers().Produces<VapidKeyView>()
             .WithSummary("The applicationServerKey for pushManager.subscribe(): the VAPID public key, base64url");
-        var visitor = app.MapGroup("/v1/visitors/{visitorId}/push-subscriptions").WithTags("Channels").RequireScope(ApiScope.Ingest);
+        var visitor = app.MapGroup("/v1/visitors/{visitorId}/push-subscriptions").WithTags("Channels").RequireScope(ApiScope.Ingest).AllowBrowsers();
         visitor.MapPost("", Subscribe).Produces<PushSubscriptionResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden)
             .WithSummary("Records the browser's PushSubscription.toJSON() ({endpoint, expirationTime, keys: {p256dh, auth}}) for this visitor");
         visitor.MapDelete("", Unsubscribe).Produces<PushSubscriptionResult>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden)

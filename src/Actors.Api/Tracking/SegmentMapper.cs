@@ -109,6 +109,10 @@ public static class SegmentMapper
         m.ExpectObject(message, "context");
         var properties = m.OptionalObject(message, "properties");
         var traits = m.OptionalObject(message, "traits");
+        // RudderStack's SDKs send an identify's traits as context.traits (Segment's at the root): the root wins.
+        if (type == "identify" && traits.ValueKind != JsonValueKind.Object && message.TryGetProperty("context", out var context)
+            && context.ValueKind == JsonValueKind.Object && context.TryGetProperty("traits", out var contextTraits) && contextTraits.ValueKind == JsonValueKind.Object)
+            traits = contextTraits;
 
         string? previousId = null;
         if (type == "alias")

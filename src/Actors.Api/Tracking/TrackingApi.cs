@@ -10,19 +10,34 @@ namespace Actors.Api.Tracking;
 
 /// <summary>
 /// The Segment-compatible tracking API (/v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/alias, /v1/group):
-/// what the official Segment and RudderStack SDKs send, so a shop changes only the host name. A 200 means every
-/// accepted message is durable.
+/// what the official Segment and RudderStack SDKs send, so a shop changes only the host name. Browsers' SDKs use more
+/// paths: analytics.js posts to the first letter of the type (/v1/t, /v1/p, /v1/i, /v1/g, /v1/a, /v1/s) and batches to
+/// /v1/b, as text/plain (no preflight needed) with the write key in the body; RudderStack's sendBeacon on page unload
+/// posts a text/plain batch to /beacon/v1/batch?writeKey=. Bodies are read as JSON whatever their Content-Type. A 200
+/// means every accepted message is durable.
 /// </summary>
 public static class TrackingApi
 {
+    private static readonly string[] Types = ["track", "identify", "page", "screen", "alias", "group"];
+
     public static IEndpointRouteBuilder MapTrackingApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").WithTags("Tracking").RequireScope(ApiScope.Ingest, keyInBody: true);
+        var v1 = app.MapGroup("/v1").WithTags("Tracking").RequireScope(ApiScope.Ingest, keyInBody: true).AllowBrowsers();
         v1.MapPost("/batch", Batch).WithName("Batch").WithSummary("A batch of Segment messages (up to 500 KB)");
-        foreach (var type in new[] { "track", "identify", "page", "screen", "alias", "group" })
+        v1.MapPost("/b", Batch).WithName("BatchShort").WithSummary("analytics.js's batch path: the same as /v1/batch");
+        foreach (var type in Types)
+        {
             v1.MapPost($"/{type}", (HttpRequest request, TrackingGateway gateway) => Single(request, gateway, type))
                 .WithName($"Segment{char.ToUpperInvariant(type[0])}{type[1..]}")
                 .WithSummary($"One Segment '{type}' message (up to 32 KB)");
+            // Every type starts with its own letter: analytics.js's short path is unambiguous.
+            v1.MapPost($"/{type[0]}", (HttpRequest request, TrackingGateway gateway) => Single(request, gateway, type))
+                .WithName($"Segment{char.ToUpperInvariant(type[0])}{type[1..]}Short")
+                .WithSummary($"analytics.js's path for one '{type}' message: the same as /v1/{type}");
+        }
+        app.MapPost("/beacon/v1/batch", Batch).WithTags("Tracking").WithName("BeaconBatch")
+            .RequireScope(ApiScope.Ingest, keyInBody: true, keyParameter: "writeKey").AllowBrowsers()
+            .WithSummary("RudderStack's sendBeacon batch (write key in ?writeKey=): the same as /v1/batch");
         return app;
     }
 

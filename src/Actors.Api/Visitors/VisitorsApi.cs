@@ -20,9 +20,9 @@ public static class VisitorsApi
     public static IEndpointRouteBuilder MapVisitorsApi(this IEndpointRouteBuilder app)
     {
         var visitors = app.MapGroup("/v1/visitors/{visitorId}").WithTags("Visitors").RequireScope(ApiScope.Ingest);
-        visitors.MapPost("/events", PostEvents).WithSummary("One event or an array of events (Segment message format) for this visitor");
-        visitors.MapPost("/identify", Identify).WithSummary("The visitor logged in or told us who they are: stitches this device to the known customer");
-        visitors.MapGet("/profile", GetProfile).Produces<ProfileView>().Produces<VisitorView>().ProducesProblem(StatusCodes.Status403Forbidden)
+        visitors.MapPost("/events", PostEvents).AllowBrowsers().WithSummary("One event or an array of events (Segment message format) for this visitor");
+        visitors.MapPost("/identify", Identify).AllowBrowsers().WithSummary("The visitor logged in or told us who they are: stitches this device to the known customer");
+        visitors.MapGet("/profile", GetProfile).AllowBrowsers().Produces<ProfileView>().Produces<VisitorView>().ProducesProblem(StatusCodes.Status403Forbidden)
             .WithSummary("Marketing/admin keys: the full profile. Ingest keys: a minimal view of an anonymous visitor, or of user:{id} with a valid X-Visitor-Token");
         visitors.MapPost("/token", MintToken).RequireScope(ApiScope.Marketing).Produces<TokenView>()
             .WithSummary("For user:{id}: a signed visitor token (X-Visitor-Token) with which a browser reads its own minimal view");

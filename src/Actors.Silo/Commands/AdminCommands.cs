@@ -9,7 +9,8 @@ namespace Actors.Silo.Commands;
 /// <summary>
 /// Command-line entries on the host's configuration and database, without starting a silo:
 ///   replay &lt;profileId&gt; [--version N]     the events and the profile as the replay API shows them
-///   keys create --scope ingest|marketing|admin [--name NAME]
+///   keys create --scope ingest|marketing|admin [--name NAME] [--origin ORIGIN]...
+///   keys origins &lt;id&gt; [ORIGIN]...           the web origins whose pages may use the key (none: browsers refused)
 ///   keys revoke &lt;id&gt;
 ///   keys list
 /// When the host is running, they use its embedded server; otherwise they start it for the command.
@@ -70,9 +71,24 @@ public static class AdminCommands
         {
             case "create":
                 var scope = Enum.TryParse<ApiScope>(Option(args, "--scope"), ignoreCase: true, out var s)
-                    ? s : throw new ArgumentException("usage: keys create --scope ingest|marketing|admin [--name NAME]");
-                var created = await keys.CreateAsync(Option(args, "--name") ?? scope.ToString().ToLowerInvariant(), scope);
+                    ? s : throw new ArgumentException("usage: keys create --scope ingest|marketing|admin [--name NAME] [--origin ORIGIN]...");
+                var origins = Options(args, "--origin");
+                if (origins.Count > 0 && scope != ApiScope.Ingest)
+                    throw new ArgumentException("Only ingest keys may be used from a browser: --origin needs --scope ingest.");
+                var created = await keys.CreateAsync(Option(args, "--name") ?? scope.ToString().ToLowerInvariant(), scope, origins);
                 Console.WriteLine($"id:    {created.Id}\nscope: {created.Scope.ToString().ToLowerInvariant()}\nkey:   {created.Key}\n(the key is shown only now; only its hash is stored)");
+                if (origins.Count > 0) Console.WriteLine($"browser origins: {string.Join(' ', BrowserOrigins.NormalizeAll(origins))}");
+                return 0;
+            case "origins":
+                var keyId = args.ElementAtOrDefault(2) is { } a && !a.StartsWith("--", StringComparison.Ordinal)
+                    ? a : throw new ArgumentException("usage: keys origins <id> [ORIGIN]... (no origin: browsers refused)");
+                var wanted = args.Skip(3).Where(o => !o.StartsWith("--", StringComparison.Ordinal)).ToList();
+                var target = (await keys.ListAsync()).FirstOrDefault(k => k.Id == keyId);
+                if (target is null) { await Console.Error.WriteLineAsync($"no key with id {keyId}"); return 1; }
+                if (wanted.Count > 0 && target.Scope != ApiScope.Ingest)
+                    throw new ArgumentException("Only ingest keys may be used from a browser.");
+                await keys.SetAllowedOriginsAsync(keyId, wanted);
+                Console.WriteLine(wanted.Count == 0 ? $"{keyId}: no browser origins" : $"{keyId}: {string.Join(' ', BrowserOrigins.NormalizeAll(wanted))}");
                 return 0;
             case "revoke":
                 var id = args.ElementAtOrDefault(2) ?? throw new ArgumentException("usage: keys revoke <id>");
@@ -81,12 +97,16 @@ public static class AdminCommands
                 return 1;
             case "list":
                 foreach (var k in await keys.ListAsync())
-                    Console.WriteLine($"{k.Id}  {k.Scope.ToString().ToLowerInvariant(),-9}  {k.Name,-24}  created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  revoked {r:u}" : "")}");
+                    Console.WriteLine($"{k.Id}  {k.Scope.ToString().ToLowerInvariant(),-9}  {k.Name,-24}  created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  revoked {r:u}" : "")}{(k.AllowedOrigins is { Count: > 0 } o ? $"  origins {string.Join(' ', o)}" : "")}");
                 return 0;
             default:
-                throw new ArgumentException("usage: keys create|revoke|list");
+                throw new ArgumentException("usage: keys create|origins|revoke|list");
         }
     }
+
+    /// <summary>Every value of a repeatable option (--origin a --origin b).</summary>
+    private static List<string> Options(string[] args, string name) =>
+        [.. args.Select((a, i) => (a, i)).Where(p => p.a == name && p.i + 1 < args.Length).Select(p => args[p.i + 1])];
 
     private static string? Option(string[] args, string name)
     {

@@ -8,7 +8,12 @@ namespace Actors.Storage.Access;
 public enum ApiScope { Ingest = 1, Marketing = 2, Admin = 3 }
 
 /// <summary>A key as stored: only its SHA-256 hash, never the key itself.</summary>
-public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt = null);
+/// <param name="AllowedOrigins">
+/// Web origins (normalized by <see cref="BrowserOrigins"/>) whose pages may use an ingest key from the browser; null or
+/// empty: none, beyond the host's own Actors:Api:AllowedOrigins.
+/// </param>
+public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt = null,
+    IReadOnlyList<string>? AllowedOrigins = null);
 
 /// <summary>A freshly created key: the only moment its plain text exists.</summary>
 public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope);
@@ -25,17 +30,61 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     private const int CacheCapacity = 10_000;
     private readonly LruCache<string, (ApiKeyRecord Record, DateTimeOffset Until)> _valid = new(CacheCapacity, StringComparer.Ordinal);
     private readonly LruCache<string, DateTimeOffset> _unknown = new(CacheCapacity, StringComparer.Ordinal);
+    private IReadOnlySet<string> _origins = new HashSet<string>();
+    private DateTimeOffset _originsUntil = DateTimeOffset.MinValue;
+    private readonly SemaphoreSlim _originsRefresh = new(1, 1);
 
     public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
     /// <summary>The key's id is a prefix of its hash: enough to name it in a revoke command, useless to guess the key.</summary>
     private static string IdOf(string hash) => hash[..16];
 
-    public async Task<CreatedApiKey> CreateAsync(string name, ApiScope scope, CancellationToken ct = default)
+    /// <param name="allowedOrigins">Origins whose pages may use the key in a browser (see <see cref="BrowserOrigins"/>); refused with an ArgumentException when one is not an origin.</param>
+    public async Task<CreatedApiKey> CreateAsync(string name, ApiScope scope, IEnumerable<string>? allowedOrigins = null, CancellationToken ct = default)
     {
+        var origins = BrowserOrigins.NormalizeAll(allowedOrigins ?? []);
         var key = $"ak_{scope.ToString().ToLowerInvariant()}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(20)).ToLowerInvariant()}";
-        var record = await SaveAsync(key, name, scope, ct);
+        var record = await SaveAsync(key, name, scope, ct, origins);
         return new CreatedApiKey(record.Id, key, name, scope);
+    }
+
+    /// <summary>Replaces the origins a key may be used from in a browser; false when no key has this id.</summary>
+    public async Task<bool> SetAllowedOriginsAsync(string id, IEnumerable<string> allowedOrigins, CancellationToken ct = default)
+    {
+        var origins = BrowserOrigins.NormalizeAll(allowedOrigins);
+        await using var session = store.LightweightSession();
+        var match = await session.Query<StoredApiKey>().Where(k => k.Record.Id == id).ToListAsync(ct);
+        foreach (var stored in match)
+            session.Store(stored with { Record = stored.Record with { AllowedOrigins = origins.Count == 0 ? null : origins } });
+        await session.SaveChangesAsync(ct);
+        _valid.Clear();
+        _originsUntil = DateTimeOffset.MinValue;
+        return match.Count > 0;
+    }
+
+    /// <summary>
+    /// Every origin any active key allows (what a CORS preflight, which carries no key, is answered from); read at most
+    /// once per cache period, so preflights never queue on the database.
+    /// </summary>
+    public async ValueTask<IReadOnlySet<string>> AllAllowedOriginsAsync(CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow();
+        if (_originsUntil > now) return _origins;
+        await _originsRefresh.WaitAsync(ct);
+        try
+        {
+            if (_originsUntil > clock.GetUtcNow()) return _origins;
+            await using var session = store.QuerySession();
+            var all = await session.Query<StoredApiKey>().ToListAsync(ct);
+            _origins = all.Where(k => k.Record.RevokedAt is null && k.Record.AllowedOrigins is not null)
+                .SelectMany(k => k.Record.AllowedOrigins!).ToHashSet(StringComparer.Ordinal);
+            _originsUntil = clock.GetUtcNow() + CacheFor;
+            return _origins;
+        }
+        finally
+        {
+            _originsRefresh.Release();
+        }
     }
 
     /// <summary>
@@ -59,15 +108,16 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
 
     public const int MinimumBootstrapLength = 20;
 
-    private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct)
+    private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct, IReadOnlyList<string>? origins = null)
     {
         var hash = HashOf(key);
         await using var session = store.LightweightSession();
-        var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow());
+        var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow(), AllowedOrigins: origins is { Count: > 0 } ? origins : null);
         session.Store(new StoredApiKey(hash, record));
         await session.SaveChangesAsync(ct);
         _unknown.Remove(key);
         _valid.Remove(key);
+        _originsUntil = DateTimeOffset.MinValue;
         return record;
     }
 
@@ -79,6 +129,7 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
             session.Store(stored with { Record = stored.Record with { RevokedAt = clock.GetUtcNow() } });
         await session.SaveChangesAsync(ct);
         _valid.Clear();
+        _originsUntil = DateTimeOffset.MinValue;
         return match.Count > 0;
     }
 

@@ -275,6 +275,30 @@ public class SegmentMapperTests
     }
 
     [Fact]
+    public void Identify_from_RudderStack_takes_its_traits_from_context_traits_and_root_traits_win_when_both_are_there()
+    {
+        // As RudderStack's browser SDK sends it: {type: 'identify', context: {traits}}.
+        var rudder = Single<Identified>(Map("""
+            { "anonymousId": "a1", "userId": "u-7", "messageId": "m1", "channel": "web",
+              "context": { "traits": { "email": "ann@example.com" }, "library": { "name": "RudderLabs JavaScript SDK" } } }
+            """, "identify"));
+        Assert.Equal(new Dictionary<string, string> { ["email"] = "ann@example.com" }, rudder.Traits);
+
+        var both = Single<Identified>(Map("""
+            { "anonymousId": "a1", "userId": "u-7", "messageId": "m2", "traits": { "email": "root@example.com" },
+              "context": { "traits": { "email": "context@example.com", "plan": "gold" } } }
+            """, "identify"));
+        Assert.Equal(new Dictionary<string, string> { ["email"] = "root@example.com" }, both.Traits);
+
+        // On a track, context.traits are only the SDK's memory of the user: no attribute change comes of them.
+        var viewed = Single<ProductViewed>(Map("""
+            { "anonymousId": "a1", "messageId": "m3", "event": "Product Viewed", "properties": { "product_id": "sku-1" },
+              "context": { "traits": { "email": "ann@example.com" } } }
+            """));
+        Assert.Equal("sku-1", viewed.Sku);
+    }
+
+    [Fact]
     public void Identify_without_a_user_id_updates_attributes_and_keeps_nulls_as_removals()
     {
         var result = Map("""{ "type": "identify", "anonymousId": "a1", "traits": { "plan": "gold", "nickname": null } }""", type: null);
