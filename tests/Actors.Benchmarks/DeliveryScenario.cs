@@ -305,7 +305,7 @@ public static class DeliveryScenario
                 $"select count(*) from {schema}.{OutboxStore.TableName} where channel = 'email' and status in ('pending', 'sending') and due_at <= now() + interval '1 minute'");
             var open = (long)(await command.ExecuteScalarAsync(ct))!;
             if (open == 0) return;
-            if (waited.Elapsed > TimeSpan.FromMinutes(5)) throw new InvalidOperationException($"delivery: {open:N0} emails of earlier groups still open after 5 minutes");
+            if (waited.Elapsed > TimeSpan.FromMinutes(15)) throw new InvalidOperationException($"delivery: {open:N0} emails of earlier groups still open after 15 minutes");
             Progress.Line($"  delivery: waiting for {open:N0} emails of earlier groups to leave the outbox");
             await Task.Delay(2_000, ct);
         }
