@@ -43,7 +43,8 @@ public sealed class BenchHost : IAsyncDisposable
     public ActorsSettings Settings => Host.App.Services.GetRequiredService<ActorsSettings>();
 
     /// <param name="quickAppend">Experiment: Marten's Quick append mode instead of the host's configuration.</param>
-    public static async Task<BenchHost> StartAsync(bool quickAppend = false)
+    /// <param name="extra">More host arguments (the delivery group's SMTP server).</param>
+    public static async Task<BenchHost> StartAsync(bool quickAppend = false, IEnumerable<string>? extra = null)
     {
         // /tmp: as root the server runs as the postgres user, which must be able to reach the folder.
         var dataDirectory = Path.Combine(Path.GetTempPath(), $"actors-bench-{Guid.NewGuid():N}");
@@ -67,7 +68,7 @@ public sealed class BenchHost : IAsyncDisposable
         ActorsHost? host = null;
         try
         {
-            host = await ActorsHost.CreateAsync(args, quickAppend
+            host = await ActorsHost.CreateAsync([.. args, .. extra ?? []], quickAppend
                 ? builder => builder.Services.ConfigureMarten(o => o.Events.AppendMode = EventAppendMode.Quick)
                 : null);
             await host.App.StartAsync();

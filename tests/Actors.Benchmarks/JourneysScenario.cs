@@ -238,13 +238,13 @@ public static class JourneysScenario
         foreach (var id in ids) await Send(client, HttpMethod.Post, $"/v1/journeys/{id}/archive", null, ct);
     }
 
-    private static JsonElement Json(string text)
+    internal static JsonElement Json(string text)
     {
         using var document = JsonDocument.Parse(text);
         return document.RootElement.Clone();
     }
 
-    private static async Task Send(HttpClient client, HttpMethod method, string path, object? body, CancellationToken ct)
+    internal static async Task Send(HttpClient client, HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         using var response = await client.SendAsync(request, ct);
@@ -252,7 +252,7 @@ public static class JourneysScenario
             throw new InvalidOperationException($"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
     }
 
-    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path, CancellationToken ct)
+    internal static async Task<JsonElement> GetJsonAsync(HttpClient client, string path, CancellationToken ct)
     {
         using var response = await client.GetAsync(path, ct);
         if (!response.IsSuccessStatusCode)

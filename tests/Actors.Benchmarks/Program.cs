@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Actors.Benchmarks;
 
-// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory]
+// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory,delivery]
 // Progress on stderr; the markdown table on stdout; JSON in artifacts/benchmarks/latest.json.
 var options = BenchOptions.Parse(args);
 using var cancel = new CancellationTokenSource();
@@ -25,7 +25,10 @@ var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experi
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
 var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
-await using (var host = await BenchHost.StartAsync(options.QuickAppend))
+// The delivery group's SMTP server comes first: the host's email transport is chosen at startup. With it, every
+// group's emails go there (counted, not stored) instead of to .eml files.
+using var smtp = options.Runs("delivery") ? SmtpCountSink.Start() : null;
+await using (var host = await BenchHost.StartAsync(options.QuickAppend, smtp?.Arguments()))
 {
     Progress.Line($"host up at {host.BaseAddress} (PostgreSQL in {host.DataDirectory})");
     // Segments first: a segment's backfill visits every stream in the database, and the group archives its segments
@@ -39,11 +42,13 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend))
     if (options.Runs("stateless")) scenarios.AddRange(await StatelessScenario.RunAsync(host, options, ct));
     if (options.Runs("activation")) scenarios.AddRange(await ActivationScenario.RunAsync(host, options, ct));
     if (options.Runs("memory")) scenarios.AddRange(await MemoryScenario.RunAsync(host, options, ct));
+    // Last: it waits for the emails earlier groups decided to leave the outbox first.
+    if (smtp is not null) scenarios.AddRange(await DeliveryScenario.RunAsync(host, smtp, options, ct));
     Progress.Line("stopping the host and deleting its data");
 }
 
 // The issue's scenarios first, in its order; extra figures (scale curve, replay rate) after.
-string[] order = ["ingest", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost"];
+string[] order = ["ingest", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost", "delivery-emails-per-s", "decision-to-provider-p99", "delivery-outbox-drain-per-s"];
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted);
 // A partial run (--only) must not pass for the latest full picture.
