@@ -167,6 +167,48 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
         await RunSession(page, "rs");
     }
 
+    /// <summary>
+    /// A visitor leaves the page while analytics.js still holds events in its batch (a long batch timeout, so only the
+    /// unload can send them): the SDK flushes them with a keepalive request as the page goes away, and they arrive.
+    /// </summary>
+    [ChromiumFact]
+    public async Task Events_still_batched_when_the_visitor_leaves_the_page_are_sent_on_unload_and_stored_once()
+    {
+        var leaving = _shop.Page("leaving.html", $$"""
+            <!doctype html>
+            <html><head><title>Shop</title><script src="/sdk/analytics-next.js"></script></head>
+            <body><script>
+            (async () => {
+              const q = new URLSearchParams(location.search);
+              const api = q.get('api'), writeKey = q.get('key'), anonymousId = q.get('anon');
+              const options = { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 50, timeout: 600000 } } } } };
+              const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey, cdnURL: api }, options);
+              analytics.setAnonymousId(anonymousId);
+              await analytics.track('Product Viewed', { product_id: 'sku-1', category: 'Bags' });
+              await analytics.track('Product Added', { product_id: 'sku-1', category: 'Bags', quantity: 1, price: 30 });
+              location.href = '/pages/elsewhere.html'; // gone before the batch's timer
+            })();
+            </script></body></html>
+            """);
+        _shop.Page("elsewhere.html", "<!doctype html><html><head><title>elsewhere</title></head><body>another site</body></html>");
+        var anonymousId = $"leave-anon-{Guid.NewGuid():N}";
+        Browser.Navigate().GoToUrl(new Uri(leaving, $"?{SessionParameters(Api, _writeKey, anonymousId, "unused")}"));
+
+        var admin = host.Client(HostFixture.AdminKey);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        List<string?> types;
+        do
+        {
+            await Task.Delay(250);
+            var events = await admin.GetFromJsonAsync<JsonElement>($"/v1/users/anon:{anonymousId}/events?limit=100");
+            types = [.. events.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("type").GetString())];
+        }
+        while (types.Count < 2 && DateTime.UtcNow < deadline);
+        Assert.Equal("elsewhere", Browser.Title); // the visitor did leave
+        Assert.Equal(1, types.Count(t => t == "product_viewed"));
+        Assert.Equal(1, types.Count(t => t == "cart_item_added"));
+    }
+
     private async Task RunSession(Uri page, string prefix)
     {
         var anonymousId = $"{prefix}-anon-{Guid.NewGuid():N}";
