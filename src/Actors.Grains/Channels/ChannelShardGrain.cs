@@ -22,6 +22,7 @@ public sealed partial class ChannelShardGrain(
     ChannelSettings settings,
     TimeProvider clock,
     ActorsMetrics metrics,
+    OutageLog outage,
     ILogger<ChannelShardGrain> logger) : Grain, IChannelShardGrain
 {
     private static readonly TimeSpan ReportSweepEvery = TimeSpan.FromSeconds(10);
@@ -73,6 +74,7 @@ public sealed partial class ChannelShardGrain(
                 var now = clock.GetUtcNow();
                 var limit = ClaimLimit();
                 var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct);
+                outage.Succeeded("channel delivery");
                 if (claimed.Count == 0) break;
                 var finished = await DeliverAsync(claimed, ct);
                 await ReportAsync(finished);
@@ -90,7 +92,7 @@ public sealed partial class ChannelShardGrain(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            LogPumpFailed(e, _channel, _shard); // the next tick tries again; claimed rows come back when their lease ends
+            outage.Failed($"channel delivery {_channel}/{_shard}", e); // the next tick tries again; claimed rows come back when their lease ends
         }
         finally
         {
@@ -297,9 +299,6 @@ public sealed partial class ChannelShardGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Channel shard {Channel}/{Shard} of {Shards} active (provider {Provider})")]
     private partial void LogActivated(string channel, int shard, int shards, string provider);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery pump of {Channel}/{Shard} failed; it runs again at the next tick")]
-    private partial void LogPumpFailed(Exception e, string channel, int shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageKey} ({Channel}) was in flight when its claimer stopped (attempt {Attempts}): sending again; the provider may already have it")]
     private partial void LogRecovered(string messageKey, string channel, int attempts);

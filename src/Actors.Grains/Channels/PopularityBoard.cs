@@ -1,3 +1,4 @@
+using Actors.Grains.Hosting;
 using System.Diagnostics;
 using Actors.Domain.Channels;
 using Actors.Storage.Channels;
@@ -12,7 +13,7 @@ namespace Actors.Grains.Channels;
 /// <see cref="OnSiteSettings.PopularityStartupScan"/> events to fill the window; then only what was stored since.
 /// Every silo keeps its own (the log is the shared truth, so they agree within a refresh).
 /// </summary>
-public sealed partial class PopularityBoard(PopularityFeed feed, OnSiteSettings settings, TimeProvider clock, ILogger<PopularityBoard> logger) : BackgroundService
+public sealed partial class PopularityBoard(PopularityFeed feed, OnSiteSettings settings, TimeProvider clock, OutageLog outage, ILogger<PopularityBoard> logger) : BackgroundService
 {
     /// <summary>A gap in the log younger than this may be a transaction still committing: the read waits for it.</summary>
     public static readonly TimeSpan GapWait = TimeSpan.FromSeconds(2);
@@ -34,10 +35,11 @@ public sealed partial class PopularityBoard(PopularityFeed feed, OnSiteSettings 
             try
             {
                 await RefreshAsync(stoppingToken);
+                outage.Succeeded("product popularity");
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogRefreshFailed(e); // the snapshot stays as it was; the next round reads on from the same position
+                outage.Failed("product popularity", e); // the snapshot stays as it was; the next round reads on from the same position
             }
             try { await Task.Delay(settings.PopularityRefreshEvery, clock, stoppingToken); }
             catch (OperationCanceledException) { return; }
@@ -101,9 +103,6 @@ public sealed partial class PopularityBoard(PopularityFeed feed, OnSiteSettings 
             if (i == 0 || rows[i].Sequence != rows[i - 1].Sequence) count++;
         return count;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading product popularity from the event log failed; the last snapshot stays")]
-    private partial void LogRefreshFailed(Exception error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Product popularity: read {Events} events at startup in {Milliseconds:N0} ms; {Categories} categories, {Entries} entries held")]
     private partial void LogStarted(long events, double milliseconds, int categories, long entries);

@@ -104,6 +104,7 @@ public static class ActorsSilo
         services.AddHttpClient(WebhookDispatcher.HttpClientName);
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(settings.Channels);
+        services.TryAddSingleton<OutageLog>();
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();

@@ -188,7 +188,7 @@ public class OnSiteTests(OnSiteHostFixture host) : IClassFixture<OnSiteHostFixtu
         });
 
         // New boards, as a starting silo makes them: one reading back the whole log (in pages of 7), one only what came after the views.
-        var whole = new PopularityBoard(feed, new OnSiteSettings { PopularityPageSize = 7 }, TimeProvider.System, NullLogger<PopularityBoard>.Instance);
+        var whole = new PopularityBoard(feed, new OnSiteSettings { PopularityPageSize = 7 }, TimeProvider.System, new Actors.Grains.Hosting.OutageLog(NullLogger<Actors.Grains.Hosting.OutageLog>.Instance), NullLogger<PopularityBoard>.Instance);
         var all = await Eventually(async () => { await whole.RefreshAsync(CancellationToken.None); return whole.Current.In(category); },
             l => l.Count == 2, TimeSpan.FromSeconds(10));
         Assert.Equal([(late, 6L), (early, 1L)], all.Select(p => (p.Sku, p.Score))); // a view 1 + an order line 5
@@ -196,7 +196,7 @@ public class OnSiteTests(OnSiteHostFixture host) : IClassFixture<OnSiteHostFixtu
         var recent = await Eventually(async () =>
         {
             var scan = (int)(await feed.HeadAsync(CancellationToken.None) - beforeOrder);
-            var bounded = new PopularityBoard(feed, new OnSiteSettings { PopularityStartupScan = scan }, TimeProvider.System, NullLogger<PopularityBoard>.Instance);
+            var bounded = new PopularityBoard(feed, new OnSiteSettings { PopularityStartupScan = scan }, TimeProvider.System, new Actors.Grains.Hosting.OutageLog(NullLogger<Actors.Grains.Hosting.OutageLog>.Instance), NullLogger<PopularityBoard>.Instance);
             await bounded.RefreshAsync(CancellationToken.None);
             return bounded.Current.In(category);
         }, l => l.Count > 0, TimeSpan.FromSeconds(10));
