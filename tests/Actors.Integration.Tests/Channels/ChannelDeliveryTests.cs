@@ -27,6 +27,54 @@ public sealed class DeliveryHostFixture : HostFixture
 
 }
 
+/// <summary>A channel limited to 20 messages a second for the whole cluster, over 4 shards.</summary>
+public sealed class RateLimitedDeliveryFixture : HostFixture
+{
+    public WebhookReceiver Receiver { get; } = new();
+
+    protected override IEnumerable<string> ExtraArguments() =>
+    [
+        "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:Shards=4", "--Actors:Channels:RatePerSecond:webhook=20",
+        "--Actors:Channels:WebhookSecret=test-webhook-secret-0123456789-abcdef",
+    ];
+}
+
+/// <summary>The provider's rate limit holds however many messages are due at once.</summary>
+public class RateLimitedDeliveryTests(RateLimitedDeliveryFixture host) : IClassFixture<RateLimitedDeliveryFixture>
+{
+    [Fact]
+    public async Task Sixty_messages_due_at_once_reach_the_provider_at_no_more_than_the_channels_rate()
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var ingest = host.Client();
+        var template = "paced-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", text = "hello", url = $"{host.Receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        var journey = new
+        {
+            name = "Paced " + template,
+            trigger = new { manual = true },
+            start = "post",
+            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+        };
+        var id = $"jr-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var visitors = Enumerable.Range(0, 60).Select(i => $"rl-{template}-{i}").ToList();
+        await Parallel.ForEachAsync(visitors, async (v, _) =>
+            Assert.True((await ingest.PostAsJsonAsync($"/v1/visitors/{v}/events", new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode));
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{id}/trigger", new { profiles = visitors })).StatusCode);
+
+        var received = await host.Receiver.WaitForAsync(r => r.Count(x => x.Path == "/" + template) >= 60, TimeSpan.FromSeconds(60));
+        var times = received.Where(r => r.Path == "/" + template).Select(r => r.At).Order().ToList();
+        Assert.Equal(60, times.Count);
+        // In any one second: 20 a second, plus at most one message per shard at a window's edge.
+        var busiest = times.Max(t => times.Count(u => u >= t && u < t.AddSeconds(1)));
+        Assert.True(busiest <= 24, $"{busiest} messages within one second; the limit is 20/s");
+        Assert.True(times[^1] - times[0] >= TimeSpan.FromSeconds(2), $"60 messages in {(times[^1] - times[0]).TotalSeconds:N1} s at 20/s");
+    }
+}
+
 /// <summary>
 /// Delivery through the real path: a journey decides in the visitor's grain, the decision and its outbox row are one
 /// transaction in PostgreSQL, a channel shard grain claims the row and calls the provider (here: webhooks to a real HTTP

@@ -11,7 +11,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
     private readonly HttpListener _listener = new();
     private readonly Task _loop;
 
-    public sealed record Received(string Path, string Body, IReadOnlyDictionary<string, string> Headers, int Answered);
+    public sealed record Received(string Path, string Body, IReadOnlyDictionary<string, string> Headers, int Answered)
+    {
+        public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
+    }
 
     public ConcurrentQueue<Received> Requests { get; } = new();
 
