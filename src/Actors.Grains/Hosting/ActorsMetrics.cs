@@ -12,6 +12,7 @@ public sealed class ActorsMetrics
     private readonly Counter<long> _stageChanges;
     private readonly Counter<long> _merges;
     private readonly Counter<long> _unavailable;
+    private readonly Counter<long> _postgresRestarts;
     private readonly Histogram<double> _providerTime;
     private readonly Histogram<double> _decisionToProvider;
 
@@ -23,6 +24,7 @@ public sealed class ActorsMetrics
         _stageChanges = meter.CreateCounter<long>("actors.stage.changes", "{change}", "Lifecycle stage changes");
         _merges = meter.CreateCounter<long>("actors.profiles.merged", "{merge}", "Profiles merged into another by identity stitching");
         _unavailable = meter.CreateCounter<long>("actors.requests.unavailable", "{request}", "Requests answered 503 because the database was away or the append queue full");
+        _postgresRestarts = meter.CreateCounter<long>("actors.postgres.restarts", "{restart}", "Times the host found its embedded PostgreSQL dead and started it again");
         _providerTime = meter.CreateHistogram<double>("actors.messages.provider.duration", "ms", "Time a channel provider took to answer one message");
         _decisionToProvider = meter.CreateHistogram<double>("actors.messages.decision_to_provider", "ms", "From a message's decision to its provider's answer");
     }
@@ -37,6 +39,8 @@ public sealed class ActorsMetrics
         _providerTime.Record(providerMs, tags);
         _decisionToProvider.Record(sinceDecisionMs, tags);
     }
+
+    public void EmbeddedPostgresRestarted() => _postgresRestarts.Add(1);
 
     public void Unavailable(string reason) => _unavailable.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

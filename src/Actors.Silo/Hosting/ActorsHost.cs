@@ -40,6 +40,7 @@ public sealed class ActorsHost : IAsyncDisposable
             builder.AddActorsTelemetry();
             builder.AddActorsSilo();
             builder.Services.AddActorsApi(builder.Configuration);
+            if (postgres is not null) AddSupervisor(builder, postgres);
             customize?.Invoke(builder);
 
             var app = builder.Build();
@@ -51,6 +52,16 @@ public sealed class ActorsHost : IAsyncDisposable
             if (postgres is not null) await postgres.DisposeAsync();
             throw;
         }
+    }
+
+    private static void AddSupervisor(WebApplicationBuilder builder, EmbeddedPostgres postgres)
+    {
+        var settings = PostgresSupervisorSettings.From(builder.Configuration);
+        if (!settings.Supervise) return;
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(postgres); // an instance: the container does not dispose it, the host stops it last
+        builder.Services.AddSingleton<EmbeddedPostgresSupervisor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedPostgresSupervisor>());
     }
 
     public async ValueTask DisposeAsync()

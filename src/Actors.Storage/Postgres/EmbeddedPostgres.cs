@@ -164,17 +164,54 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         if (lines.Length < 4 || !int.TryParse(lines[0], out var pid) || !int.TryParse(lines[3], out var port)) return null;
 
         var comm = $"/proc/{pid}/comm";
-        if (File.Exists(comm) && File.ReadAllText(comm).Trim() is "postgres" or "postmaster")
+        string? program;
+        try { program = File.Exists(comm) ? File.ReadAllText(comm).Trim() : null; }
+        catch (IOException) { program = null; } // the process ended between the two reads
+        if (program is "postgres" or "postmaster" && !IsZombie(pid))
             return (pid, port);
 
-        // The server died with its host (power loss, SIGKILL of a container). If its pid now belongs to
-        // another program, postgres would refuse to start, so the stale lock file goes.
-        if (File.Exists(comm))
+        // The server died with its host (power loss, SIGKILL of a container), or alone and nobody reaped it yet. If its
+        // pid now belongs to another program or to a zombie, postgres would refuse to start (kill(pid, 0) succeeds),
+        // so the stale lock file goes. A pid that is simply gone, postgres clears itself.
+        if (program is not null)
         {
             LogRemovingStalePidFile(pid);
             File.Delete(pidFile);
         }
         return null;
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            // "pid (comm) S ...": the state follows the last parenthesis (comm may hold spaces and parentheses).
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] is 'Z' or 'X';
+        }
+        catch (IOException) { return true; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>
+    /// True while the postmaster named in postmaster.pid lives. Cheap (a file and /proc), for a supervisor to poll.
+    /// A stale pid file is dealt with as at startup.
+    /// </summary>
+    public bool IsRunning => TryFindRunningServer() is not null;
+
+    /// <summary>True once <see cref="StopAsync"/> was called: the server is meant to be down, not to be restarted.</summary>
+    public bool StopRequested => Volatile.Read(ref _stopped) == 1;
+
+    /// <summary>
+    /// Starts the server again after it died, on the same folder and port: crash recovery replays the WAL. A server
+    /// found running again (someone else started it) is left as it is. Returns once it accepts connections.
+    /// </summary>
+    public async Task RestartAsync(CancellationToken ct = default)
+    {
+        if (StopRequested) throw new InvalidOperationException("The embedded PostgreSQL server was stopped on purpose; it is not restarted.");
+        if (TryFindRunningServer() is null) await LaunchAsync(ct);
+        await WaitUntilAcceptingAsync(ct);
     }
 
     private async Task LaunchAsync(CancellationToken ct)
@@ -256,7 +293,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Adopting a PostgreSQL server left running (pid {Pid}, port {Port}) for {ClusterDirectory}")]
     private partial void LogAdopting(int pid, int port, string clusterDirectory);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Removing a stale postmaster.pid whose pid {Pid} belongs to another program")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removing a stale postmaster.pid whose pid {Pid} is no longer a live PostgreSQL server")]
     private partial void LogRemovingStalePidFile(int pid);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping the embedded PostgreSQL server on port {Port}")]

@@ -1,4 +1,5 @@
 using Actors.Silo.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,8 @@ namespace Actors.Integration.Tests.Support;
 /// </summary>
 public static class OwnServerHost
 {
-    public static async Task<(ActorsHost Host, HttpClient Client)> StartAsync(string dataFolder, string adminKey)
+    public static async Task<(ActorsHost Host, HttpClient Client)> StartAsync(
+        string dataFolder, string adminKey, Action<WebApplicationBuilder>? customize = null)
     {
         var host = await ActorsHost.CreateAsync(
         [
@@ -21,7 +23,7 @@ public static class OwnServerHost
             $"--Actors:Silo:GatewayPort={FreePorts.Next()}",
             $"--ACTORS_BOOTSTRAP_ADMIN_KEY={adminKey}",
             "--Logging:LogLevel:Default=Warning",
-        ]);
+        ], customize);
         await host.App.StartAsync();
         var address = host.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var client = new HttpClient { BaseAddress = new Uri(address) };
