@@ -85,7 +85,7 @@ public sealed partial class EmbeddedPostgresSupervisor(
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Typically old server processes still hold the shared memory for a moment after a SIGKILL.
-                LogRestartFailed(attempt, delay.TotalSeconds, e.Message);
+                LogRestartFailed(attempt, delay.TotalSeconds, e.Message.Trim(), Path.Combine(postgres.DataDirectory, "postgres.log"));
             }
             await Task.Delay(delay, ct);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, settings.MaxRestartDelay.Ticks));
@@ -97,10 +97,10 @@ public sealed partial class EmbeddedPostgresSupervisor(
     private partial void LogDead(int port, string clusterDirectory);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "The embedded PostgreSQL server on port {Port} is back after {DownSeconds:0.0} s down ({Attempts} start attempts)")]
+        Message = "The embedded PostgreSQL server on port {Port} is back after {DownSeconds:0.0} s down (start attempts: {Attempts})")]
     private partial void LogBack(int port, double downSeconds, int attempts);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning,
-        Message = "Restarting the embedded PostgreSQL server failed (attempt {Attempt}); next attempt in {DelaySeconds} s: {Error}")]
-    private partial void LogRestartFailed(int attempt, double delaySeconds, string error);
+        Message = "Restarting the embedded PostgreSQL server failed (attempt {Attempt}); next attempt in {DelaySeconds} s. Its log is {LogFile}: {Error}")]
+    private partial void LogRestartFailed(int attempt, double delaySeconds, string error, string logFile);
 }

@@ -66,6 +66,9 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         Password = Password,
         Database = database ?? Options.Database,
         MaxPoolSize = 200,
+        // Opening a connection gives up after this (Npgsql's default is 15 s): a server that is hung or still coming
+        // back makes a request answer 503 within seconds rather than hold it.
+        Timeout = 5,
     }.ConnectionString;
 
     public static async Task<EmbeddedPostgres> StartAsync(EmbeddedPostgresOptions options, ILogger logger, CancellationToken ct = default)

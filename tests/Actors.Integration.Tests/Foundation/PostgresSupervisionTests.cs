@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json;
 using Actors.Integration.Tests.Support;
 using Actors.Silo.Hosting;
@@ -33,6 +34,14 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
         });
         client.Timeout = AnswerBound + TimeSpan.FromSeconds(20); // so a hang shows as a failed bound, not as a timeout here
         return (host, client, logs);
+    }
+
+    /// <summary>Requests can succeed a moment before the supervisor writes its "back" line.</summary>
+    private static async Task<CapturingLoggerProvider.Entry> BackLineAsync(CapturingLoggerProvider logs)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (logs.Of<EmbeddedPostgresSupervisor>(2).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        return Assert.Single(logs.Of<EmbeddedPostgresSupervisor>(2));
     }
 
     private static int PostmasterPid(string folder) =>
@@ -146,7 +155,7 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
 
             // One line when the server was found dead, one when it was back; one restart counted.
             Assert.Single(logs.Of<EmbeddedPostgresSupervisor>(1));
-            var backLine = Assert.Single(logs.Of<EmbeddedPostgresSupervisor>(2));
+            var backLine = await BackLineAsync(logs);
             Assert.Contains("back after", backLine.Message);
             Assert.Equal(1, host.App.Services.GetRequiredService<EmbeddedPostgresSupervisor>().Restarts);
             Assert.NotEqual(pid, PostmasterPid(folder));
@@ -154,6 +163,83 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
             await host.App.StopAsync(CancellationToken.None);
             await host.DisposeAsync();
             Assert.False(File.Exists(Path.Combine(folder, "postgres", "postmaster.pid")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Failed_restarts_are_retried_with_growing_delays_until_the_server_starts()
+    {
+        var folder = TestPostgres.NewDataFolder();
+        try
+        {
+            var (host, client, logs) = await StartAsync(folder);
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/v1/visitors/backoff-visitor/events", Event("backoff-1"))).StatusCode);
+            var port = host.Postgres!.Port;
+
+            using (var postmaster = Process.GetProcessById(PostmasterPid(folder))) postmaster.Kill();
+            // Someone takes the server's port before the supervisor notices (it looks once a second): starts fail.
+            TcpListener? squatter = null;
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (squatter is null)
+            {
+                try
+                {
+                    squatter = new TcpListener(IPAddress.Loopback, port);
+                    squatter.Start();
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    squatter?.Dispose();
+                    squatter = null;
+                    await Task.Delay(20);
+                }
+            }
+
+            // A request meanwhile: the port accepts connections that never answer, as a hung server's would.
+            var sent = Stopwatch.StartNew();
+            var during = client.PostAsJsonAsync("/v1/visitors/backoff-visitor/events", Event("backoff-2"));
+            using (squatter)
+            {
+                while (logs.Of<EmbeddedPostgresSupervisor>(3).Count < 3)
+                {
+                    Assert.True(sent.Elapsed < TimeSpan.FromSeconds(20), "the supervisor did not retry its failed starts");
+                    await Task.Delay(20);
+                }
+                squatter.Stop();
+            }
+            var response = await during;
+            Assert.True(sent.Elapsed < AnswerBound, $"an answer took {sent.Elapsed.TotalSeconds:0.0} s");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            output.WriteLine($"a request during the outage answered {(int)response.StatusCode} in {sent.Elapsed.TotalSeconds:0.0} s");
+
+            // Attempts 1, 2, 3 failed, waiting 1, 2 and then 4 s: the delays double.
+            var failures = logs.Of<EmbeddedPostgresSupervisor>(3);
+            Assert.Contains("next attempt in 1 s", failures[0].Message);
+            Assert.Contains("next attempt in 2 s", failures[1].Message);
+            Assert.Contains("next attempt in 4 s", failures[2].Message);
+
+            var back = Stopwatch.StartNew();
+            HttpResponseMessage retry;
+            do
+            {
+                Assert.True(back.Elapsed < TimeSpan.FromSeconds(30), "the server did not come back once its port was free");
+                await Task.Delay(200);
+                retry = await client.PostAsJsonAsync("/v1/visitors/backoff-visitor/events", Event("backoff-2"));
+            }
+            while (retry.StatusCode == HttpStatusCode.ServiceUnavailable);
+            Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+
+            Assert.Single(logs.Of<EmbeddedPostgresSupervisor>(1));
+            Assert.Contains("(start attempts: 4)", (await BackLineAsync(logs)).Message);
+            Assert.Equal(["backoff-1", "backoff-2"], (await StoredIdsAsync(client, "backoff-visitor")).Order());
+
+            await host.App.StopAsync(CancellationToken.None);
+            await host.DisposeAsync();
         }
         finally
         {
