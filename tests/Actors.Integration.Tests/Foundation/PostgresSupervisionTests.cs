@@ -6,6 +6,7 @@ using System.Text.Json;
 using Actors.Integration.Tests.Support;
 using Actors.Silo.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
@@ -245,6 +246,24 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Supervision_settings_bind_from_Actors_Postgres_and_refuse_a_delay_that_cannot_grow()
+    {
+        static IConfiguration Config(params (string Key, string Value)[] values) => new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => KeyValuePair.Create<string, string?>(v.Key, v.Value))).Build();
+
+        var defaults = PostgresSupervisorSettings.From(Config(("Actors:Postgres:Port", "5433")));
+        Assert.Equal(new PostgresSupervisorSettings(), defaults);
+        var bound = PostgresSupervisorSettings.From(Config(
+            ("Actors:Postgres:Supervise", "false"), ("Actors:Postgres:CheckEvery", "00:00:02"), ("Actors:Postgres:MaxRestartDelay", "00:01:00")));
+        Assert.False(bound.Supervise);
+        Assert.Equal(TimeSpan.FromSeconds(2), bound.CheckEvery);
+        Assert.Equal(TimeSpan.FromMinutes(1), bound.MaxRestartDelay);
+        Assert.Throws<InvalidOperationException>(() => PostgresSupervisorSettings.From(Config(("Actors:Postgres:CheckEvery", "00:00:00"))));
+        Assert.Throws<InvalidOperationException>(() => PostgresSupervisorSettings.From(Config(
+            ("Actors:Postgres:FirstRestartDelay", "00:00:10"), ("Actors:Postgres:MaxRestartDelay", "00:00:05"))));
     }
 
     [Fact]
