@@ -56,8 +56,14 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
 
     private static async Task<List<string?>> StoredIdsAsync(HttpClient client, string visitor)
     {
-        var events = await client.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?limit=1000");
-        return [.. events.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("messageId").GetString())];
+        var ids = new List<string?>();
+        for (long? from = null; ; )
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?limit=1000{(from is null ? "" : $"&from={from}")}");
+            ids.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("messageId").GetString()));
+            if (!page.TryGetProperty("next", out var next) || next.ValueKind != JsonValueKind.Number) return ids;
+            from = next.GetInt64();
+        }
     }
 
     /// <summary>One client sending events to its own visitor, as fast as answers come, until told to stop.</summary>
