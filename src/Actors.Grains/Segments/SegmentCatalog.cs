@@ -31,7 +31,7 @@ public sealed record SegmentSettings
 /// <param name="journeys">Where journeys are stored; none: the grains run no journeys.</param>
 /// <param name="policy">The message policy (configuration "Actors:Messages"); none: the defaults.</param>
 public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings settings, TimeProvider clock, ILogger<SegmentCatalog> logger,
-    JourneyStore? journeys = null, PolicySettings? policy = null)
+    JourneyStore? journeys = null, PolicySettings? policy = null, Hosting.OutageLog? outage = null)
     : BackgroundService
 {
     private readonly PolicySettings _policy = policy ?? PolicySettings.Default;
@@ -131,10 +131,13 @@ public sealed partial class SegmentCatalog(SegmentStore store, SegmentSettings s
             {
                 await RefreshAsync(stoppingToken);
                 await RecordSizesAsync(stoppingToken);
+                outage?.Succeeded("segment catalogue");
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogRefreshFailed(e);
+                // A database outage is said once for all background loops; anything else with its trace.
+                if (outage is not null) outage.Failed("segment catalogue", e);
+                else LogRefreshFailed(e);
             }
             try { await Task.Delay(settings.RefreshEvery, clock, stoppingToken); }
             catch (OperationCanceledException) { return; }

@@ -24,7 +24,7 @@ public sealed record WebhookSettings
 /// then the delivery is kept as dead with its last error. Every node polls; claims keep a delivery on one node at a time.
 /// </summary>
 public sealed partial class WebhookDispatcher(
-    SegmentStore store, IHttpClientFactory http, WebhookSettings settings, TimeProvider clock, ILogger<WebhookDispatcher> logger) : BackgroundService
+    SegmentStore store, IHttpClientFactory http, WebhookSettings settings, TimeProvider clock, Hosting.OutageLog outage, ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "actors-webhooks";
 
@@ -35,6 +35,7 @@ public sealed partial class WebhookDispatcher(
             try
             {
                 var claimed = await store.ClaimDueDeliveriesAsync(clock.GetUtcNow(), settings.Timeout * 3, 20, stoppingToken);
+                outage.Succeeded("segment webhooks");
                 if (claimed.Count > 0)
                 {
                     var segments = new Dictionary<string, SegmentDocument?>(StringComparer.Ordinal);
@@ -45,7 +46,7 @@ public sealed partial class WebhookDispatcher(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogPollFailed(e);
+                outage.Failed("segment webhooks", e);
             }
             try { await Task.Delay(settings.PollEvery, clock, stoppingToken); }
             catch (OperationCanceledException) { return; }
@@ -115,6 +116,4 @@ public sealed partial class WebhookDispatcher(
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {DeliveryId} given up after {Attempts} attempts: {Error}")]
     private partial void LogDead(string deliveryId, int attempts, string error);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Polling the webhook outbox failed")]
-    private partial void LogPollFailed(Exception e);
 }
