@@ -13,8 +13,16 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
     public async Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default)
     {
         await using var session = store.QuerySession();
-        var snapshot = await session.LoadAsync<ProfileSnapshot>(profileId, ct);
+        // Snapshot and the stream's head in one round trip: a new visitor (no stream) or a stream whose snapshot is at
+        // its head needs no second query; otherwise the events after the snapshot are read next.
+        var batch = session.CreateBatchQuery();
+        var snapshotRead = batch.Load<ProfileSnapshot>(profileId);
+        var headRead = batch.Events.FetchStreamState(profileId);
+        await batch.Execute(ct);
+        var snapshot = await snapshotRead;
+        var head = await headRead;
         var profile = snapshot?.Profile ?? new VisitorProfile(profileId);
+        if (head is null || head.Version <= profile.Version) return profile;
         var events = await session.Events.FetchStreamAsync(profileId, fromVersion: profile.Version + 1, token: ct);
         if (ProfileFold.NeedsFullFold(events.Select(e => (VisitorEvent)e.Data)))
         {

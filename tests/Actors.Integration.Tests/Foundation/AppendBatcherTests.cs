@@ -79,4 +79,54 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Empty(await Batcher.ReadAsync(poisoned, new EventQuery(1, 10)));
         foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
     }
+
+    [Fact]
+    public async Task Loading_reads_a_new_stream_or_a_snapshot_at_the_head_in_one_round_trip_and_the_events_after_a_snapshot_in_a_second()
+    {
+        var id = $"load-{Guid.NewGuid():N}";
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(_connectionString).Database!;
+
+        var (fresh, trips) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        Assert.Equal(0, fresh.Version);
+        Assert.Equal(1, trips);
+
+        await Batcher.AppendAsync(id, 0, [View(1), View(2), View(3)]);
+        var (three, tripsWithoutSnapshot) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        Assert.Equal(3, three.Version);
+        Assert.Equal(2, tripsWithoutSnapshot);
+
+        await Batcher.SaveSnapshotAsync(three);
+        var (atHead, tripsAtHead) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        Assert.Equal(3, atHead.Version);
+        Assert.Equal(1, tripsAtHead);
+
+        await Batcher.AppendAsync(id, 3, [View(4), View(5)]);
+        var (five, tripsBehind) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        Assert.Equal(5, five.Version);
+        Assert.Equal(5, five.ActivityCount);
+        Assert.Equal(2, tripsBehind);
+    }
+
+    /// <summary>Npgsql's operations (commands and batches, each one round trip) against this class's database while <paramref name="work"/> runs.</summary>
+    private static async Task<(T Result, int RoundTrips)> CountingRoundTrips<T>(string database, Func<Task<T>> work)
+    {
+        var trips = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Npgsql" && instrument.Name == "db.client.operation.duration") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Value is string text && text.Contains(database, StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref trips);
+                    return;
+                }
+        });
+        listener.Start();
+        var result = await work();
+        return (result, Volatile.Read(ref trips));
+    }
 }
