@@ -20,6 +20,7 @@ namespace Actors.Storage.Streams;
 public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 {
     private readonly MartenVisitorStreams _inner;
+    private readonly StreamExistence _existence;
     private readonly IDocumentStore _store;
     private readonly ILogger<AppendBatcher> _logger;
     private readonly Channel<Pending> _queue;
@@ -31,9 +32,10 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, IReadOnlyList<OutboundMessage>? Outbound, TaskCompletionSource Done);
 
-    public AppendBatcher(MartenVisitorStreams inner, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
+    public AppendBatcher(MartenVisitorStreams inner, StreamExistence existence, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
     {
         _inner = inner;
+        _existence = existence;
         _store = store;
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
@@ -43,7 +45,12 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _writers = [.. Enumerable.Range(0, Math.Max(1, settings.AppendWriters)).Select(_ => Task.Run(WriteLoopAsync))];
     }
 
-    public Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default) => _inner.LoadAsync(profileId, ct);
+    /// <summary>
+    /// A visitor never seen before is known as such from a lookup shared with the other activations in flight
+    /// (<see cref="StreamExistence"/>); only an existing stream is read, snapshot and events, on its own.
+    /// </summary>
+    public async Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default) =>
+        await _existence.ExistsAsync(profileId, ct) ? await _inner.LoadAsync(profileId, ct) : new VisitorProfile(profileId);
 
     public Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default) => _inner.SaveSnapshotAsync(profile, ct);
 

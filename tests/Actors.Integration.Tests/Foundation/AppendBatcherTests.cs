@@ -85,26 +85,49 @@ public class AppendBatcherTests : IAsyncLifetime
     {
         var id = $"load-{Guid.NewGuid():N}";
         var database = new Npgsql.NpgsqlConnectionStringBuilder(_connectionString).Database!;
+        var streams = _services.GetRequiredService<MartenVisitorStreams>();
 
-        var (fresh, trips) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        var (fresh, trips) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
         Assert.Equal(0, fresh.Version);
         Assert.Equal(1, trips);
 
         await Batcher.AppendAsync(id, 0, [View(1), View(2), View(3)]);
-        var (three, tripsWithoutSnapshot) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        var (three, tripsWithoutSnapshot) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
         Assert.Equal(3, three.Version);
         Assert.Equal(2, tripsWithoutSnapshot);
 
         await Batcher.SaveSnapshotAsync(three);
-        var (atHead, tripsAtHead) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        var (atHead, tripsAtHead) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
         Assert.Equal(3, atHead.Version);
         Assert.Equal(1, tripsAtHead);
 
         await Batcher.AppendAsync(id, 3, [View(4), View(5)]);
-        var (five, tripsBehind) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        var (five, tripsBehind) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
         Assert.Equal(5, five.Version);
         Assert.Equal(5, five.ActivityCount);
         Assert.Equal(2, tripsBehind);
+
+        // Through the batcher (what grains use) the same stream loads whole.
+        var loaded = await Batcher.LoadAsync(id);
+        Assert.Equal(5, loaded.Version);
+        Assert.Equal(5, loaded.ActivityCount);
+    }
+
+    [Fact]
+    public async Task New_visitors_loading_at_once_share_their_lookups_and_an_existing_stream_among_them_loads_whole()
+    {
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(_connectionString).Database!;
+        var existing = $"known-{Guid.NewGuid():N}";
+        await Batcher.AppendAsync(existing, 0, [View(1), View(2)]);
+        var ids = Enumerable.Range(0, 200).Select(i => $"fresh-{i}-{Guid.NewGuid():N}").Append(existing).ToList();
+
+        var (profiles, trips) = await CountingRoundTrips(database, () => Task.WhenAll(ids.Select(id => Batcher.LoadAsync(id))));
+
+        Assert.All(profiles.SkipLast(1), p => Assert.Equal(0, p.Version));
+        Assert.Equal(2, profiles[^1].Version);
+        Assert.Equal(existing, profiles[^1].ProfileId);
+        // 201 loads one by one would be 201 round trips or more; grouped, a handful (the known stream's own reads included).
+        Assert.True(trips <= 20, $"{trips} round trips for {ids.Count} loads");
     }
 
     /// <summary>Npgsql's operations (commands and batches, each one round trip) against this class's database while <paramref name="work"/> runs.</summary>
