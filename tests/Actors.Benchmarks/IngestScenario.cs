@@ -53,7 +53,7 @@ public static class IngestScenario
             new("ingest-p99-ms", ours.Ms(99), "ms", rawP99, ours.Ms(99) / rawP99, "≤ 2× raw INSERT p99", ours.Ms(99) <= 2 * rawP99,
                 $"p99 of the `ingest` row against the INSERT reference's p99 (closed loops, {c} in flight each)"),
             new("ingest-new-visitors", fresh.PerSecond, "events/s", raw, fresh.PerSecond / raw, "≥ 0.5× raw INSERT", fresh.PerSecond / raw >= 0.5,
-                $"HTTP as `ingest`, but every request a visitor never seen before (its first event: identity, activation, stream start), p99 {fresh.Ms(99):N1} ms; " +
+                $"HTTP as `ingest`, but every request a visitor never seen before (its first event: activation, stream start), p99 {fresh.Ms(99):N1} ms; " +
                 $"{reference}; errors {fresh.Errors}"),
             new("ingest-new-visitors-p99-ms", fresh.Ms(99), "ms", rawP99, fresh.Ms(99) / rawP99, "≤ 2× raw INSERT p99", fresh.Ms(99) <= 2 * rawP99,
                 $"p99 of the `ingest-new-visitors` row against the INSERT reference's p99"),
@@ -87,7 +87,7 @@ public static class IngestScenario
             var r = await HttpIngestAsync(client, $"ingest scale ({profiles:N0} profiles)", c, o.Warmup, o.ScaleWindow, _ => $"s{label}-{Random.Shared.Next(profiles)}", ct);
             first ??= r.PerSecond;
             results.Add(new($"ingest-{label}-profiles", r.PerSecond, "events/s", first, r.PerSecond / first, null, null,
-                $"scale curve: ingest drawn from {profiles:N0} distinct profiles (new ones are cold: identity + stream start); reference: 1,000 profiles; p99 {r.Ms(99):N1} ms; errors {r.Errors}"));
+                $"scale curve: ingest drawn from {profiles:N0} distinct profiles (new ones are cold: activation + stream start); reference: 1,000 profiles; p99 {r.Ms(99):N1} ms; errors {r.Errors}"));
         }
         return results;
     }
