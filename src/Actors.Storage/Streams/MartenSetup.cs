@@ -26,8 +26,8 @@ public static class MartenSetup
             .ApplyAllDatabaseChangesOnStartup();
         services.AddSingleton<MartenVisitorStreams>();
         // Its own pool, as the outbox's: activations' lookups must not wait behind the append batcher's connections.
-        services.AddSingleton(sp => new StreamExistence(NpgsqlDataSource.Create(connectionString), settings.Schema,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StreamExistence>>()));
+        services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(connectionString), settings.Schema,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StreamHeads>>()));
         services.AddSingleton<AppendBatcher>();
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();

@@ -107,10 +107,31 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Equal(5, five.ActivityCount);
         Assert.Equal(2, tripsBehind);
 
-        // Through the batcher (what grains use) the same stream loads whole.
-        var loaded = await Batcher.LoadAsync(id);
+        // Through the batcher (what grains use): the head's lookup (shared with other activations), then the snapshot
+        // with the stream's last events in one round trip.
+        var (loaded, tripsThroughBatcher) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
         Assert.Equal(5, loaded.Version);
         Assert.Equal(5, loaded.ActivityCount);
+        Assert.Equal(2, tripsThroughBatcher);
+    }
+
+    [Fact]
+    public async Task A_stream_whose_snapshot_is_older_than_the_last_events_read_with_it_still_loads_whole()
+    {
+        // No snapshot and more events than SnapshotEvery (100): the events before the window are read next.
+        var id = $"long-{Guid.NewGuid():N}";
+        await Batcher.AppendAsync(id, 0, [.. Enumerable.Range(0, 150).Select(View)]);
+        var loaded = await Batcher.LoadAsync(id);
+        Assert.Equal(150, loaded.Version);
+        Assert.Equal(150, loaded.ActivityCount);
+
+        // A snapshot at 20, then 130 more: the same.
+        await Batcher.AppendAsync(id + "-b", 0, [.. Enumerable.Range(0, 20).Select(View)]);
+        await Batcher.SaveSnapshotAsync(await Batcher.LoadAsync(id + "-b"));
+        await Batcher.AppendAsync(id + "-b", 20, [.. Enumerable.Range(0, 130).Select(View)]);
+        var both = await Batcher.LoadAsync(id + "-b");
+        Assert.Equal(150, both.Version);
+        Assert.Equal(150, both.ActivityCount);
     }
 
     [Fact]
