@@ -7,23 +7,35 @@ using Npgsql;
 namespace Actors.Benchmarks;
 
 /// <summary>
-/// Where a new visitor's first event goes, counted rather than timed (counts do not drift with a shared machine's load):
-/// <paramref name="visitors"/> new visitors each send one event over HTTP, 32 in flight as in the ingest figures, and
-/// the section lists PostgreSQL's statements (pg_stat_statements: calls and rows per visitor), commits, Npgsql round
-/// trips, Orleans activations by grain type and grain-storage reads, all divided by the number of visitors.
+/// Where an event goes, counted rather than timed (counts do not drift with a shared machine's load): new visitors
+/// each send one event over HTTP (or active returning visitors send events), as many in flight as in the ingest
+/// figures, and the section lists PostgreSQL's statements (pg_stat_statements: calls and rows), commits, Npgsql round
+/// trips, Orleans activations by grain type and grain-storage reads, all divided by the number of requests.
 /// </summary>
 public static partial class IngestDiagnostics
 {
-    public static async Task<DiagnosticsSection> NewVisitorsAsync(BenchHost host, HttpClient client, int visitors, int concurrency, CancellationToken ct)
+    public static Task<DiagnosticsSection> NewVisitorsAsync(BenchHost host, HttpClient client, int visitors, int concurrency, CancellationToken ct)
     {
-        var title = $"Diagnostics: a new visitor's first event (per visitor, {visitors:N0} new visitors, {concurrency} in flight)";
+        var run = Guid.NewGuid().ToString("N")[..8];
+        return CountAsync(host, client, $"Diagnostics: a new visitor's first event (per visitor, {visitors:N0} new visitors, {concurrency} in flight)",
+            visitors, concurrency, i => $"diag-{run}-{i}", ct);
+    }
+
+    /// <summary>The same counts for events of returning visitors whose grains are active (<paramref name="visitor"/> picks one per event).</summary>
+    public static Task<DiagnosticsSection> ReturningVisitorsAsync(BenchHost host, HttpClient client, int events, int concurrency, Func<int, string> visitor, CancellationToken ct) =>
+        CountAsync(host, client, $"Diagnostics: a returning visitor's event (per event, {events:N0} events of active visitors, {concurrency} in flight)",
+            events, concurrency, visitor, ct);
+
+    private static async Task<DiagnosticsSection> CountAsync(BenchHost host, HttpClient client, string title, int requests, int concurrency,
+        Func<int, string> visitor, CancellationToken ct)
+    {
         try
         {
             await Execute(host, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", ct);
         }
         catch (PostgresException e)
         {
-            return new DiagnosticsSection(title, ["figure", "per visitor"], [], $"pg_stat_statements is not available ({e.MessageText}); start the server with shared_preload_libraries=pg_stat_statements.");
+            return new DiagnosticsSection(title, ["figure", "per request"], [], $"pg_stat_statements is not available ({e.MessageText}); start the server with shared_preload_libraries=pg_stat_statements.");
         }
 
         var management = host.Grains.GetGrain<IManagementGrain>(0);
@@ -31,16 +43,15 @@ public static partial class IngestDiagnostics
         var commitsBefore = await CommitsAsync(host, ct);
         await Execute(host, "SELECT pg_stat_statements_reset()", ct);
 
-        var run = Guid.NewGuid().ToString("N")[..8];
         var json = new MediaTypeHeaderValue("application/json");
         long failed = 0;
         using (var counters = new Counters())
         {
-            await Load.ForEachAsync("diagnostics: new visitors", visitors, concurrency, async i =>
+            await Load.ForEachAsync("diagnostics: requests", requests, concurrency, async i =>
             {
                 using var content = new ByteArrayContent(Payloads.SegmentMessage(Random.Shared));
                 content.Headers.ContentType = json;
-                using var response = await client.PostAsync($"/v1/visitors/diag-{run}-{i}/events", content, ct);
+                using var response = await client.PostAsync($"/v1/visitors/{visitor(i)}/events", content, ct);
                 if (!response.IsSuccessStatusCode) Interlocked.Increment(ref failed);
             }, ct);
             counters.Stop();
@@ -48,7 +59,7 @@ public static partial class IngestDiagnostics
             var statements = await StatementsAsync(host, ct);
             var commits = await CommitsAsync(host, ct) - commitsBefore;
             var activationsAfter = await ActivationsByTypeAsync(management);
-            double Per(double count) => count / visitors;
+            double Per(double count) => count / requests;
 
             var rows = new List<IReadOnlyList<string>>
             {
@@ -66,18 +77,18 @@ public static partial class IngestDiagnostics
             var listed = 0L;
             foreach (var s in statements.Where(s => Per(s.Calls) >= 0.01))
             {
-                rows.Add(Row($"SQL calls: `{s.Query}` (rows/visitor {Per(s.Rows).ToString("0.00", CultureInfo.InvariantCulture)})", Per(s.Calls)));
+                rows.Add(Row($"SQL calls: `{s.Query}` (rows/request {Per(s.Rows).ToString("0.00", CultureInfo.InvariantCulture)})", Per(s.Calls)));
                 listed += s.Calls;
             }
             var rest = statements.Sum(s => s.Calls) - listed;
-            rows.Add(Row("SQL calls of all other statements (each < 0.01 per visitor: pollers, catalogues)", Per(rest)));
+            rows.Add(Row("SQL calls of all other statements (each < 0.01 per request: pollers, catalogues)", Per(rest)));
             rows.Add(Row("SQL calls in all", Per(statements.Sum(s => s.Calls))));
             var note = $"failed requests {failed}; SQL counted by pg_stat_statements in the host's database (statements of a Marten batch count one each; " +
                        "a round trip may carry several); round trips, activations and storage reads by the host's meters (Npgsql, Microsoft.Orleans).";
-            return new DiagnosticsSection(title, ["figure", "per visitor"], rows, note);
+            return new DiagnosticsSection(title, ["figure", "per request"], rows, note);
         }
 
-        static IReadOnlyList<string> Row(string figure, double perVisitor) => [figure, perVisitor.ToString("0.00", CultureInfo.InvariantCulture)];
+        static IReadOnlyList<string> Row(string figure, double perRequest) => [figure, perRequest.ToString("0.00", CultureInfo.InvariantCulture)];
     }
 
     private sealed record Statement(long Calls, long Rows, string Query);
@@ -126,7 +137,7 @@ public static partial class IngestDiagnostics
             .ToDictionary(g => g.Key, g => (long)g.Sum(s => s.ActivationCount), StringComparer.Ordinal);
     }
 
-    /// <summary>Listens to the host's meters while the visitors are sent: round trips, activations, storage reads and writes.</summary>
+    /// <summary>Listens to the host's meters while the requests are sent: round trips, activations, storage reads and writes.</summary>
     private sealed class Counters : IDisposable
     {
         private readonly MeterListener _listener = new();

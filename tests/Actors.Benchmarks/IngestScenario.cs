@@ -60,6 +60,7 @@ public static class IngestScenario
         };
         // Counted, not timed: where a new visitor's first event goes (statements, round trips, activations).
         diagnostics.Add(await IngestDiagnostics.NewVisitorsAsync(host, client, o.Quick ? 2_000 : 5_000, c, ct));
+        diagnostics.Add(await IngestDiagnostics.ReturningVisitorsAsync(host, client, o.Quick ? 2_000 : 5_000, c, _ => $"ing-{Random.Shared.Next(o.IngestUsers)}", ct));
 
         // Where the gap to the ceiling goes: the same gateway call without HTTP, and the grain call alone.
         var gateway = host.Host.App.Services.GetRequiredService<TrackingGateway>();
