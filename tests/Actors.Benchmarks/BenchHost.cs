@@ -61,6 +61,9 @@ public sealed class BenchHost : IAsyncDisposable
             "--Actors:Messages:QuietFrom=00:00",
             "--Actors:Messages:QuietUntil=00:00",
             "--Actors:Messages:MarketingCap=0",
+            // Statement counts for the ingest diagnostics (IngestDiagnostics); costs every statement a little, the
+            // INSERT reference as much as the host.
+            "--Actors:Postgres:Settings:shared_preload_libraries=pg_stat_statements",
             "--Logging:LogLevel:Default=Warning",
             // Host warnings go to stderr with the progress; stdout is for the table.
             "--Logging:Console:LogToStandardErrorThreshold=Trace",

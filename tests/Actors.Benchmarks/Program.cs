@@ -25,6 +25,7 @@ var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experi
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
 var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
+var diagnostics = new List<DiagnosticsSection>();
 // The delivery group's SMTP server comes first: the host's email transport is chosen at startup. With it, every
 // group's emails go there (counted, not stored) instead of to .eml files.
 using var smtp = options.Runs("delivery") ? SmtpCountSink.Start() : null;
@@ -37,7 +38,7 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend, smtp?.Ar
     // Journeys next, for the same reason: their segment's backfill visits every stream. It archives its journeys and
     // segment at the end.
     if (options.Runs("journeys")) scenarios.AddRange(await JourneysScenario.RunAsync(host, options, ct));
-    if (options.Runs("ingest")) scenarios.AddRange(await IngestScenario.RunAsync(host, options, ct));
+    if (options.Runs("ingest")) scenarios.AddRange(await IngestScenario.RunAsync(host, options, diagnostics, ct));
     if (options.Runs("decisions")) scenarios.AddRange(await DecisionsScenario.RunAsync(host, options, ct));
     if (options.Runs("stateless")) scenarios.AddRange(await StatelessScenario.RunAsync(host, options, ct));
     if (options.Runs("activation")) scenarios.AddRange(await ActivationScenario.RunAsync(host, options, ct));
@@ -48,9 +49,9 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend, smtp?.Ar
 }
 
 // The issue's scenarios first, in its order; extra figures (scale curve, replay rate) after.
-string[] order = ["ingest", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost", "delivery-emails-per-s", "decision-to-provider-p99", "delivery-outbox-drain-per-s"];
+string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-visitors-p99-ms", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost", "delivery-emails-per-s", "decision-to-provider-p99", "delivery-outbox-drain-per-s"];
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
-var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted);
+var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted, diagnostics);
 // A partial run (--only) must not pass for the latest full picture.
 var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend ? "latest.json" : "partial.json");
 Console.Out.Write(Report.Markdown(report));

@@ -20,7 +20,10 @@ public sealed record Scenario(
     bool? Met,
     string Notes);
 
-public sealed record BenchmarkReport(string Date, string Machine, string Mode, IReadOnlyList<Scenario> Scenarios);
+/// <summary>Counts printed after the table (figures that explain a row, not figures with a target).</summary>
+public sealed record DiagnosticsSection(string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note);
+
+public sealed record BenchmarkReport(string Date, string Machine, string Mode, IReadOnlyList<Scenario> Scenarios, IReadOnlyList<DiagnosticsSection> Diagnostics);
 
 public static class Report
 {
@@ -60,6 +63,21 @@ public static class Report
             var ratio = x.Ratio is { } q ? $"{q:0.00}×" : "–";
             var met = x.Met switch { true => "yes", false => "**no**", null => "–" };
             s.AppendLine(CultureInfo.InvariantCulture, $"| {x.Name} | {value} | {reference} | {ratio} | {x.Target ?? "–"} | {met} | {x.Notes.Replace("|", "/", StringComparison.Ordinal)} |");
+        }
+        foreach (var d in report.Diagnostics)
+        {
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"{d.Title}");
+            s.AppendLine();
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {string.Join(" | ", d.Columns)} |");
+            s.AppendLine(CultureInfo.InvariantCulture, $"| --- |{string.Concat(Enumerable.Repeat(" ---: |", d.Columns.Count - 1))}");
+            foreach (var row in d.Rows)
+                s.AppendLine(CultureInfo.InvariantCulture, $"| {string.Join(" | ", row.Select(c => c.Replace("|", "/", StringComparison.Ordinal)))} |");
+            if (d.Note is not null)
+            {
+                s.AppendLine();
+                s.AppendLine(d.Note);
+            }
         }
         return s.ToString();
     }

@@ -96,7 +96,8 @@ public sealed class TrackingGateway(VisitorDirectory directory, TimeProvider clo
             if (message.UserId is { } userId && message.AnonymousId is { } anonymousId)
             {
                 var known = await directory.ResolveAsync(Aliases.User(userId));
-                var device = await directory.ResolveAsync(Aliases.Anonymous(anonymousId));
+                // The device's link, not its routing: a device already linked to this customer needs no stitching.
+                var device = await directory.ResolveFreshAsync(Aliases.Anonymous(anonymousId));
                 if (known != device)
                 {
                     await FlushAsync(pending, results);

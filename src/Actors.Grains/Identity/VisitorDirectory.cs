@@ -19,8 +19,16 @@ public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<Visit
     private const int CacheLimit = 200_000;
     private readonly ConcurrentDictionary<string, bool> _ownProfile = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The profile that calls for <paramref name="alias"/> go to. An anonymous alias routes to its own profile without
+    /// a lookup: a device's identity changes only through its identity grain's Claim, which ends the device's stream
+    /// (merged_into) or, for a device taken over, records forwarding_changed in it before linking, so the device's own
+    /// profile forwards every call to where the link points; a new visitor's first event then costs no identity read.
+    /// Decisions that need the link itself (stitching, replay) ask <see cref="ResolveFreshAsync"/>.
+    /// </summary>
     public async ValueTask<string> ResolveAsync(string alias)
     {
+        if (alias.StartsWith(AnonymousPrefix, StringComparison.Ordinal)) return alias;
         if (_ownProfile.ContainsKey(alias)) return alias;
         var profileId = await grains.GetGrain<IIdentityGrain>(alias).Resolve();
         if (profileId == alias)
@@ -30,6 +38,8 @@ public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<Visit
         }
         return profileId;
     }
+
+    private const string AnonymousPrefix = "anon:";
 
     /// <summary>Asks the identity grain, not the cache: for decisions that must see the latest link (stitching).</summary>
     public Task<string> ResolveFreshAsync(string alias) => grains.GetGrain<IIdentityGrain>(alias).Resolve();

@@ -25,6 +25,9 @@ public static class DatabaseSetup
                 DataDirectory = DataDirectory(builder.Configuration),
                 Port = builder.Configuration.GetValue<int?>("Actors:Postgres:Port"),
                 OwnAdoptedServer = ownAdoptedServer,
+                // Actors:Postgres:Settings:<name>=<value>, e.g. shared_preload_libraries=pg_stat_statements.
+                ServerSettings = builder.Configuration.GetSection("Actors:Postgres:Settings").GetChildren()
+                    .Where(c => c.Value is not null).ToDictionary(c => c.Key, c => c.Value!),
             };
             server = await EmbeddedPostgres.StartAsync(options, logger);
             connectionString = server.ConnectionString();

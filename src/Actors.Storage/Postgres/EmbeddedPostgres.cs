@@ -27,6 +27,13 @@ public sealed record EmbeddedPostgresOptions
     /// The host owns it; a command-line tool that borrows a running host's server must not stop it.
     /// </summary>
     public bool OwnAdoptedServer { get; init; } = true;
+
+    /// <summary>
+    /// Extra server settings passed as <c>-c name=value</c> when this server is launched (not when one is adopted), for
+    /// example <c>shared_preload_libraries=pg_stat_statements</c> for the benchmark's diagnostics. Names and values are
+    /// limited to letters, digits and <c>_ . , -</c>: pg_ctl hands them to a shell.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServerSettings { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -221,6 +228,12 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     {
         var settings = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c shared_buffers=256MB";
         if (!Options.Durable) settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+        foreach (var (name, value) in Options.ServerSettings)
+        {
+            if (!IsPlainSetting(name) || !IsPlainSetting(value))
+                throw new ArgumentException($"The server setting '{name}' = '{value}' may hold only letters, digits and _ . , -");
+            settings += $" -c {name}={value}";
+        }
         var log = Path.Combine(DataDirectory, "postgres.log");
         if (!File.Exists(log)) await File.WriteAllTextAsync(log, "", ct);
         _runner.GiveOwnership(log);
@@ -228,6 +241,9 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         LogStarting(Port, ClusterDirectory);
         await _runner.RunAsync(Path.Combine(_binaries, "pg_ctl"), ["start", "-D", ClusterDirectory, "-l", log, "-w", "-t", "120", "-o", settings], ct);
     }
+
+    private static bool IsPlainSetting(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ',' or '-');
 
     private async Task WaitUntilAcceptingAsync(CancellationToken ct)
     {

@@ -20,6 +20,8 @@ namespace Actors.Storage.Streams;
 public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 {
     private readonly MartenVisitorStreams _inner;
+    private readonly StreamHeads _heads;
+    private readonly int _snapshotEvery;
     private readonly IDocumentStore _store;
     private readonly ILogger<AppendBatcher> _logger;
     private readonly Channel<Pending> _queue;
@@ -31,9 +33,11 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, IReadOnlyList<OutboundMessage>? Outbound, TaskCompletionSource Done);
 
-    public AppendBatcher(MartenVisitorStreams inner, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
+    public AppendBatcher(MartenVisitorStreams inner, StreamHeads heads, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
     {
         _inner = inner;
+        _heads = heads;
+        _snapshotEvery = settings.SnapshotEvery;
         _store = store;
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
@@ -43,7 +47,15 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _writers = [.. Enumerable.Range(0, Math.Max(1, settings.AppendWriters)).Select(_ => Task.Run(WriteLoopAsync))];
     }
 
-    public Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default) => _inner.LoadAsync(profileId, ct);
+    /// <summary>
+    /// A visitor never seen before is known as such from a lookup shared with the other activations in flight
+    /// (<see cref="StreamHeads"/>); an existing stream is then read on its own, snapshot and last events together.
+    /// </summary>
+    public async Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default)
+    {
+        var head = await _heads.VersionAsync(profileId, ct);
+        return head == 0 ? new VisitorProfile(profileId) : await _inner.LoadAsync(profileId, head, _snapshotEvery, ct);
+    }
 
     public Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default) => _inner.SaveSnapshotAsync(profile, ct);
 

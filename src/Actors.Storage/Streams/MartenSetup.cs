@@ -25,6 +25,9 @@ public static class MartenSetup
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup();
         services.AddSingleton<MartenVisitorStreams>();
+        // Its own pool, as the outbox's: activations' lookups must not wait behind the append batcher's connections.
+        services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(connectionString), settings.Schema,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StreamHeads>>()));
         services.AddSingleton<AppendBatcher>();
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();

@@ -13,9 +13,46 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
     public async Task<VisitorProfile> LoadAsync(string profileId, CancellationToken ct = default)
     {
         await using var session = store.QuerySession();
-        var snapshot = await session.LoadAsync<ProfileSnapshot>(profileId, ct);
+        // Snapshot and the stream's head in one round trip: a new visitor (no stream) or a stream whose snapshot is at
+        // its head needs no second query; otherwise the events after the snapshot are read next.
+        var batch = session.CreateBatchQuery();
+        var snapshotRead = batch.Load<ProfileSnapshot>(profileId);
+        var headRead = batch.Events.FetchStreamState(profileId);
+        await batch.Execute(ct);
+        var snapshot = await snapshotRead;
+        var head = await headRead;
         var profile = snapshot?.Profile ?? new VisitorProfile(profileId);
+        if (head is null || head.Version <= profile.Version) return profile;
         var events = await session.Events.FetchStreamAsync(profileId, fromVersion: profile.Version + 1, token: ct);
+        return await ApplyAsync(session, profileId, profile, events, ct);
+    }
+
+    /// <summary>
+    /// Loads a stream whose head version is known (<paramref name="head"/> &gt; 0, from <see cref="StreamHeads"/>):
+    /// the snapshot and the last <paramref name="window"/> events in one round trip. A snapshot is taken every
+    /// <paramref name="window"/> events, so the events after it are almost always among them; when they are not (a
+    /// snapshot that failed, or none yet beyond the window), the events between are read next.
+    /// </summary>
+    public async Task<VisitorProfile> LoadAsync(string profileId, long head, int window, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        var from = Math.Max(1, head - Math.Max(1, window) + 1);
+        var batch = session.CreateBatchQuery();
+        var snapshotRead = batch.Load<ProfileSnapshot>(profileId);
+        var tailRead = batch.Events.FetchStream(profileId, fromVersion: from);
+        await batch.Execute(ct);
+        var snapshot = await snapshotRead;
+        var tail = await tailRead;
+        var profile = snapshot?.Profile ?? new VisitorProfile(profileId);
+        // The stream may have grown since its head was read: the tail read has everything up to now either way.
+        var events = profile.Version + 1 >= from
+            ? [.. tail.Where(e => e.Version > profile.Version)]
+            : await session.Events.FetchStreamAsync(profileId, fromVersion: profile.Version + 1, token: ct);
+        return await ApplyAsync(session, profileId, profile, events, ct);
+    }
+
+    private static async Task<VisitorProfile> ApplyAsync(IQuerySession session, string profileId, VisitorProfile profile, IReadOnlyList<IEvent> events, CancellationToken ct)
+    {
         if (ProfileFold.NeedsFullFold(events.Select(e => (VisitorEvent)e.Data)))
         {
             // An unmerge takes events back: only a fold of the whole stream knows which.

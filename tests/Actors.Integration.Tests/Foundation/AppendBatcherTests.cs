@@ -79,4 +79,98 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Empty(await Batcher.ReadAsync(poisoned, new EventQuery(1, 10)));
         foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
     }
+
+    [Fact]
+    public async Task Loading_reads_a_new_stream_or_a_snapshot_at_the_head_in_one_round_trip_and_the_events_after_a_snapshot_in_a_second()
+    {
+        var id = $"load-{Guid.NewGuid():N}";
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(_connectionString).Database!;
+        var streams = _services.GetRequiredService<MartenVisitorStreams>();
+
+        var (fresh, trips) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
+        Assert.Equal(0, fresh.Version);
+        Assert.Equal(1, trips);
+
+        await Batcher.AppendAsync(id, 0, [View(1), View(2), View(3)]);
+        var (three, tripsWithoutSnapshot) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
+        Assert.Equal(3, three.Version);
+        Assert.Equal(2, tripsWithoutSnapshot);
+
+        await Batcher.SaveSnapshotAsync(three);
+        var (atHead, tripsAtHead) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
+        Assert.Equal(3, atHead.Version);
+        Assert.Equal(1, tripsAtHead);
+
+        await Batcher.AppendAsync(id, 3, [View(4), View(5)]);
+        var (five, tripsBehind) = await CountingRoundTrips(database, () => streams.LoadAsync(id));
+        Assert.Equal(5, five.Version);
+        Assert.Equal(5, five.ActivityCount);
+        Assert.Equal(2, tripsBehind);
+
+        // Through the batcher (what grains use): the head's lookup (shared with other activations), then the snapshot
+        // with the stream's last events in one round trip.
+        var (loaded, tripsThroughBatcher) = await CountingRoundTrips(database, () => Batcher.LoadAsync(id));
+        Assert.Equal(5, loaded.Version);
+        Assert.Equal(5, loaded.ActivityCount);
+        Assert.Equal(2, tripsThroughBatcher);
+    }
+
+    [Fact]
+    public async Task A_stream_whose_snapshot_is_older_than_the_last_events_read_with_it_still_loads_whole()
+    {
+        // No snapshot and more events than SnapshotEvery (100): the events before the window are read next.
+        var id = $"long-{Guid.NewGuid():N}";
+        await Batcher.AppendAsync(id, 0, [.. Enumerable.Range(0, 150).Select(View)]);
+        var loaded = await Batcher.LoadAsync(id);
+        Assert.Equal(150, loaded.Version);
+        Assert.Equal(150, loaded.ActivityCount);
+
+        // A snapshot at 20, then 130 more: the same.
+        await Batcher.AppendAsync(id + "-b", 0, [.. Enumerable.Range(0, 20).Select(View)]);
+        await Batcher.SaveSnapshotAsync(await Batcher.LoadAsync(id + "-b"));
+        await Batcher.AppendAsync(id + "-b", 20, [.. Enumerable.Range(0, 130).Select(View)]);
+        var both = await Batcher.LoadAsync(id + "-b");
+        Assert.Equal(150, both.Version);
+        Assert.Equal(150, both.ActivityCount);
+    }
+
+    [Fact]
+    public async Task New_visitors_loading_at_once_share_their_lookups_and_an_existing_stream_among_them_loads_whole()
+    {
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(_connectionString).Database!;
+        var existing = $"known-{Guid.NewGuid():N}";
+        await Batcher.AppendAsync(existing, 0, [View(1), View(2)]);
+        var ids = Enumerable.Range(0, 200).Select(i => $"fresh-{i}-{Guid.NewGuid():N}").Append(existing).ToList();
+
+        var (profiles, trips) = await CountingRoundTrips(database, () => Task.WhenAll(ids.Select(id => Batcher.LoadAsync(id))));
+
+        Assert.All(profiles.SkipLast(1), p => Assert.Equal(0, p.Version));
+        Assert.Equal(2, profiles[^1].Version);
+        Assert.Equal(existing, profiles[^1].ProfileId);
+        // 201 loads one by one would be 201 round trips or more; grouped, a handful (the known stream's own reads included).
+        Assert.True(trips <= 20, $"{trips} round trips for {ids.Count} loads");
+    }
+
+    /// <summary>Npgsql's operations (commands and batches, each one round trip) against this class's database while <paramref name="work"/> runs.</summary>
+    private static async Task<(T Result, int RoundTrips)> CountingRoundTrips<T>(string database, Func<Task<T>> work)
+    {
+        var trips = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Npgsql" && instrument.Name == "db.client.operation.duration") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Value is string text && text.Contains(database, StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref trips);
+                    return;
+                }
+        });
+        listener.Start();
+        var result = await work();
+        return (result, Volatile.Read(ref trips));
+    }
 }

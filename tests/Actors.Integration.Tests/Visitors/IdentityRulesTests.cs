@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Domain.Tracking;
+using Actors.Grains.Identity;
 using Actors.Grains.Visitors;
 using Actors.Integration.Tests.Support;
 using Actors.Storage.Streams;
@@ -80,6 +81,46 @@ public class IdentityRulesTests(HostFixture host) : IClassFixture<HostFixture>
         await Ok(_ingest.PostAsJsonAsync("/v1/track", new { anonymousId = browser, messageId = $"again-{browser}", @event = "Product Viewed", properties = new { product_id = "p9" } }));
         Assert.Contains(await Events($"user:{alice}"), e => e.GetProperty("messageId").GetString() == $"again-{browser}");
         Assert.Equal(1, (await Profile($"user:{alice}")).GetProperty("orders").GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_new_anonymous_visitor_is_routed_to_its_own_profile_without_an_identity_lookup()
+    {
+        var visitor = New("new");
+        await Ok(_ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", new { @event = "Product Viewed", messageId = $"first-{visitor}", properties = new { product_id = "p1" } }));
+
+        var active = (await host.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics()).Select(a => a.GrainId).ToHashSet();
+        Assert.Contains(host.Grains.GetGrain<IVisitorGrain>($"anon:{visitor}").GetGrainId(), active);
+        // The alias is its own profile until the device logs in: no identity grain was activated (nor its state read).
+        Assert.DoesNotContain(host.Grains.GetGrain<IIdentityGrain>($"anon:{visitor}").GetGrainId(), active);
+        // (Replay asks for the alias's latest link, so it is read after the check.)
+        Assert.Contains(await Events($"anon:{visitor}"), e => e.GetProperty("messageId").GetString() == $"first-{visitor}");
+    }
+
+    [Fact]
+    public async Task A_shared_browser_routes_to_its_latest_customer_after_every_activation_and_memory_is_gone()
+    {
+        var browser = New("kiosk");
+        var alice = New("alice");
+        var bob = New("bob");
+        await Ok(_ingest.PostAsJsonAsync($"/v1/visitors/{browser}/events", new { @event = "Product Viewed", messageId = $"before-{browser}", properties = new { product_id = "p1" } }));
+        await Identify(browser, alice, $"login-a-{browser}");
+        await Identify(browser, bob, $"login-b-{browser}");
+
+        // Nothing in memory: the device's route comes from its own stream (merged into alice, then forwarding to bob).
+        await host.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Ok(_ingest.PostAsJsonAsync($"/v1/visitors/{browser}/events", new { @event = "Product Viewed", messageId = $"cold-{browser}", properties = new { product_id = "p2" } }));
+        Assert.Contains(await Events($"user:{bob}"), e => e.GetProperty("messageId").GetString() == $"cold-{browser}");
+        Assert.DoesNotContain(await Events($"user:{alice}"), e => e.GetProperty("messageId").GetString() == $"cold-{browser}");
+        Assert.Contains(await Events($"user:{alice}"), e => e.GetProperty("messageId").GetString() == $"before-{browser}");
+        Assert.Equal($"user:{bob}", (await Profile(browser)).GetProperty("profileId").GetString());
+
+        // Alice takes the browser back; again with nothing in memory, its events are hers.
+        await Identify(browser, alice, $"login-a2-{browser}");
+        await host.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await Ok(_ingest.PostAsJsonAsync($"/v1/visitors/{browser}/events", new { @event = "Product Viewed", messageId = $"back-{browser}", properties = new { product_id = "p3" } }));
+        Assert.Contains(await Events($"user:{alice}"), e => e.GetProperty("messageId").GetString() == $"back-{browser}");
+        Assert.DoesNotContain(await Events($"user:{bob}"), e => e.GetProperty("messageId").GetString() == $"back-{browser}");
     }
 
     [Fact]
