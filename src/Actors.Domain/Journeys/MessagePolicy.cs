@@ -75,6 +75,9 @@ public static class MessagePolicy
         ArgumentNullException.ThrowIfNull(settings);
 
         if (ConsentObjection(profile, message, settings) is { } consent) return PolicyDecision.Suppress(consent);
+        // An address that bounced for good takes no more mail, transactional or not, until the visitor gives another.
+        if (message.Channel == "email" && profile.BouncedEmail is { } bounced && string.Equals(bounced, profile.Email, StringComparison.OrdinalIgnoreCase))
+            return PolicyDecision.Suppress("email_bounced");
         if (message.Kind == MessageKind.Transactional) return Allowed;
 
         var preferences = profile.Preferences;

@@ -159,6 +159,16 @@ public sealed class VisitorProfile
     /// </summary>
     [JsonInclude] public string? ForwardTo { get; private set; }
 
+    /// <summary>
+    /// The email address a mail server refused for good (a permanent bounce), while it is still the visitor's address:
+    /// no more email goes to it; a new address (identify, CRM) clears it.
+    /// </summary>
+    [JsonInclude, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BouncedEmail { get; private set; }
+
+    /// <summary>The visitor's email address (the "email" attribute), if any.</summary>
+    public string? Email => Attributes.TryGetValue("email", out var email) && !string.IsNullOrWhiteSpace(email) ? email : null;
+
     public bool HasSeen(string messageId) => RecentMessages.Contains(messageId);
 
     public static string ConsentKey(string channel, string purpose) =>
@@ -336,6 +346,9 @@ public sealed class VisitorProfile
                 _push.RemoveAll(x => x.Endpoint == p.Endpoint);
                 if (_push.Count == PushSubscriptionsKept) _push.RemoveAt(0);
                 _push.Add(new PushSubscription(p.Endpoint, p.P256dh, p.Auth, e.EventTime));
+                break;
+            case MessageBounced { Permanent: true, Channel: "email" }:
+                BouncedEmail = Email;
                 break;
             case PushUnsubscribed p when _push is not null:
                 _push.RemoveAll(x => x.Endpoint == p.Endpoint);

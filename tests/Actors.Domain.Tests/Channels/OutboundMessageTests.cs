@@ -1,4 +1,5 @@
 using Actors.Domain.Channels;
+using Actors.Domain.Journeys;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 
@@ -80,5 +81,47 @@ public class OutboundMessageTests
         Assert.Equal(1, profile.ActivityCount);
         Assert.Equal(1, profile.Counters.Total(EventNames.MessageSent));
         Assert.Equal(1, profile.Counters.Total(EventNames.MessageOpened));
+    }
+}
+
+public class BouncedAddressTests
+{
+    private static readonly DateTimeOffset T0 = Make.T0;
+
+    private static VisitorProfile WithEmail(string email)
+    {
+        var profile = new VisitorProfile("user:b");
+        profile.Apply(new Identified("b", new Dictionary<string, string> { ["email"] = email }) { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
+        profile.Apply(new ConsentGiven("email", "marketing") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
+        return profile;
+    }
+
+    private static readonly PolicySettings Policy = new() { QuietFrom = new TimeOnly(0, 0), QuietUntil = new TimeOnly(0, 0) };
+
+    [Fact]
+    public void After_a_permanent_bounce_no_email_goes_to_that_address_but_a_new_address_takes_mail_again()
+    {
+        var profile = WithEmail("gone@example.com");
+        var email = new MessageRequest("email", null, null, MessageKind.Transactional);
+        Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, email, T0, Policy).Outcome);
+
+        profile.Apply(new MessageBounced("k", "email", "permanent_bounce: 550", Permanent: true) { MessageId = "k:bounced", EventTime = T0, ReceivedTime = T0 });
+        Assert.Equal("gone@example.com", profile.BouncedEmail);
+        var refused = MessagePolicy.Decide(profile, email, T0, Policy);
+        Assert.Equal((PolicyOutcome.Suppress, "email_bounced"), (refused.Outcome, refused.Reason));
+        // Other channels are not the address's business.
+        Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, email with { Channel = "sms" }, T0, Policy).Outcome);
+
+        profile.Apply(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = "new@example.com" }, "crm") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
+        Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, email, T0, Policy).Outcome);
+    }
+
+    [Fact]
+    public void A_temporary_bounce_or_another_channels_bounce_keeps_the_address()
+    {
+        var profile = WithEmail("full@example.com");
+        profile.Apply(new MessageBounced("k1", "email", "mailbox full", Permanent: false) { MessageId = "k1:bounced", EventTime = T0, ReceivedTime = T0 });
+        profile.Apply(new MessageBounced("k2", "sms", "unknown number", Permanent: true) { MessageId = "k2:bounced", EventTime = T0, ReceivedTime = T0 });
+        Assert.Null(profile.BouncedEmail);
     }
 }

@@ -212,6 +212,13 @@ public class EmailJourneyTests(EmailJourneyFixture host) : IClassFixture<EmailJo
         Assert.StartsWith("permanent_bounce", bounced.GetProperty("data").GetProperty("reason").GetString());
         Assert.Empty(await Events(bouncing, "message_sent"));
 
+        // The address is gone: the next message to it is suppressed in the grain and never reaches the server.
+        var again = $"c{Guid.NewGuid():N}"[..12];
+        await CartJourney(again, await Template(), kind: "transactional");
+        await Track(bouncing, "Product Added", new { product_id = "sku-2", price = 20, quantity = 1, category = again });
+        var decisions = await WaitForEvents(bouncing, "message_decided", 2, TimeSpan.FromSeconds(30));
+        Assert.Equal(("suppressed", "email_bounced"), (decisions[1].GetProperty("data").GetProperty("outcome").GetString(), decisions[1].GetProperty("data").GetProperty("reason").GetString()));
+
         await WaitForEvents(reached, "message_sent", 1, TimeSpan.FromSeconds(30));
         var key = (await Events(reached, "message_decided")).Single().GetProperty("data").GetProperty("messageKey").GetString()!;
         for (var i = 0; i < 2; i++) // a provider that repeats its report
