@@ -167,6 +167,7 @@ public sealed class VisitorProfile
     public string? BouncedEmail { get; private set; }
 
     /// <summary>The visitor's email address (the "email" attribute), if any.</summary>
+    [JsonIgnore]
     public string? Email => Attributes.TryGetValue("email", out var email) && !string.IsNullOrWhiteSpace(email) ? email : null;
 
     public bool HasSeen(string messageId) => RecentMessages.Contains(messageId);
