@@ -37,9 +37,6 @@ public static class ApiSetup
         services.AddSingleton<VisitorTokens>();
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
-        // Message links may be registered by the channel wiring too; one instance serves all.
-        services.TryAddSingleton<Actors.Channels.Links.MessageLinks>();
-        services.TryAddSingleton<Actors.Channels.Links.LinkUrls>();
         services.AddSingleton(PreferenceCentreSettings.From(configuration));
         return services;
     }

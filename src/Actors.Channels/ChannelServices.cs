@@ -10,8 +10,7 @@ public static class ChannelServices
     /// <summary>Links, and the providers that need no configuration to exist (each provider's own section says the rest).</summary>
     public static IServiceCollection AddActorsChannels(this IServiceCollection services)
     {
-        services.AddSingleton<MessageLinks>();
-        services.AddSingleton<LinkUrls>();
+        services.AddMessageLinks();
         services.AddSingleton<WebhookSecret>();
         services.AddHttpClient(WebhookChannelProvider.HttpClientName);
         services.AddSingleton<IChannelProvider, WebhookChannelProvider>();

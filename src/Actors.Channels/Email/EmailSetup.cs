@@ -15,8 +15,7 @@ public static class EmailSetup
     /// </summary>
     public static IServiceCollection AddEmailChannel(this IServiceCollection services)
     {
-        services.TryAddSingleton<MessageLinks>();
-        services.TryAddSingleton<LinkUrls>();
+        services.AddMessageLinks();
         services.TryAddSingleton(sp => EmailSettings.Read(sp.GetRequiredService<IConfiguration>()));
         services.TryAddSingleton<EmailComposer>();
         services.TryAddSingleton<IEmailTransport>(sp => sp.GetRequiredService<EmailSettings>().SmtpHost is null

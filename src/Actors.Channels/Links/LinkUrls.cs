@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Configuration;
 
 namespace Actors.Channels.Links;
@@ -27,4 +29,15 @@ public sealed class LinkUrls(MessageLinks links, IConfiguration configuration)
 
     public async Task<string> PreferencesAsync(string profileId, string? messageKey, string? channel) =>
         $"{BaseUrl}/m/p/{await links.SignAsync(LinkPurpose.Preferences, profileId, messageKey, channel)}";
+}
+
+public static class LinksSetup
+{
+    /// <summary>The signed visitor links, once, for every part that puts them in messages or reads them back.</summary>
+    public static IServiceCollection AddMessageLinks(this IServiceCollection services)
+    {
+        services.TryAddSingleton<MessageLinks>();
+        services.TryAddSingleton<LinkUrls>();
+        return services;
+    }
 }

@@ -10,8 +10,7 @@ public static class TemplatesSetup
     /// <summary>The template renderer as the host's <see cref="IMessageRenderer"/>, with the signed links it puts in messages.</summary>
     public static IServiceCollection AddMessageTemplates(this IServiceCollection services)
     {
-        services.TryAddSingleton<MessageLinks>();
-        services.TryAddSingleton<LinkUrls>();
+        services.AddMessageLinks();
         services.TryAddSingleton<TemplateRenderer>();
         services.TryAddSingleton<IMessageRenderer>(sp => sp.GetRequiredService<TemplateRenderer>());
         return services;
