@@ -227,4 +227,42 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
         var sent = Assert.Single(await WaitForEvents($"user:{user}", "message_sent", 1));
         Assert.Equal(key, sent.GetProperty("data").GetProperty("messageKey").GetString());
     }
+
+    [Theory]
+    [InlineData("""{"receipts":[{"messageKey":"k\u0000","status":"delivered"}]}""", "receipts[0].messageKey")]
+    [InlineData("""{"receipts":[{"messageKey":"k","status":"read"}]}""", "receipts[0].status")]
+    [InlineData("""{"receipts":[]}""", "receipts")]
+    [InlineData("""{"receipts":[null]}""", "receipts[0]")]
+    public async Task Hostile_delivery_reports_are_refused_naming_the_field(string body, string field)
+    {
+        var response = await _marketing.PostAsync("/v1/channels/receipts", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(field, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task Delivery_reports_that_are_too_many_too_long_or_not_json_are_client_errors()
+    {
+        var tooLong = new { receipts = new[] { new { messageKey = new string('k', 10_000), status = "delivered" } } };
+        var tooMany = new { receipts = Enumerable.Range(0, 501).Select(i => new { messageKey = $"k{i}", status = "delivered" }) };
+        Assert.Equal(HttpStatusCode.BadRequest, (await _marketing.PostAsJsonAsync("/v1/channels/receipts", tooLong)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _marketing.PostAsJsonAsync("/v1/channels/receipts", tooMany)).StatusCode);
+        foreach (var raw in new[] { "{", "[1,2]", "\"x\"", "{\"receipts\":{\"a\":1}}", "{\"receipts\":[{\"messageKey\":5}]}" })
+        {
+            var response = await _marketing.PostAsync("/v1/channels/receipts", new StringContent(raw, System.Text.Encoding.UTF8, "application/json"));
+            Assert.True((int)response.StatusCode is >= 400 and < 500, $"{raw}: {(int)response.StatusCode}");
+        }
+        // Lone surrogates: JSON the body reader cannot turn into text is refused before any field is looked at.
+        foreach (var raw in new[] { """{"receipts":[{"messageKey":"k\ud800","status":"delivered"}]}""", """{"receipts":[{"messageKey":"k","status":"delivered","reason":"\udc00"}]}""" })
+        {
+            var response = await _marketing.PostAsync("/v1/channels/receipts", new StringContent(raw, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        // Invalid UTF-8 bytes.
+        var bytes = new ByteArrayContent([.. "{\"receipts\":[{\"messageKey\":\""u8.ToArray(), 0xff, 0xfe, .. "\",\"status\":\"delivered\"}]}"u8.ToArray()]);
+        bytes.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var invalid = await _marketing.PostAsync("/v1/channels/receipts", bytes);
+        Assert.True((int)invalid.StatusCode is >= 400 and < 500, $"invalid UTF-8: {(int)invalid.StatusCode}");
+    }
 }

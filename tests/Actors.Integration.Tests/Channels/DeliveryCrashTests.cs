@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Integration.Tests.Support;
@@ -14,15 +13,8 @@ namespace Actors.Integration.Tests.Channels;
 /// </summary>
 public class DeliveryCrashTests(ITestOutputHelper output)
 {
-    private const string Admin = "crash-admin-key-0123456789", Marketing = "crash-marketing-key-0123456789", Ingest = "crash-ingest-key-0123456789";
     private const int Visitors = 1_000;
 
-    private static HttpClient Client(Uri baseAddress, string key)
-    {
-        var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     [Fact]
     public async Task Killing_the_host_in_the_middle_of_a_batch_of_1000_and_restarting_delivers_every_message_once_but_for_the_window_it_reports()
@@ -32,8 +24,7 @@ public class DeliveryCrashTests(ITestOutputHelper output)
         string[] arguments =
         [
             $"--ConnectionStrings:Postgres={database}",
-            $"--ACTORS_BOOTSTRAP_ADMIN_KEY={Admin}", $"--ACTORS_BOOTSTRAP_MARKETING_KEY={Marketing}", $"--ACTORS_BOOTSTRAP_INGEST_KEY={Ingest}",
-            "--Actors:Api:RequestsPerSecondPerKey=100000",
+            .. SiloProcess.KeyArguments(),
             "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
             // Slow enough that the kill lands mid-batch; short leases so the new host takes over the rows in flight soon.
             "--Actors:Channels:RatePerSecond:email=150", "--Actors:Channels:Lease=00:00:04",
@@ -46,8 +37,8 @@ public class DeliveryCrashTests(ITestOutputHelper output)
 
         await using (var first = await SiloProcess.StartAsync(arguments))
         {
-            var marketing = Client(first.BaseAddress, Marketing);
-            var ingest = Client(first.BaseAddress, Ingest);
+            var marketing = first.Client(HostFixture.MarketingKey);
+            var ingest = first.Client(HostFixture.IngestKey);
             var template = await marketing.PutAsJsonAsync("/v1/templates/crash-mail",
                 new { channel = "email", subject = "Your order {{ visitor.user_id }}", text = "Thank you, {{ visitor.email }}.", html = "<p>Thank you.</p>" });
             Assert.True(template.IsSuccessStatusCode, await template.Content.ReadAsStringAsync());

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Integration.Tests.Support;
@@ -14,15 +13,8 @@ namespace Actors.Integration.Tests.Journeys;
 /// </summary>
 public class JourneyClusterTests(ITestOutputHelper output)
 {
-    private const string Admin = "cluster-admin-key-0123456789", Marketing = "cluster-marketing-key-0123456789", Ingest = "cluster-ingest-key-0123456789";
     private const int Visitors = 60;
 
-    private static HttpClient Client(Uri baseAddress, string key)
-    {
-        var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     [Fact]
     public async Task A_journey_published_on_one_node_and_triggered_on_the_other_survives_the_loss_of_a_node_in_the_middle_of_its_waits()
@@ -34,8 +26,7 @@ public class JourneyClusterTests(ITestOutputHelper output)
             $"--ConnectionStrings:Postgres={database}",
             "--Actors:Silo:Clustering=AdoNet", $"--Actors:Silo:ClusterId={cluster}", $"--Actors:Silo:ServiceId={cluster}",
             "--Actors:Silo:MinimumReminderPeriod=00:00:01", "--Actors:Silo:ReminderRefreshPeriod=00:00:02",
-            $"--ACTORS_BOOTSTRAP_ADMIN_KEY={Admin}", $"--ACTORS_BOOTSTRAP_MARKETING_KEY={Marketing}", $"--ACTORS_BOOTSTRAP_INGEST_KEY={Ingest}",
-            "--Actors:Api:RequestsPerSecondPerKey=100000",
+            .. SiloProcess.KeyArguments(),
             "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
             "--Actors:Segments:RefreshEvery=00:00:01",
             "--Logging:LogLevel:Default=Warning",
@@ -43,7 +34,7 @@ public class JourneyClusterTests(ITestOutputHelper output)
         await using var first = await SiloProcess.StartAsync(arguments);
         await using var second = await SiloProcess.StartAsync(arguments);
         var (marketingA, marketingB, ingestB, adminB) =
-            (Client(first.BaseAddress, Marketing), Client(second.BaseAddress, Marketing), Client(second.BaseAddress, Ingest), Client(second.BaseAddress, Admin));
+            (first.Client(HostFixture.MarketingKey), second.Client(HostFixture.MarketingKey), second.Client(HostFixture.IngestKey), second.Client(HostFixture.AdminKey));
 
         await TestTemplates.EnsureAsync(marketingA, "cluster-note");
         var journey = new

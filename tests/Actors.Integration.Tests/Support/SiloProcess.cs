@@ -82,6 +82,21 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Arguments that give a child host the same bootstrap keys as HostFixture, and no rate limit in the way.</summary>
+    public static string[] KeyArguments() =>
+    [
+        $"--ACTORS_BOOTSTRAP_ADMIN_KEY={HostFixture.AdminKey}", $"--ACTORS_BOOTSTRAP_MARKETING_KEY={HostFixture.MarketingKey}",
+        $"--ACTORS_BOOTSTRAP_INGEST_KEY={HostFixture.IngestKey}", "--Actors:Api:RequestsPerSecondPerKey=100000",
+    ];
+
+    /// <summary>A client of this host with one of the keys.</summary>
+    public HttpClient Client(string key)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
     /// <summary>SIGKILL: the process ends at once, mid-whatever it was doing.</summary>
     public void Kill()
     {
