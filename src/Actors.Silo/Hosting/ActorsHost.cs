@@ -44,7 +44,9 @@ public sealed class ActorsHost : IAsyncDisposable
             customize?.Invoke(builder);
 
             var app = builder.Build();
+            app.UseActorsDashboardChallenge();
             app.MapActorsApi();
+            app.MapActorsDashboard();
             return new ActorsHost(app, postgres);
         }
         catch
