@@ -23,6 +23,11 @@ public static class BackupCommands
             await Console.Error.WriteLineAsync($"usage: {args[0]} <file>");
             return 2;
         }
+        if (args[0] == "restore" && !File.Exists(file))
+        {
+            await Console.Error.WriteLineAsync($"no backup at {file}");
+            return 2;
+        }
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             Args = [.. args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('='))],
@@ -39,11 +44,6 @@ public static class BackupCommands
                 await RunToolAsync("pg_dump", connection, ["--format=custom", "--no-owner", "--no-privileges", $"--file={file}", $"--dbname={connection.Database}"]);
                 Console.WriteLine($"backed up database {connection.Database} to {file} ({new FileInfo(file).Length / 1024} KiB) in {started.ElapsedMilliseconds} ms");
                 return 0;
-            }
-            if (!File.Exists(file))
-            {
-                await Console.Error.WriteLineAsync($"no backup at {file}");
-                return 2;
             }
             // A running host holds grains and caches of the database it has; replacing it underneath would corrupt both.
             if (postgres is { Adopted: true })
