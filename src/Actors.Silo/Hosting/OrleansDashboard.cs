@@ -12,6 +12,12 @@ public static class OrleansDashboard
 {
     public const string Path = "/orleans";
 
+    /// <summary>
+    /// Actors:Dashboard:Enabled (default true). The dashboard times every grain call on every silo to show its figures;
+    /// a node that must not pay for that, or must not show it, turns it off (the route then answers 404).
+    /// </summary>
+    public static bool Enabled(IConfiguration configuration) => configuration.GetValue("Actors:Dashboard:Enabled", true);
+
     public static ISiloBuilder AddActorsDashboard(this ISiloBuilder silo) =>
         // No live log streaming: it would hand the whole log (profile ids, addresses) to one HTTP stream.
         silo.AddDashboard(o => o.HideTrace = true);
@@ -37,6 +43,7 @@ public static class OrleansDashboard
 
     public static WebApplication MapActorsDashboard(this WebApplication app)
     {
+        if (!Enabled(app.Configuration)) return app;
         app.MapOrleansDashboard(Path).RequireScope(ApiScope.Admin).ExcludeFromDescription();
         return app;
     }

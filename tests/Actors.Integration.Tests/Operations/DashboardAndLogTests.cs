@@ -80,3 +80,21 @@ public sealed class DashboardAndLogTests : IAsyncLifetime
         Assert.Contains(lines, l => l.Contains("Now listening on", StringComparison.Ordinal));
     }
 }
+
+public sealed class DashboardOffHostFixture : HostFixture
+{
+    protected override IEnumerable<string> ExtraArguments() => ["--Actors:Dashboard:Enabled=false"];
+}
+
+/// <summary>A node that turns the dashboard off has no route for it, whatever the key.</summary>
+public sealed class DashboardOffTests(DashboardOffHostFixture host) : IClassFixture<DashboardOffHostFixture>
+{
+    [Fact]
+    public async Task With_the_dashboard_turned_off_its_route_is_not_there_even_for_an_admin()
+    {
+        using var admin = host.Client(HostFixture.AdminKey);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/orleans/")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/orleans/DashboardCounters")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/health")).StatusCode);
+    }
+}
