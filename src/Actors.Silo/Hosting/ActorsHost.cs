@@ -44,9 +44,9 @@ public sealed class ActorsHost : IAsyncDisposable
             customize?.Invoke(builder);
 
             var app = builder.Build();
-            app.UseActorsDashboardChallenge();
+            app.UseClusterDashboardChallenge();
             app.MapActorsApi();
-            app.MapActorsDashboard();
+            app.MapClusterDashboard();
             return new ActorsHost(app, postgres);
         }
         catch

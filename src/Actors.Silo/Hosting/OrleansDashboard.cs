@@ -13,12 +13,12 @@ public static class OrleansDashboard
     public const string Path = "/orleans";
 
     /// <summary>
-    /// Actors:Dashboard:Enabled (default true). The dashboard times every grain call on every silo to show its figures;
+    /// Actors:OrleansDashboard:Enabled (default true). The dashboard times every grain call on every silo to show its figures;
     /// a node that must not pay for that, or must not show it, turns it off (the route then answers 404).
     /// </summary>
-    public static bool Enabled(IConfiguration configuration) => configuration.GetValue("Actors:Dashboard:Enabled", true);
+    public static bool Enabled(IConfiguration configuration) => configuration.GetValue("Actors:OrleansDashboard:Enabled", true);
 
-    public static ISiloBuilder AddActorsDashboard(this ISiloBuilder silo) =>
+    public static ISiloBuilder AddClusterDashboard(this ISiloBuilder silo) =>
         // No live log streaming: it would hand the whole log (profile ids, addresses) to one HTTP stream.
         silo.AddDashboard(o => o.HideTrace = true);
 
@@ -26,7 +26,7 @@ public static class OrleansDashboard
     /// Before the API's key check: a browser that gets the 401 is asked for credentials (Basic, the admin key as the
     /// user name, which ApiKeyAuth accepts), so the dashboard opens in a plain browser tab.
     /// </summary>
-    public static WebApplication UseActorsDashboardChallenge(this WebApplication app)
+    public static WebApplication UseClusterDashboardChallenge(this WebApplication app)
     {
         app.UseWhen(http => http.Request.Path.StartsWithSegments(Path), branch => branch.Use(async (http, next) =>
         {
@@ -41,7 +41,7 @@ public static class OrleansDashboard
         return app;
     }
 
-    public static WebApplication MapActorsDashboard(this WebApplication app)
+    public static WebApplication MapClusterDashboard(this WebApplication app)
     {
         if (!Enabled(app.Configuration)) return app;
         app.MapOrleansDashboard(Path).RequireScope(ApiScope.Admin).ExcludeFromDescription();

@@ -83,7 +83,7 @@ public sealed class DashboardAndLogTests : IAsyncLifetime
 
 public sealed class DashboardOffHostFixture : HostFixture
 {
-    protected override IEnumerable<string> ExtraArguments() => ["--Actors:Dashboard:Enabled=false"];
+    protected override IEnumerable<string> ExtraArguments() => ["--Actors:OrleansDashboard:Enabled=false"];
 }
 
 /// <summary>A node that turns the dashboard off has no route for it, whatever the key.</summary>
