@@ -371,7 +371,47 @@ public sealed class VisitorProfile
             case SegmentLeft s:
                 Segments.Remove(s.SegmentId);
                 break;
+            case ProfileErased:
+                Forget();
+                ErasedAtVersion = Version;
+                break;
         }
+    }
+
+    /// <summary>The version of the last <see cref="ProfileErased"/>; null when never erased.</summary>
+    [JsonInclude] public long? ErasedAtVersion { get; private set; }
+
+    /// <summary>
+    /// Right to erasure: everything known about the person goes. Kept: the ids (profile, user) and where an ended
+    /// profile forwards, so later events still reach one profile, and the dedupe horizon (message ids, not data).
+    /// </summary>
+    private void Forget()
+    {
+        Stage = Stage.Anonymous;
+        LeadKind = null;
+        StageSince = null;
+        ActivityCount = 0;
+        ActivityCountAtStage = 0;
+        FirstSeen = null;
+        LastActivity = null;
+        NewestEventTime = null;
+        HasAccount = false;
+        IsNewsletterSubscriber = false;
+        NewsletterChangedAt = null;
+        Attributes = new(StringComparer.Ordinal);
+        Consents = new(StringComparer.Ordinal);
+        _withdrawn = null;
+        Preferences = new();
+        Orders = new();
+        Cart = new();
+        Counters = new();
+        _journeys = null;
+        _messages = null;
+        _push = null;
+        _onSite = null;
+        _viewed = null;
+        Segments = new(StringComparer.Ordinal);
+        BouncedEmail = null;
     }
 
     private JourneyPosition Journey(string journeyId)
