@@ -41,6 +41,7 @@ public sealed class PrivacyFixture : HostFixture
         "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
         "--Actors:Channels:PollEvery=00:00:00.200",
         "--Actors:Webhooks:PollEvery=00:00:00.200", "--Actors:Webhooks:FirstRetryAfter=00:00:00.500",
+        "--Actors:EventStore:SnapshotEvery=4", // so the person's profile is in a snapshot too
         "--Logging:LogLevel:Default=Debug",
         .. Sink.Arguments(),
     ];
@@ -209,7 +210,11 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         Assert.Contains("order_placed", types);
         Assert.Contains("message_sent", types);
         Assert.Contains("product_viewed", exportedEvents.GetProperty($"anon:{device1}").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
-        Assert.NotEmpty(await Scan(email, phone, name)); // the scan sees what is there
+        // The scan sees what is there: the events, the snapshot, the outbox's recipient.
+        var held = await Scan(email, phone, name);
+        Assert.Contains(held, h => h.StartsWith("actors.mt_events.data holds", StringComparison.Ordinal));
+        Assert.Contains(held, h => h.StartsWith("actors.message_outbox.message holds", StringComparison.Ordinal));
+        Assert.Contains(held, h => h.StartsWith("actors.mt_doc_profilesnapshot.data holds", StringComparison.Ordinal));
 
         var eventsBefore = await Events(profile);
         var valueBefore = await CustomerValueOrders(profile);
@@ -245,6 +250,7 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
             .Select(e => $"{e.Category}: {e.Message}").ToList();
         Assert.True(logged.Count == 0, string.Join("\n", logged.Take(5)));
         Assert.True(host.Logs.Entries.Count > 100, $"only {host.Logs.Entries.Count} log entries: Debug logging is not captured");
+        Assert.Contains(host.Spans, s => s.Contains("/v1/identify", StringComparison.Ordinal)); // spans with their tags are captured
         var traced = host.Spans.Where(s => new[] { email, phone, name }.Any(v => s.Contains(v, StringComparison.OrdinalIgnoreCase))).ToList();
         Assert.True(traced.Count == 0, string.Join("\n", traced.Take(5)));
     }
