@@ -52,7 +52,7 @@ public static class PrivacyApi
     private static ValidationProblem? Refuse(string? id) =>
         id is { Length: > 0 and <= MaxIdLength } && StoredText.IsClean(id) ? null : Problems.Invalid([("id", $"must be 1 to {MaxIdLength} characters without control characters")]);
 
-    public sealed record ConsentRecord(string Consent, string State, DateTimeOffset At);
+    public sealed record ConsentRecord(string Consent, string State, DateTimeOffset At, string? Source, string? WordingVersion);
     public sealed record PersonExport(
         string ProfileId, DateTimeOffset ExportedAt, IReadOnlyList<string> Profiles, ProfileView Profile, IReadOnlyList<ConsentRecord> Consents,
         IReadOnlyList<string> Segments, IReadOnlyList<JourneyPositionView> Journeys, IReadOnlyList<HeldMessage> Messages,
@@ -63,8 +63,11 @@ public static class PrivacyApi
         var profileId = await data.ResolveAsync(id);
         var family = await data.FamilyAsync(profileId);
         var profile = await history.StateAsync(profileId);
-        var consents = profile.Consents.Select(c => new ConsentRecord(c.Key, "given", c.Value))
-            .Concat(profile.WithdrawnConsents.Select(c => new ConsentRecord(c.Key, "withdrawn", c.Value)))
+        // The kept records (with source and wording version); consents recorded before records were kept have only a time.
+        var records = profile.ConsentRecords ?? [];
+        var consents = records.Select(r => new ConsentRecord(r.Key, r.Value.State, r.Value.At, r.Value.Source, r.Value.WordingVersion))
+            .Concat(profile.Consents.Where(c => !records.ContainsKey(c.Key)).Select(c => new ConsentRecord(c.Key, "given", c.Value, null, null)))
+            .Concat(profile.WithdrawnConsents.Where(c => !records.ContainsKey(c.Key)).Select(c => new ConsentRecord(c.Key, "withdrawn", c.Value, null, null)))
             .OrderBy(c => c.Consent, StringComparer.Ordinal).ToList();
         var view = ProfileView.From(profile);
         var events = new Dictionary<string, IReadOnlyList<ReplayApi.EventItem>>(StringComparer.Ordinal);

@@ -265,6 +265,7 @@ public sealed class VisitorProfile
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents[key] = e.EventTime;
                 _withdrawn?.Remove(key);
+                (ConsentRecords ??= new(StringComparer.Ordinal))[key] = new ConsentRecord("given", e.EventTime, c.Source, c.WordingVersion);
                 break;
             }
             case ConsentWithdrawn c:
@@ -272,6 +273,7 @@ public sealed class VisitorProfile
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents.Remove(key);
                 (_withdrawn ??= new(StringComparer.Ordinal))[key] = e.EventTime;
+                (ConsentRecords ??= new(StringComparer.Ordinal))[key] = new ConsentRecord("withdrawn", e.EventTime, c.Source, c.WordingVersion);
                 break;
             }
             case AttributesUpdated a:
@@ -378,6 +380,10 @@ public sealed class VisitorProfile
         }
     }
 
+    /// <summary>The latest consent record per "channel:purpose": given or withdrawn, when, where, which wording.</summary>
+    [JsonInclude, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, ConsentRecord>? ConsentRecords { get; private set; }
+
     /// <summary>The version of the last <see cref="ProfileErased"/>; null when never erased.</summary>
     [JsonInclude] public long? ErasedAtVersion { get; private set; }
 
@@ -401,6 +407,7 @@ public sealed class VisitorProfile
         Attributes = new(StringComparer.Ordinal);
         Consents = new(StringComparer.Ordinal);
         _withdrawn = null;
+        ConsentRecords = null;
         Preferences = new();
         Orders = new();
         Cart = new();

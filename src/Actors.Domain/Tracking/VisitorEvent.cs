@@ -121,9 +121,26 @@ public sealed record PreferencesUpdated(
     DateTimeOffset? PausedUntil,
     bool ClearPause) : VisitorEvent;
 
-public sealed record ConsentGiven(string Channel, string Purpose) : VisitorEvent;
+/// <summary>Consent given, with where it was given and which wording the visitor saw (both null in events stored before they were kept).</summary>
+public sealed record ConsentGiven(string Channel, string Purpose) : VisitorEvent
+{
+    /// <summary>Where: "tracking_api" (or the source the shop sent), "preference_centre", "unsubscribe_landing", "one_click".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
 
-public sealed record ConsentWithdrawn(string Channel, string Purpose) : VisitorEvent;
+    /// <summary>The version of the consent text the visitor agreed to (the shop's "consentVersion").</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WordingVersion { get; init; }
+}
+
+public sealed record ConsentWithdrawn(string Channel, string Purpose) : VisitorEvent
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WordingVersion { get; init; }
+}
 
 /// <summary>CRM or offline data about the visitor. A null value removes the attribute.</summary>
 public sealed record AttributesUpdated(IReadOnlyDictionary<string, string?> Attributes, string Source) : VisitorEvent;

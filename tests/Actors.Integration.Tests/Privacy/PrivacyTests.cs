@@ -19,6 +19,7 @@ public sealed class PrivacyFixture : HostFixture
 {
     public SmtpSink Sink { get; } = SmtpSink.Start();
     public CapturingLoggerProvider Logs { get; } = new();
+    public int Port { get; } = FreePorts.Next();
     public ConcurrentQueue<string> Spans { get; } = new();
     private readonly ActivityListener _listener;
 
@@ -38,6 +39,8 @@ public sealed class PrivacyFixture : HostFixture
 
     protected override IEnumerable<string> ExtraArguments() =>
     [
+        $"--urls=http://127.0.0.1:{Port}", // the email's links come back here
+        $"--Actors:Channels:PublicBaseUrl=http://127.0.0.1:{Port}",
         "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
         "--Actors:Channels:PollEvery=00:00:00.200",
         "--Actors:Webhooks:PollEvery=00:00:00.200", "--Actors:Webhooks:FirstRetryAfter=00:00:00.500",
@@ -177,15 +180,21 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
             properties = new { url = $"https://shop.example/welcome?email={email}", category } }));
         await Ok(_ingest.PostAsJsonAsync("/v1/identify", new { anonymousId = device2, userId = user, messageId = $"{device2}-login" }));
         await Track(profile, "Consent Given", new { channel = "email", purpose = "marketing" });
+        await Track(profile, "Consent Given", new { channel = "sms", purpose = "marketing", source = "checkout", consentVersion = "sms-2026-03" });
         await Track(profile, "Preferences Updated", new { topics = new[] { "outdoor" } });
         await Track(profile, "Order Completed", new { order_id = $"o-{id}", total = 80, currency = "EUR",
             products = new[] { new { product_id = "sku-1", category, price = 80, quantity = 1 } } });
         await Track(profile, "Product Added", new { product_id = "sku-2", price = 20, quantity = 1, category });
 
         // The email goes out through SMTP; the segment webhook is delivered.
-        var mail = await host.Sink.WaitForAsync(1, TimeSpan.FromSeconds(40), m => m.To.Mailboxes.Any(b => b.Address == email));
-        Assert.Contains(name, Assert.Single(mail).Subject);
+        var mail = Assert.Single(await host.Sink.WaitForAsync(1, TimeSpan.FromSeconds(40), m => m.To.Mailboxes.Any(b => b.Address == email)));
+        Assert.Contains(name, mail.Subject);
         await Eventually(() => Events(profile, "message_sent"), e => e.Count == 1, TimeSpan.FromSeconds(20), "message_sent");
+
+        // The customer unsubscribes with the email's one-click link: the withdrawal is recorded with its source.
+        var unsubscribe = System.Text.RegularExpressions.Regex.Match(mail.Headers["List-Unsubscribe"] ?? "", "<(http[^>]+)>").Groups[1].Value;
+        using (var mailbox = new HttpClient())
+            await Ok(mailbox.PostAsync(unsubscribe, new FormUrlEncodedContent([new("List-Unsubscribe", "One-Click")])));
         await receiver.WaitForAsync(r => r.Any(x => x.Body.Contains(profile) && x.Body.Contains("entered")), TimeSpan.FromSeconds(20));
         var countBefore = (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{segment}/count")).GetProperty("members").GetInt64();
         Assert.True(countBefore >= 1);
@@ -199,8 +208,13 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         Assert.Equal(email, export.GetProperty("profile").GetProperty("attributes").GetProperty("email").GetString());
         Assert.Contains(segment, export.GetProperty("segments").EnumerateArray().Select(s => s.GetString()));
         Assert.Contains(journey, export.GetProperty("journeys").EnumerateArray().Select(j => j.GetProperty("journeyId").GetString()));
-        var consent = Assert.Single(export.GetProperty("consents").EnumerateArray(), c => c.GetProperty("consent").GetString() == "email:marketing");
-        Assert.Equal("given", consent.GetProperty("state").GetString());
+        var consents = export.GetProperty("consents").EnumerateArray().ToDictionary(c => c.GetProperty("consent").GetString()!);
+        Assert.Equal("withdrawn", consents["email:marketing"].GetProperty("state").GetString());
+        Assert.Equal("one_click", consents["email:marketing"].GetProperty("source").GetString());
+        Assert.Equal("given", consents["sms:marketing"].GetProperty("state").GetString());
+        Assert.Equal("checkout", consents["sms:marketing"].GetProperty("source").GetString());
+        Assert.Equal("sms-2026-03", consents["sms:marketing"].GetProperty("wordingVersion").GetString());
+        Assert.True(Math.Abs((DateTimeOffset.UtcNow - consents["sms:marketing"].GetProperty("at").GetDateTimeOffset()).TotalMinutes) < 5);
         var message = Assert.Single(export.GetProperty("messages").EnumerateArray());
         Assert.Equal("sent", message.GetProperty("status").GetString());
         Assert.Equal(email, message.GetProperty("message").GetProperty("recipient").GetProperty("email").GetString());
