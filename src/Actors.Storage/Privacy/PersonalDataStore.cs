@@ -49,7 +49,8 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
     };
 
     /// <summary>
-    /// Rewrites the bodies of the streams' events in place: the fields above are emptied, and any other text that
+    /// Rewrites the bodies of the streams' events before their last <see cref="ProfileErased"/> in place (what came after
+    /// belongs to the fresh profile): the fields above are emptied, and any other text that
     /// holds one of the person's own values (their traits and attributes, gathered first) is emptied too. Types,
     /// versions, times, order ids and amounts stay, so counts and revenue read the same. Keys match case-insensitively
     /// (Marten's serializer decides the casing). Repeating it changes nothing more.
@@ -59,7 +60,12 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var rows = new List<(long Seq, string Type, JsonObject Data)>();
-        await using (var read = new NpgsqlCommand($"select seq_id, type, data::text from {Schema}.mt_events where stream_id = any(@ids) for update", connection, transaction))
+        await using (var read = new NpgsqlCommand($"""
+            select e.seq_id, e.type, e.data::text from {Schema}.mt_events e
+             where e.stream_id = any(@ids)
+               and e.version < (select coalesce(max(m.version), 0) from {Schema}.mt_events m where m.stream_id = e.stream_id and m.type = '{EventNames.ProfileErased}')
+             for update
+            """, connection, transaction))
         {
             read.Parameters.AddWithValue("ids", streamIds.ToArray());
             await using var reader = await read.ExecuteReaderAsync(ct);
@@ -150,6 +156,8 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
                    finished_at = case when status in ('pending', 'sending') then now() else finished_at end,
                    status = case when status in ('pending', 'sending') then 'failed' else status end
              where profile_id = any(@ids)
+               -- decided before the erasure: what the profile decided since is the fresh profile's
+               and created_at <= (select max(m.timestamp) from {Schema}.mt_events m where m.stream_id = profile_id and m.type = '{EventNames.ProfileErased}')
             returning message_key, channel
             """);
         command.Parameters.AddWithValue("ids", profileIds.ToArray());

@@ -267,6 +267,13 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         Assert.Contains(host.Spans, s => s.Contains("/v1/identify", StringComparison.Ordinal)); // spans with their tags are captured
         var traced = host.Spans.Where(s => new[] { email, phone, name }.Any(v => s.Contains(v, StringComparison.OrdinalIgnoreCase))).ToList();
         Assert.True(traced.Count == 0, string.Join("\n", traced.Take(5)));
+
+        // The customer comes back: later events start a fresh profile, which the erasure does not touch.
+        await Ok(_ingest.PostAsJsonAsync("/v1/identify", new { userId = user, messageId = $"{user}-back", traits = new { plan = "gold" } }));
+        var fresh = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{profile}/profile");
+        Assert.Equal("gold", fresh.GetProperty("attributes").GetProperty("plan").GetString());
+        Assert.Equal(0, fresh.GetProperty("orders").GetProperty("count").GetInt32());
+        Assert.Empty(fresh.GetProperty("segments").EnumerateArray());
     }
 
     private async Task<int> CustomerValueOrders(string profileId)
