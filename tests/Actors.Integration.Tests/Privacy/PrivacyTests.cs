@@ -15,7 +15,7 @@ namespace Actors.Integration.Tests.Privacy;
 /// The host with a loopback SMTP server, fast journeys and webhooks, and every log line (Debug and up, every category)
 /// and every trace span kept in memory, so a test can look for a person's data where an operator would.
 /// </summary>
-public sealed class PrivacyFixture : HostFixture
+public sealed class PrivacyFixture : HostFixture, IAsyncLifetime // re-implemented, so xUnit calls the DisposeAsync below
 {
     public SmtpSink Sink { get; } = SmtpSink.Start();
     public CapturingLoggerProvider Logs { get; } = new();
@@ -97,35 +97,17 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         }
     }
 
-    /// <summary>Every row of every text, JSON or binary column of every table in the database that holds one of the values.</summary>
-    private async Task<List<string>> Scan(params string[] values)
+    private Task<List<string>> Scan(params string[] values) => DatabaseScan.FindAsync(host.ConnectionString, values);
+
+    private async Task<int> CustomerValueOrders(string profileId)
     {
         await using var data = NpgsqlDataSource.Create(host.ConnectionString);
-        var columns = new List<(string Schema, string Table, string Column, string Type)>();
-        await using (var command = data.CreateCommand("""
-            select c.table_schema, c.table_name, c.column_name, c.data_type from information_schema.columns c
-              join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE'
-             where c.table_schema not in ('pg_catalog', 'information_schema')
-               and c.data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY', 'USER-DEFINED', 'xml')
-            """))
-        await using (var reader = await command.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync()) columns.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
-        }
-        Assert.True(columns.Count > 20, $"only {columns.Count} columns found: the scan would prove nothing");
-        var found = new List<string>();
-        foreach (var (schema, table, column, type) in columns)
-        {
-            var text = type == "bytea" ? $"convert_from(\"{column}\", 'UTF8')" : $"\"{column}\"::text";
-            foreach (var value in values)
-            {
-                await using var command = data.CreateCommand(
-                    $"select count(*) from \"{schema}\".\"{table}\" where {(type == "bytea" ? $"position(convert_to(@v, 'UTF8') in \"{column}\") > 0" : $"{text} ilike '%' || @v || '%'")}");
-                command.Parameters.AddWithValue("v", value);
-                if ((long)(await command.ExecuteScalarAsync())! > 0) found.Add($"{schema}.{table}.{column} holds {value}");
-            }
-        }
-        return found;
+        await using var command = data.CreateCommand("select data::text from actors.mt_doc_customervalue where id = @id");
+        command.Parameters.AddWithValue("id", profileId);
+        var json = await command.ExecuteScalarAsync() as string;
+        if (json is null) return 0;
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.EnumerateObject().First(p => p.Name.Equals("orders", StringComparison.OrdinalIgnoreCase)).Value.GetInt32();
     }
 
     [Fact]
@@ -145,31 +127,7 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         await using var receiver = new WebhookReceiver();
         Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/segments", new { id = segment, name = segment, rule = new { topic = "outdoor" } })).StatusCode);
         await Ok(_marketing.PutAsJsonAsync($"/v1/segments/{segment}/webhook", new { url = receiver.BaseUrl + "/hook" }));
-        var template = $"priv-{id}";
-        await Ok(_marketing.PutAsJsonAsync($"/v1/templates/{template}", new
-        {
-            channel = "email",
-            subject = "{{ visitor.first_name }}, your cart is waiting",
-            text = "Hello {{ visitor.first_name }}, you left {{ cart_count }} item(s). Manage: {{ preferences_url }}",
-            html = "<p>Hi {{ visitor.first_name }}</p>",
-        }));
-        var journey = $"pj-{id}";
-        Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/journeys", new
-        {
-            id = journey,
-            journey = new
-            {
-                name = "Cart " + id,
-                trigger = new { @event = "cart_item_added", category },
-                start = "wait",
-                steps = new object[]
-                {
-                    new { id = "wait", wait = new { duration = "PT1S" }, next = "remind" },
-                    new { id = "remind", send = new { channel = "email", template, kind = "marketing" } },
-                },
-            },
-        })).StatusCode);
-        await Ok(_marketing.PostAsync($"/v1/journeys/{journey}/publish", null));
+        var journey = await DatabaseScan.EmailJourneyAsync(_marketing, id, category);
 
         // The customer: browses on one device, logs in on two (aliases), says who they are, consents, orders.
         await Track(device1, "Product Viewed", new { product_id = "sku-1", category, price = 20 });
@@ -276,15 +234,23 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         Assert.Empty(fresh.GetProperty("segments").EnumerateArray());
     }
 
-    private async Task<int> CustomerValueOrders(string profileId)
+    [Fact]
+    public async Task An_erasure_that_stopped_after_the_grain_step_is_finished_by_the_next_delete()
     {
-        await using var data = NpgsqlDataSource.Create(host.ConnectionString);
-        await using var command = data.CreateCommand("select data::text from actors.mt_doc_customervalue where id = @id");
-        command.Parameters.AddWithValue("id", profileId);
-        var json = await command.ExecuteScalarAsync() as string;
-        if (json is null) return 0;
-        using var doc = JsonDocument.Parse(json);
-        return doc.RootElement.EnumerateObject().First(p => p.Name.Equals("orders", StringComparison.OrdinalIgnoreCase)).Value.GetInt32();
+        var visitor = $"crash-{Unique()}";
+        var email = $"{visitor}@example.org";
+        await Ok(_ingest.PostAsJsonAsync("/v1/identify", new { anonymousId = visitor, messageId = $"{visitor}-id", traits = new { email } }));
+        await Track(visitor, "Products Searched", new { query = email });
+
+        // The node died after the grain recorded the erasure and before the events were masked.
+        await host.Grains.GetGrain<Actors.Grains.Visitors.IVisitorGrain>($"anon:{visitor}").Erase("test:crash");
+        Assert.Contains(await Scan(email), h => h.StartsWith("actors.mt_events.data holds", StringComparison.Ordinal));
+
+        var retried = await _admin.DeleteAsync($"/v1/users/{visitor}");
+        Assert.True(retried.IsSuccessStatusCode, await retried.Content.ReadAsStringAsync());
+        Assert.Empty(await Scan(email));
+        var types = (await Events(visitor)).Select(e => e.GetProperty("type").GetString()).ToList();
+        Assert.Equal(["attributes_updated", "products_searched", "profile_erased"], types); // one marker: the retry appended nothing
     }
 
     [Fact]
@@ -327,5 +293,76 @@ public class PrivacyTests(PrivacyFixture host) : IClassFixture<PrivacyFixture>
         var hostile = await _admin.GetAsync($"/v1/users/{new string('x', 300)}/export");
         Assert.Equal(HttpStatusCode.BadRequest, hostile.StatusCode);
         Assert.Contains("\"id\"", await hostile.Content.ReadAsStringAsync());
+    }
+}
+
+/// <summary>Looks through a whole database for values, as an auditor would.</summary>
+public static class DatabaseScan
+{
+    /// <summary>Every text, JSON or binary column of every table in every schema whose rows hold one of the values.</summary>
+    public static async Task<List<string>> FindAsync(string connectionString, params string[] values)
+    {
+        await using var data = NpgsqlDataSource.Create(connectionString);
+        var columns = new List<(string Schema, string Table, string Column, string Type)>();
+        await using (var command = data.CreateCommand("""
+            select c.table_schema, c.table_name, c.column_name, c.data_type from information_schema.columns c
+              join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE'
+             where c.table_schema not in ('pg_catalog', 'information_schema')
+               and c.data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY', 'USER-DEFINED', 'xml')
+            """))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) columns.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+        }
+        Assert.True(columns.Count > 20, $"only {columns.Count} columns found: the scan would prove nothing");
+        var found = new List<string>();
+        foreach (var (schema, table, column, type) in columns)
+        {
+            var text = type == "bytea" ? $"convert_from(\"{column}\", 'UTF8')" : $"\"{column}\"::text";
+            foreach (var value in values)
+            {
+                await using var command = data.CreateCommand(
+                    $"select count(*) from \"{schema}\".\"{table}\" where {(type == "bytea" ? $"position(convert_to(@v, 'UTF8') in \"{column}\") > 0" : $"{text} ilike '%' || @v || '%'")}");
+                command.Parameters.AddWithValue("v", value);
+                if ((long)(await command.ExecuteScalarAsync())! > 0) found.Add($"{schema}.{table}.{column} holds {value}");
+            }
+        }
+        return found;
+    }
+
+    /// <summary>A published journey that emails "{first_name}, your cart is waiting" a second after a cart add in the category.</summary>
+    public static async Task<string> EmailJourneyAsync(HttpClient marketing, string id, string category)
+    {
+        static async Task Ok(Task<HttpResponseMessage> call)
+        {
+            var response = await call;
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+        var template = $"priv-{id}";
+        await Ok(marketing.PutAsJsonAsync($"/v1/templates/{template}", new
+        {
+            channel = "email",
+            subject = "{{ visitor.first_name }}, your cart is waiting",
+            text = "Hello {{ visitor.first_name }}, you left {{ cart_count }} item(s). Manage: {{ preferences_url }}",
+            html = "<p>Hi {{ visitor.first_name }}</p>",
+        }));
+        var journey = $"pj-{id}";
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new
+        {
+            id = journey,
+            journey = new
+            {
+                name = "Cart " + id,
+                trigger = new { @event = "cart_item_added", category },
+                start = "wait",
+                steps = new object[]
+                {
+                    new { id = "wait", wait = new { duration = "PT1S" }, next = "remind" },
+                    new { id = "remind", send = new { channel = "email", template, kind = "marketing" } },
+                },
+            },
+        })).StatusCode);
+        await Ok(marketing.PostAsync($"/v1/journeys/{journey}/publish", null));
+        return journey;
     }
 }
