@@ -97,6 +97,20 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
         }
     }
 
+    [Fact]
+    public async Task Consent_source_and_wording_version_out_of_bounds_are_400_naming_the_field()
+    {
+        var visitor = $"cb-{Unique()}";
+        foreach (var (field, value) in new (string, object)[] { ("consentVersion", new string('v', 201)), ("source", new { nested = true }) })
+        {
+            var properties = new Dictionary<string, object> { ["channel"] = "email", ["purpose"] = "marketing", [field] = value };
+            var response = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", new { @event = "Consent Given", messageId = $"{visitor}-{field}", properties });
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains($"properties.{field}", await response.Content.ReadAsStringAsync());
+        }
+    }
+
     private Task<List<string>> Scan(params string[] values) => DatabaseScan.FindAsync(host.ConnectionString, values);
 
     private async Task<int> CustomerValueOrders(string profileId)
