@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Actors.Domain.Privacy;
 using Actors.Integration.Tests.Channels;
 using Actors.Integration.Tests.Support;
 using Microsoft.AspNetCore.Builder;
@@ -95,6 +96,28 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not within {within}");
             await Task.Delay(200);
         }
+    }
+
+    [Fact]
+    public async Task A_server_answer_that_quotes_the_address_is_kept_for_the_person_but_not_logged()
+    {
+        var id = Unique();
+        var visitor = $"qv-{id}";
+        var email = $"quote.{id}@example.com"; // the sink answers 550 quoting the address
+        var category = $"qc{id}";
+        await DatabaseScan.EmailJourneyAsync(_marketing, $"q{id}", category);
+        await Ok(_ingest.PostAsJsonAsync("/v1/identify", new { anonymousId = visitor, messageId = $"{visitor}-id", traits = new { email, firstName = "Quinn" } }));
+        await Track(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
+        await Track(visitor, "Product Added", new { product_id = "sku-1", price = 5, quantity = 1, category });
+
+        var bounced = await Eventually(() => Events(visitor, "message_bounced"), e => e.Count == 1, TimeSpan.FromSeconds(40), "message_bounced");
+        Assert.Contains(email, bounced[0].GetProperty("data").GetProperty("reason").GetString()); // the server did quote it
+        var logged = host.Logs.Entries.Where(e => e.Message.Contains(email, StringComparison.OrdinalIgnoreCase)).Select(e => $"{e.Category}: {e.Message}").ToList();
+        Assert.True(logged.Count == 0, string.Join("\n", logged.Take(5)));
+        Assert.Contains(host.Logs.Entries, e => e.Message.Contains(PersonalText.Email, StringComparison.Ordinal)); // said, redacted
+
+        await Ok(_admin.DeleteAsync($"/v1/users/{visitor}"));
+        Assert.Empty(await Scan(email));
     }
 
     [Fact]
