@@ -45,7 +45,7 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
     {
         "$type", "messageId", "eventTime", "receivedTime", "clientTime", "userId", "sourceProfileId", "targetProfileId",
         "alias", "previousProfileId", "nextProfileId", "messageKey", "journeyId", "segmentId", "stepId", "channel",
-        "currency", "outcome", "kind", "from", "to", "actor",
+        "currency", "outcome", "kind", "from", "to", "actor", "leadKind", "stage", "template", "sku", "orderId",
     };
 
     /// <summary>
@@ -85,7 +85,7 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
                 if (key.Equals("$type", StringComparison.Ordinal) || value is not JsonObject bag) continue;
                 foreach (var (_, v) in bag)
                 {
-                    if (v is JsonValue jv && jv.TryGetValue<string>(out var s) && s.Trim().Length >= 4) personal.Add(s.Trim());
+                    if (v is JsonValue jv && jv.TryGetValue<string>(out var s) && LooksPersonal(s.Trim())) personal.Add(s.Trim());
                 }
             }
         }
@@ -138,7 +138,18 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
         }
     }
 
-    private static bool Holds(string text, HashSet<string> personal) => personal.Any(p => text.Contains(p, StringComparison.OrdinalIgnoreCase));
+    /// <summary>
+    /// Never a time or a number (a date or an amount of the event must stay readable), and never an enum's value (those
+    /// keys are structural): a text leaf holding one of the person's values is emptied.
+    /// </summary>
+    private static bool Holds(string text, HashSet<string> personal) =>
+        !DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _)
+        && !decimal.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
+        && personal.Any(p => text.Contains(p, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A value worth looking for elsewhere: a name, an address, a phone number; not "gold", "true" or "12".</summary>
+    private static bool LooksPersonal(string value) =>
+        value.Length >= 5 && (value.Any(char.IsLetter) || value.Count(char.IsAsciiDigit) >= 7);
 
     /// <summary>
     /// The outbox rows of the profiles: the recipient (addresses, attributes, cart) is replaced by the profile id and

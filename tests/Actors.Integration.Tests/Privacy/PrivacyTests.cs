@@ -250,6 +250,10 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
         var eventsAfter = await Events(profile);
         Assert.Equal(eventsBefore.Select(e => e.GetProperty("type").GetString()), eventsAfter.Take(eventsBefore.Count).Select(e => e.GetProperty("type").GetString()));
         Assert.Equal(["segment_left", "profile_erased"], eventsAfter.Skip(eventsBefore.Count).Select(e => e.GetProperty("type").GetString()));
+        // Every masked event still reads: replay to the version before the marker folds them all.
+        var replayed = await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{profile}/state?version={eventsAfter.Count - 1}");
+        Assert.Equal(1, replayed.GetProperty("profile").GetProperty("orders").GetProperty("count").GetInt32());
+        Assert.False(replayed.GetProperty("profile").GetProperty("attributes").TryGetProperty("email", out _));
         var after = await _admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{profile}/profile");
         Assert.Empty(after.GetProperty("attributes").EnumerateObject());
         Assert.Empty(after.GetProperty("segments").EnumerateArray());
