@@ -10,8 +10,8 @@ namespace Actors.Storage.Privacy;
 /// <summary>A message the outbox holds for a person, as their export shows it.</summary>
 public sealed record HeldMessage(string MessageKey, string Channel, string Status, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, JsonElement Message);
 
-/// <summary>What one erasure changed in the tables, by place.</summary>
-public sealed record ErasedRows(int EventsMasked, int OutboxRowsMasked, IReadOnlyList<string> EmailKeys);
+/// <summary>The outbox rows an erasure masked, and the keys of the emails among them (their files go too).</summary>
+public sealed record ErasedRows(int OutboxRowsMasked, IReadOnlyList<string> EmailKeys);
 
 /// <summary>
 /// The person's data in the tables beside their streams: masking their events in place (right to erasure) and the
@@ -181,7 +181,7 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
             rows++;
             if (reader.GetString(1) == "email") emails.Add(reader.GetString(0));
         }
-        return new ErasedRows(0, rows, emails);
+        return new ErasedRows(rows, emails);
     }
 
     /// <summary>The outbox rows of the profiles, newest first (a person's export).</summary>
