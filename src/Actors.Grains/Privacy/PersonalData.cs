@@ -13,7 +13,7 @@ public sealed record ErasureReport(string ProfileId, IReadOnlyList<string> Profi
 
 /// <summary>
 /// Right to erasure across every place a person's data lives. The order makes a crash midway harmless and a retry
-/// complete: first each stream's grain records the erasure (leaves segments and journeys, so member rows, counts and
+/// complete: first the person's messages still waiting in the outbox are closed, then each stream's grain records the erasure (leaves segments and journeys, so member rows, counts and
 /// exit webhooks follow in the same transaction; overwrites the snapshot; drops its memory), then the events before it
 /// are masked in place, then the outbox rows and .eml files. Each step is idempotent and the next DELETE repeats all.
 /// </summary>
@@ -59,6 +59,8 @@ public sealed partial class PersonalData(
     public async Task<ErasureReport> EraseAsync(string profileId, string actor, CancellationToken ct = default)
     {
         var family = await FamilyAsync(profileId, ct);
+        // 0. Nothing more goes out to the person: messages waiting in the outbox are closed first.
+        await store.CancelPendingAsync(family, ct);
         // 1. The grains: the stream records the erasure, memory and snapshot are emptied.
         foreach (var id in family) await grains.GetGrain<IVisitorGrain>(id).Erase(actor);
         // 2. The events before the erasure, in place (kept for counts and replay of what happened, without the person).

@@ -184,6 +184,21 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
         return new ErasedRows(rows, emails);
     }
 
+    /// <summary>
+    /// Closes the profiles' messages not yet claimed by a sender (failed, "erased", reported), so nothing new goes to the
+    /// person while the erasure runs. A message already being sent may still arrive. Returns how many were closed.
+    /// </summary>
+    public async Task<int> CancelPendingAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            update {Schema}.{OutboxStore.TableName}
+               set status = 'failed', last_error = 'erased', reported = true, finished_at = now()
+             where profile_id = any(@ids) and status = 'pending'
+            """);
+        command.Parameters.AddWithValue("ids", profileIds.ToArray());
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>The outbox rows of the profiles, newest first (a person's export).</summary>
     public async Task<IReadOnlyList<HeldMessage>> MessagesAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct = default)
     {

@@ -44,6 +44,7 @@ public sealed class PrivacyFixture : HostFixture, IAsyncLifetime // re-implement
         $"--Actors:Channels:PublicBaseUrl=http://127.0.0.1:{Port}",
         "--Actors:Messages:QuietFrom=00:00", "--Actors:Messages:QuietUntil=00:00",
         "--Actors:Channels:PollEvery=00:00:00.200",
+        "--Actors:Channels:FirstRetryAfter=00:00:00.300", "--Actors:Channels:MaxRetryAfter=00:00:01",
         "--Actors:Webhooks:PollEvery=00:00:00.200", "--Actors:Webhooks:FirstRetryAfter=00:00:00.500",
         "--Actors:EventStore:SnapshotEvery=4", // so the person's profile is in a snapshot too
         "--Logging:LogLevel:Default=Debug",
@@ -118,6 +119,31 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
 
         await Ok(_admin.DeleteAsync($"/v1/users/{visitor}"));
         Assert.Empty(await Scan(email));
+    }
+
+    [Fact]
+    public async Task A_message_still_being_retried_is_never_tried_again_once_the_person_is_erased()
+    {
+        var id = Unique();
+        var visitor = $"dv-{id}";
+        var category = $"dc{id}";
+        await DatabaseScan.EmailJourneyAsync(_marketing, $"d{id}", category);
+        await Ok(_ingest.PostAsJsonAsync("/v1/identify", new { anonymousId = visitor, messageId = $"{visitor}-id",
+            traits = new { email = $"defer.{id}@example.com", firstName = "Dana" } })); // the sink answers 451: retried
+        await Track(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
+        await Track(visitor, "Product Added", new { product_id = "sku-1", price = 5, quantity = 1, category });
+
+        async Task<List<JsonElement>> Messages() =>
+            [.. (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/export")).GetProperty("messages").EnumerateArray()];
+        async Task<JsonElement> Message() => Assert.Single(await Messages());
+        await Eventually(Messages, m => m.Count == 1 && m[0].GetProperty("attempts").GetInt32() >= 2, TimeSpan.FromSeconds(40), "two attempts");
+
+        await Ok(_admin.DeleteAsync($"/v1/users/{visitor}"));
+        var closed = await Message();
+        Assert.Equal("failed", closed.GetProperty("status").GetString());
+        var attempts = closed.GetProperty("attempts").GetInt32();
+        await Task.Delay(TimeSpan.FromSeconds(3)); // retries come at most 1 s apart here
+        Assert.Equal(attempts, (await Message()).GetProperty("attempts").GetInt32());
     }
 
     [Fact]
