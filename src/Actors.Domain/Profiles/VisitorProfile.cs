@@ -385,7 +385,8 @@ public sealed class VisitorProfile
     public Dictionary<string, ConsentRecord>? ConsentRecords { get; private set; }
 
     /// <summary>The version of the last <see cref="ProfileErased"/>; null when never erased.</summary>
-    [JsonInclude] public long? ErasedAtVersion { get; private set; }
+    [JsonInclude, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // not in the snapshots of profiles never erased
+    public long? ErasedAtVersion { get; private set; }
 
     /// <summary>
     /// Right to erasure: everything known about the person goes. Kept: the ids (profile, user) and where an ended
