@@ -5,6 +5,7 @@ using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
 using Actors.Api.Journeys;
+using Actors.Api.Privacy;
 using Actors.Api.Segments;
 using Actors.Api.Templates;
 using Actors.Api.Tracking;
@@ -38,6 +39,9 @@ public static class ApiSetup
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
         services.AddSingleton(PreferenceCentreSettings.From(configuration));
+        services.AddSingleton<Actors.Storage.Privacy.PersonalDataStore>();
+        services.AddSingleton<Actors.Storage.Audit.AuditLog>();
+        services.AddSingleton<Actors.Grains.Privacy.PersonalData>();
         return services;
     }
 
@@ -67,6 +71,7 @@ public static class ApiSetup
         app.MapPushSubscriptionsApi();
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
+        app.MapPrivacyApi();
         return app;
     }
 }

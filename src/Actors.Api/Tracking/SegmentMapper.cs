@@ -34,6 +34,9 @@ public static class SegmentMapper
     /// <summary>The longest id we keep (anonymousId, userId, messageId, product and order ids ...).</summary>
     public const int MaxIdLength = 200;
 
+    /// <summary>Where a consent came from when the shop names no source: its tracking API.</summary>
+    public const string ConsentSource = "tracking_api";
+
     /// <summary>The currency of an order or refund that names none.</summary>
     public const string DefaultCurrency = "USD";
 
@@ -360,10 +363,13 @@ public static class SegmentMapper
                 {
                     var channel = Required(p, "channel", props, MaxIdLength, "Required: the channel consented to, e.g. \"email\".");
                     var purpose = Required(p, "purpose", props, MaxIdLength, "Required: the purpose consented to, e.g. \"marketing\".");
+                    // Where and under which wording: the shop's own names when it sends them, else the API it came through.
+                    var source = Text(p, "source", props, MaxIdLength) ?? ConsentSource;
+                    var wording = Text(p, "consentVersion", props, MaxIdLength) ?? Text(p, "consent_version", props, MaxIdLength);
                     if (channel is null || purpose is null) return null;
                     return known == Known.ConsentGiven
-                        ? new ConsentGiven(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt }
-                        : new ConsentWithdrawn(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
+                        ? new ConsentGiven(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Source = source, WordingVersion = wording }
+                        : new ConsentWithdrawn(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Source = source, WordingVersion = wording };
                 }
                 default:
                     throw new InvalidOperationException($"Unhandled track event {known}.");
