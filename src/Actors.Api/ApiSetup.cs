@@ -4,6 +4,7 @@ using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
+using Actors.Api.Reporting;
 using Actors.Api.Journeys;
 using Actors.Api.Segments;
 using Actors.Api.Templates;
@@ -67,6 +68,7 @@ public static class ApiSetup
         app.MapPushSubscriptionsApi();
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
+        app.MapReportsApi();
         return app;
     }
 }
