@@ -67,11 +67,19 @@ public static class ReportsApi
     private static async Task<IResult> Rfm(ReportReader reader, TimeProvider clock, CancellationToken ct) =>
         Results.Ok(await reader.RfmAsync(clock.GetUtcNow(), ct));
 
-    private static async Task<IResult> RfmVisitors(string? recency, string? frequency, string? after, string? limit, ReportReader reader, TimeProvider clock, CancellationToken ct)
+    /// <param name="asOf">The grid's asOf, so the list is of the cell the marketer clicked even if a customer's recency moved since.</param>
+    private static async Task<IResult> RfmVisitors(string? recency, string? frequency, string? asOf, string? after, string? limit, ReportReader reader, TimeProvider clock, CancellationToken ct)
     {
         if (!Score(recency, "recency", 1, 5, out var r, out var problem) || !Score(frequency, "frequency", 1, 5, out var f, out problem)) return problem;
         if (!Paging(after, limit, out var page, out problem)) return problem;
-        return Results.Ok(await reader.RfmVisitorsAsync(r, f, after, page, clock.GetUtcNow(), ct));
+        var now = clock.GetUtcNow();
+        if (asOf is not null)
+        {
+            if (!DateTimeOffset.TryParse(asOf, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) || Math.Abs((at - now).TotalDays) > 3660)
+                return Problems.Invalid([("asOf", "must be an ISO 8601 time within ten years of now")]);
+            now = at;
+        }
+        return Results.Ok(await reader.RfmVisitorsAsync(r, f, after, page, now, ct));
     }
 
     private static async Task<IResult> Messages(string? from, string? to, string? channel, string? journey, ReportReader reader, TimeProvider clock, CancellationToken ct)

@@ -25,7 +25,8 @@ public sealed record FlowDay(string Date, int Entered, int Left, int Size);
 public sealed record FlowsReport(string SegmentId, IReadOnlyList<FlowDay> Days);
 
 public sealed record RfmGridCell(int Recency, int Frequency, int Visitors, decimal Monetary);
-public sealed record RfmReport(IReadOnlyList<RfmGridCell> Cells);
+/// <param name="AsOf">The instant the cells were scored at; pass it to the drill-down to list the same cells' customers.</param>
+public sealed record RfmReport(IReadOnlyList<RfmGridCell> Cells, DateTimeOffset AsOf);
 
 public sealed record MessageRow(string Channel, string JourneyId, string StepId, string? Template, int Decided, IReadOnlyDictionary<string, int> Suppressed,
     int Sent, int Delivered, int Bounced, int Failed, int Opened, int Clicked, int Converted);
@@ -164,7 +165,7 @@ public sealed class ReportReader(IDocumentStore store, SegmentStore segments)
                 var inCell = cells.Where(c => c.Cell.Recency == r && c.Cell.Frequency == f).ToList();
                 grid.Add(new RfmGridCell(r, f, inCell.Count, inCell.Sum(c => c.Customer.Total)));
             }
-        return new RfmReport(grid);
+        return new RfmReport(grid, now);
     }
 
     public async Task<VisitorPage> RfmVisitorsAsync(int recency, int frequency, string? after, int limit, DateTimeOffset now, CancellationToken ct)

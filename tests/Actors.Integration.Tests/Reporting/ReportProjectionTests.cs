@@ -65,6 +65,8 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
         var rebuild = await _admin.PostAsync("/v1/reports/rebuild", null);
         Assert.Equal(HttpStatusCode.Accepted, rebuild.StatusCode);
         Assert.Equal("rebuilding", (await rebuild.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("state").GetString());
+        var during = await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status");
+        Assert.Contains(during.GetProperty("projections").EnumerateArray(), p => p.GetProperty("state").GetString() == "rebuilding");
         Assert.Equal(HttpStatusCode.Forbidden, (await _marketing.PostAsync("/v1/reports/rebuild", null)).StatusCode);
         await WaitForProjectionsAsync(high, rebuilt: true);
         output.WriteLine($"rebuilt at {clock.Elapsed.TotalSeconds:0.0} s");
@@ -87,6 +89,7 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             ("/v1/reports/newsletter/unsubscribers?weekday=7&hour=1", "weekday"),
             ("/v1/reports/newsletter/unsubscribers?weekday=1&hour=24", "hour"),
             ("/v1/reports/funnel?from=0001-01-01&to=9999-12-31", "from"),
+            ("/v1/reports/rfm/visitors?recency=1&frequency=1&asOf=soon", "asOf"),
         })
         {
             var response = await _marketing.GetAsync(url);
@@ -174,11 +177,12 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             .Where(c => c.Orders.Count > 0)
             .Select(c => (c.Key, Count: c.Orders.Count, Total: c.Orders.Sum(o => o.Data.GetProperty("Total").GetDecimal()), Last: c.Orders.Max(o => o.Time)))
             .ToList();
-        var now = DateTimeOffset.UtcNow;
+        var rfm = await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/rfm");
+        var now = rfm.GetProperty("asOf").GetDateTimeOffset(); // scored at the report's instant: a cut point is exact only there
         var thresholds = Rfm.Thresholds(customers.Select(c => ((now - c.Last).TotalDays, c.Count, c.Total)), now);
         var cells = customers.GroupBy(c => Rfm.CellOf(c.Last, c.Count, c.Total, thresholds, now) is var cell ? (cell.Recency, cell.Frequency) : default)
             .ToDictionary(g => g.Key, g => (Visitors: g.Count(), Monetary: g.Sum(c => c.Total), Ids: g.Select(c => c.Key).Order(StringComparer.Ordinal).ToList()));
-        var grid = (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/rfm")).GetProperty("cells").EnumerateArray().ToList();
+        var grid = rfm.GetProperty("cells").EnumerateArray().ToList();
         Assert.Equal(25, grid.Count);
         foreach (var c in grid)
         {
@@ -188,7 +192,7 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             Assert.Equal(expected.Monetary, c.GetProperty("monetary").GetDecimal());
         }
         var fullest = cells.MaxBy(kv => kv.Value.Visitors);
-        Assert.Equal(fullest.Value.Ids, await DrillAsync($"/v1/reports/rfm/visitors?recency={fullest.Key.Recency}&frequency={fullest.Key.Frequency}", 500));
+        Assert.Equal(fullest.Value.Ids, await DrillAsync($"/v1/reports/rfm/visitors?recency={fullest.Key.Recency}&frequency={fullest.Key.Frequency}&asOf={Uri.EscapeDataString(now.ToString("O"))}", 500));
 
         // Newsletter: per day, the heatmap of unsubscriptions and its drill-down, the alarm.
         var newsletterEvents = live.Values.SelectMany(s => s).Where(e => e.Type is "newsletter_subscribed" or "newsletter_unsubscribed" && InRange(e.Time)).ToList();
@@ -301,6 +305,7 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
 
     private async Task<string> PublishCartJourneyAsync(string category)
     {
+        await TestTemplates.EnsureAsync(_marketing, "cart-reminder-1");
         var id = $"j-{Guid.NewGuid():N}"[..20];
         var journey = new
         {
