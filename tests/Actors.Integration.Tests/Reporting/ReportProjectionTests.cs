@@ -74,6 +74,31 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task A_drill_down_saved_as_a_segment_holds_exactly_the_listed_visitors()
+    {
+        var tag = $"s{Guid.NewGuid():N}"[..8];
+        var visitors = Enumerable.Range(0, 5).Select(i => $"{tag}-{i}").ToList();
+        await SendAsync([.. visitors.Select(v => (object)new { type = "page", anonymousId = v, messageId = $"{v}-p", properties = new { url = "https://shop.example/" } })]);
+        var listed = new[] { $"anon:{visitors[0]}", $"anon:{visitors[3]}", $"anon:{tag}-never-seen" };
+
+        var create = await _marketing.PostAsJsonAsync("/v1/segments", new { id = $"drill-{tag}", name = "Saved drill-down", rule = new { profiles = listed } });
+        Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while ((await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/drill-{tag}/backfill")).GetProperty("state").GetString() == "running")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the backfill did not finish");
+            await Task.Delay(200);
+        }
+        var members = (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/drill-{tag}/members?limit=100"))
+            .GetProperty("items").EnumerateArray().Select(m => m.GetProperty("profileId").GetString()).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal([$"anon:{visitors[0]}", $"anon:{visitors[3]}"], members);
+
+        var tooMany = await _marketing.PostAsJsonAsync("/v1/segments", new { id = $"drill-{tag}-2", name = "Too many", rule = new { profiles = Enumerable.Range(0, 10_001).Select(i => $"user:{i}") } });
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("profiles", await tooMany.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Hostile_report_queries_get_problems_naming_the_field()
     {
         foreach (var (url, field) in new[]
