@@ -2,6 +2,7 @@ using System.Globalization;
 using Actors.Api.Access;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Reporting;
+using Actors.Grains.Channels;
 using Actors.Storage.Access;
 using Actors.Storage.Reporting;
 using Microsoft.AspNetCore.Builder;
@@ -31,6 +32,7 @@ public static class ReportsApi
         reports.MapGet("/messages", Messages).WithSummary("Messages per channel, journey and step; holdout lift per journey");
         reports.MapGet("/newsletter", Newsletter).WithSummary("Subscriptions against unsubscriptions, alarm, heatmap, blame and preference-centre outcomes");
         reports.MapGet("/newsletter/unsubscribers", Unsubscribers).WithSummary("The visitors behind one heatmap cell");
+        reports.MapGet("/products/popular", PopularProducts).WithSummary("The most popular products of a category (or overall) over the on-site popularity window");
         reports.MapGet("/status", async (ReportRebuilds rebuilds, CancellationToken ct) => Results.Ok(await rebuilds.StatusAsync(ct)))
             .WithSummary("Each projection's position against the event log, and the node running them");
         reports.MapPost("/rebuild", Rebuild).RequireScope(ApiScope.Admin).WithSummary("Rebuild every reporting projection from the event log");
@@ -100,6 +102,27 @@ public static class ReportsApi
         if (!Range(from, to, clock, out var range, out problem)) return problem;
         if (!Paging(after, limit, out var page, out problem)) return problem;
         return Results.Ok(await reader.UnsubscribersAsync(w, h, range, after, page, ct));
+    }
+
+    /// <summary>
+    /// Read from this node's popularity board, the very tally on-site recommendations use (one concept in one place):
+    /// views count 1, cart additions 3, ordered lines 5 over <c>Actors:OnSite:PopularityWindow</c>. The events carry no
+    /// product name, so <c>name</c> is null; <c>position</c> is the event log position the board has read up to.
+    /// </summary>
+    private static IResult PopularProducts(string? category, string? limit, PopularityBoard board)
+    {
+        if (category is { Length: > 200 }) return Problems.Invalid([("category", "is longer than 200 characters")]);
+        var take = 20;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take < 1 || take > ReportReader.MaxLimit))
+            return Problems.Invalid([("limit", $"must be a whole number from 1 to {ReportReader.MaxLimit}")]);
+        var snapshot = board.Current;
+        var list = string.IsNullOrEmpty(category) ? snapshot.Overall : snapshot.In(category);
+        return Results.Ok(new
+        {
+            products = list.Take(take).Select(p => new { productId = p.Sku, name = (string?)null, category = p.Category, views = p.Views, orders = p.Orders, score = p.Score }),
+            asOf = snapshot.AsOf,
+            position = board.Position,
+        });
     }
 
     private static IResult Rebuild(ReportRebuilds rebuilds)

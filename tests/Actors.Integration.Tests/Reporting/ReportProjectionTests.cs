@@ -264,6 +264,27 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
         Assert.True(holdout.GetProperty("liftLow").GetDouble() <= holdout.GetProperty("lift").GetDouble()
             && holdout.GetProperty("lift").GetDouble() <= holdout.GetProperty("liftHigh").GetDouble(), holdout.ToString());
 
+        // Popular products: the on-site board's tally, per product of a category, against the stored views and ordered lines.
+        JsonElement popular;
+        var boardDeadline = DateTime.UtcNow.AddMinutes(1);
+        while ((popular = await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/products/popular?category=shoes&limit=100")).GetProperty("position").GetInt64() < raw[^1].Seq)
+        {
+            Assert.True(DateTime.UtcNow < boardDeadline, $"the popularity board did not read up to {raw[^1].Seq}: {popular}");
+            await Task.Delay(500);
+        }
+        var views = raw.Where(e => e.Type == "product_viewed" && e.Maybe("Category") == "shoes").GroupBy(e => e.Text("Sku")).ToDictionary(g => g.Key, g => g.Count());
+        var lines = raw.Where(e => e.Type == "order_placed").SelectMany(e => e.Data.GetProperty("Lines").EnumerateArray())
+            .Where(l => l.GetProperty("Category").GetString() == "shoes").GroupBy(l => l.GetProperty("Sku").GetString()!).ToDictionary(g => g.Key, g => g.Count());
+        var products = popular.GetProperty("products").EnumerateArray().ToList();
+        var carted = raw.Where(e => e.Type == "cart_item_added" && e.Maybe("Category") == "shoes").Select(e => e.Text("Sku"));
+        Assert.Equal(views.Keys.Union(lines.Keys).Union(carted).Order(StringComparer.Ordinal), products.Select(p => p.GetProperty("productId").GetString()!).Order(StringComparer.Ordinal));
+        foreach (var p in products)
+        {
+            var sku = p.GetProperty("productId").GetString()!;
+            Assert.Equal(views.GetValueOrDefault(sku), p.GetProperty("views").GetInt64());
+            Assert.Equal(lines.GetValueOrDefault(sku), p.GetProperty("orders").GetInt64());
+        }
+
         // Segment flows: entries and exits per day from every stream, the size their running sum, as the member count.
         var flows = (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/reports/segments/{segment}/flows?from={from}&to={to}")).GetProperty("days").EnumerateArray().ToList();
         var changes = raw.Where(e => e.Type is "segment_entered" or "segment_left" && e.Text("SegmentId") == segment).ToList();
