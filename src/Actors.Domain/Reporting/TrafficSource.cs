@@ -8,11 +8,17 @@ public sealed record TrafficSource(string Source, string? Medium, string? Campai
     /// <summary>Tag values are cut to this length: they come from a URL anybody can type.</summary>
     public const int MaxLength = 100;
 
-    public static TrafficSource Of(string? url, string? referrer)
+    /// <summary>
+    /// The landing URL's utm_ tags, else the SDK's context.campaign (<paramref name="campaign"/>), else the referrer's
+    /// host (medium "referral"; our own host is no source), else <see cref="Direct"/>.
+    /// </summary>
+    public static TrafficSource Of(string? url, string? referrer, Tracking.CampaignTags? campaign = null)
     {
         var query = QueryOf(url);
         if (query.TryGetValue("utm_source", out var source))
             return new TrafficSource(source, query.GetValueOrDefault("utm_medium"), query.GetValueOrDefault("utm_campaign"));
+        if (campaign is { Source: { } tagged } && Clean(tagged) is { } fromContext)
+            return new TrafficSource(fromContext, Clean(campaign.Medium), Clean(campaign.Name));
         if (HostOf(referrer) is { } host && host != HostOf(url))
             return new TrafficSource(host, "referral", null);
         return new TrafficSource(Direct, null, null);
@@ -47,6 +53,9 @@ public sealed record TrafficSource(string Source, string? Medium, string? Campai
         try { return Uri.UnescapeDataString(text.Replace('+', ' ')); }
         catch (UriFormatException) { return text; }
     }
+
+    private static string? Clean(string? tag) =>
+        string.IsNullOrWhiteSpace(tag) ? null : Bound(tag.Trim().ToLowerInvariant());
 
     private static string Bound(string text) => text.Length <= MaxLength ? text : text[..MaxLength];
 }

@@ -101,7 +101,7 @@ public sealed class ReportVisitorProjection : SingleStreamProjection<ReportVisit
 
     private static ReportVisitor FirstTouch(ReportVisitor v, PageViewed p)
     {
-        var source = TrafficSource.Of(p.Url, p.Referrer);
+        var source = TrafficSource.Of(p.Url, p.Referrer, p.Campaign);
         return v with { FirstTouchAt = p.EventTime, Source = source.Source, Medium = source.Medium, Campaign = source.Campaign };
     }
 

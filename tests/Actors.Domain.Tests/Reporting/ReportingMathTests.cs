@@ -75,6 +75,16 @@ public class TrafficSourceTests
         Assert.Equal(new TrafficSource(source, medium, campaign), TrafficSource.Of(url, referrer));
 
     [Fact]
+    public void The_sdks_campaign_context_counts_when_the_url_has_no_tags()
+    {
+        var tags = new Actors.Domain.Tracking.CampaignTags("Newsletter", "Email", "Weekly");
+        Assert.Equal(new TrafficSource("newsletter", "email", "weekly"), TrafficSource.Of("https://shop.example/", "https://www.bing.com/", tags));
+        Assert.Equal(new TrafficSource("google", null, null), TrafficSource.Of("https://shop.example/?utm_source=google", null, tags));
+        Assert.Equal(new TrafficSource("www.bing.com", "referral", null),
+            TrafficSource.Of("https://shop.example/", "https://www.bing.com/", new Actors.Domain.Tracking.CampaignTags(" ", "email", null)));
+    }
+
+    [Fact]
     public void Tag_values_are_bounded()
     {
         var source = TrafficSource.Of($"https://shop.example/?utm_source={new string('x', 5000)}", null);

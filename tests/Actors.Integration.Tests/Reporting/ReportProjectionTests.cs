@@ -193,6 +193,7 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
         Assert.Contains(groups.Keys, k => k.StartsWith("google|cpc|spring|", StringComparison.Ordinal));
         Assert.Contains(groups.Keys, k => k.StartsWith("www.bing.com|referral||", StringComparison.Ordinal));
         Assert.Contains(groups.Keys, k => k.StartsWith("direct|||", StringComparison.Ordinal));
+        Assert.Contains(groups.Keys, k => k.StartsWith("tiktok|social|launch|", StringComparison.Ordinal));
         var behind = anonymous.Where(a => a.Group.StartsWith("google|", StringComparison.Ordinal) && a.Group.EndsWith("|shoes", StringComparison.Ordinal))
             .Select(a => a.Key).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(behind, await DrillAsync("/v1/reports/anonymous/visitors?source=google&category=shoes", 500));
@@ -317,6 +318,8 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             var url = new Uri(first.Maybe("Url") ?? "https://shop.example/");
             var query = System.Web.HttpUtility.ParseQueryString(url.Query);
             if (query["utm_source"] is { } s) (source, medium, campaign) = (s, query["utm_medium"] ?? "", query["utm_campaign"] ?? "");
+            else if (first.Data.TryGetProperty("Campaign", out var tags) && tags.GetProperty("Source").GetString() is { } tagged)
+                (source, medium, campaign) = (tagged, tags.GetProperty("Medium").GetString() ?? "", tags.GetProperty("Name").GetString() ?? "");
             else if (first.Maybe("Referrer") is { } r) (source, medium) = (new Uri(r).Host, "referral");
         }
         var categories = events.Where(e => e.Type is "product_viewed" or "category_viewed" or "cart_item_added").Select(e => e.Maybe("Category")).OfType<string>()

@@ -30,14 +30,16 @@ public static class ShopDay
 
             var url = "https://shop.example/";
             string? referrer = null;
+            object context = new { };
             var roll = random.NextDouble();
             if (roll < 0.5)
             {
                 var c = Campaigns[random.Next(Campaigns.Length)].Split('|');
                 url += $"?utm_source={c[0]}&utm_medium={c[1]}&utm_campaign={c[2]}";
             }
+            else if (roll < 0.6) context = new { campaign = new { source = "tiktok", medium = "social", name = "launch" } }; // a server-side SDK's tags
             else referrer = Referrers[random.Next(Referrers.Length)];
-            before.Add(new { type = "page", anonymousId = anon, messageId = Id(), timestamp = Time(0), properties = new { url, referrer } });
+            before.Add(new { type = "page", anonymousId = anon, messageId = Id(), timestamp = Time(0), properties = new { url, referrer }, context });
 
             var views = random.Next(0, 4);
             for (var v = 0; v < views; v++)
