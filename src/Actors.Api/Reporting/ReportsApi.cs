@@ -2,6 +2,7 @@ using System.Globalization;
 using Actors.Api.Access;
 using Actors.Domain.Lifecycle;
 using Actors.Domain.Reporting;
+using Actors.Domain.Tracking;
 using Actors.Grains.Channels;
 using Actors.Storage.Access;
 using Actors.Storage.Reporting;
@@ -54,8 +55,7 @@ public static class ReportsApi
 
     private static async Task<IResult> AnonymousVisitors(string? source, string? category, string? after, string? limit, ReportReader reader, CancellationToken ct)
     {
-        if (source is { Length: > TrafficSource.MaxLength }) return Problems.Invalid([("source", $"is longer than {TrafficSource.MaxLength} characters")]);
-        if (category is { Length: > 200 }) return Problems.Invalid([("category", "is longer than 200 characters")]);
+        if ((BadText(source, "source", TrafficSource.MaxLength) ?? BadText(category, "category", 200)) is { } bad) return bad;
         if (!Paging(after, limit, out var page, out var problem)) return problem;
         return Results.Ok(await reader.AnonymousVisitorsAsync(source, category, after, page, ct));
     }
@@ -63,8 +63,11 @@ public static class ReportsApi
     private static async Task<IResult> Segments(string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct) =>
         Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.SegmentsAsync(range, ct)) : problem;
 
-    private static async Task<IResult> Flows(string id, string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct) =>
-        Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.FlowsAsync(id, range, ct)) : problem;
+    private static async Task<IResult> Flows(string id, string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct)
+    {
+        if (BadText(id, "id", 200) is { } bad) return bad;
+        return Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.FlowsAsync(id, range, ct)) : problem;
+    }
 
     private static async Task<IResult> Rfm(ReportReader reader, TimeProvider clock, CancellationToken ct) =>
         Results.Ok(await reader.RfmAsync(clock.GetUtcNow(), ct));
@@ -87,8 +90,7 @@ public static class ReportsApi
     private static async Task<IResult> Messages(string? from, string? to, string? channel, string? journey, ReportReader reader, TimeProvider clock, CancellationToken ct)
     {
         if (!Range(from, to, clock, out var range, out var problem)) return problem;
-        if (channel is { Length: > 64 }) return Problems.Invalid([("channel", "is longer than 64 characters")]);
-        if (journey is { Length: > 64 }) return Problems.Invalid([("journey", "is longer than 64 characters")]);
+        if ((BadText(channel, "channel", 64) ?? BadText(journey, "journey", 64)) is { } bad) return bad;
         return Results.Ok(await reader.MessagesAsync(range, channel, journey, ct));
     }
 
@@ -111,7 +113,7 @@ public static class ReportsApi
     /// </summary>
     private static IResult PopularProducts(string? category, string? limit, PopularityBoard board)
     {
-        if (category is { Length: > 200 }) return Problems.Invalid([("category", "is longer than 200 characters")]);
+        if (BadText(category, "category", 200) is { } bad) return bad;
         var take = 20;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take < 1 || take > ReportReader.MaxLimit))
             return Problems.Invalid([("limit", $"must be a whole number from 1 to {ReportReader.MaxLimit}")]);
@@ -133,6 +135,13 @@ public static class ReportsApi
         return Results.Json(new { state = "rebuilding" }, statusCode: StatusCodes.Status202Accepted);
     }
 
+    /// <summary>A text filter: at most <paramref name="max"/> characters, no control characters (PostgreSQL refuses NUL).</summary>
+    private static IResult? BadText(string? value, string field, int max) =>
+        value is null ? null
+        : value.Length > max ? Problems.Invalid([(field, $"is longer than {max} characters")])
+        : !StoredText.IsClean(value) ? Problems.Invalid([(field, "must not contain control characters")])
+        : null;
+
     private static bool Range(string? from, string? to, TimeProvider clock, out DayRange range, out IResult problem)
     {
         var (parsed, field, error) = UtcDays.Parse(from, to, clock.GetUtcNow());
@@ -145,9 +154,9 @@ public static class ReportsApi
     {
         problem = Results.Empty;
         page = ReportReader.DefaultLimit;
-        if (after is { Length: > 300 })
+        if (BadText(after, "after", 300) is { } bad)
         {
-            problem = Problems.Invalid([("after", "is longer than 300 characters")]);
+            problem = bad;
             return false;
         }
         if (limit is null) return true;

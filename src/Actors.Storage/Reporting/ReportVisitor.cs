@@ -71,6 +71,9 @@ public sealed class ReportVisitorProjection : SingleStreamProjection<ReportVisit
     {
         if (e.Data is not VisitorEvent data) return snapshot;
         if (data is MergedInto) return null; // its history now counts in the profile it went into
+        // Only the visitor's own behaviour starts a document: decisions of ours reaching an ended profile (a device's
+        // forwarding, a device unlinked) must not bring it back as a new anonymous visitor.
+        if (snapshot is null && data.IsDerived) return null;
         var v = snapshot ?? new ReportVisitor { Id = id, FirstSeenAt = data.EventTime };
         if (data.EventTime < v.FirstSeenAt) v = v with { FirstSeenAt = data.EventTime };
         if (VisitorProfile.CountsAsActivity(data) && (v.LastSeenAt is null || data.EventTime > v.LastSeenAt)) v = v with { LastSeenAt = data.EventTime };

@@ -115,11 +115,20 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             ("/v1/reports/newsletter/unsubscribers?weekday=1&hour=24", "hour"),
             ("/v1/reports/funnel?from=0001-01-01&to=9999-12-31", "from"),
             ("/v1/reports/rfm/visitors?recency=1&frequency=1&asOf=soon", "asOf"),
+            ("/v1/reports/anonymous/visitors?source=go%00gle", "source"),
+            ("/v1/reports/anonymous/visitors?category=a%01b", "category"),
+            ("/v1/reports/funnel/visitors?stage=lead&after=anon:%00", "after"),
+            ($"/v1/reports/funnel/visitors?stage=lead&after={new string('x', 301)}", "after"),
+            ("/v1/reports/messages?channel=em%00ail", "channel"),
+            ($"/v1/reports/messages?journey={new string('j', 65)}", "journey"),
+            ($"/v1/reports/segments/{new string('s', 201)}/flows", "id"),
+            ("/v1/reports/products/popular?category=sh%00oes", "category"),
+            ("/v1/reports/products/popular?limit=0", "limit"),
         })
         {
             var response = await _marketing.GetAsync(url);
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url}: {response.StatusCode}");
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.True(response.Content.Headers.ContentType?.MediaType == "application/problem+json", url);
             var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
             Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{url}: {problem}");
         }
