@@ -53,11 +53,15 @@ public static class ReportsApi
     private static async Task<IResult> Anonymous(string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct) =>
         Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.AnonymousAsync(range, ct)) : problem;
 
-    private static async Task<IResult> AnonymousVisitors(string? source, string? category, string? after, string? limit, ReportReader reader, CancellationToken ct)
+    /// <param name="medium">Optional, with <paramref name="campaign"/>: narrows to one group of the map exactly.</param>
+    private static async Task<IResult> AnonymousVisitors(string? source, string? category, string? medium, string? campaign, string? after, string? limit,
+        ReportReader reader, CancellationToken ct)
     {
-        if ((BadText(source, "source", TrafficSource.MaxLength) ?? BadText(category, "category", 200)) is { } bad) return bad;
+        if ((BadText(source, "source", TrafficSource.MaxLength) ?? BadText(category, "category", 200)
+                ?? BadText(medium, "medium", TrafficSource.MaxLength) ?? BadText(campaign, "campaign", TrafficSource.MaxLength)) is { } bad)
+            return bad;
         if (!Paging(after, limit, out var page, out var problem)) return problem;
-        return Results.Ok(await reader.AnonymousVisitorsAsync(source, category, after, page, ct));
+        return Results.Ok(await reader.AnonymousVisitorsAsync(source, category, medium, campaign, after, page, ct));
     }
 
     private static async Task<IResult> Segments(string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct) =>
@@ -180,6 +184,8 @@ public static class ReportsApi
         return true;
     }
 
-    private static Stage? StageOf(string wire) =>
-        Enum.GetValues<Stage>().Select(s => (Stage?)s).FirstOrDefault(s => s!.Value.ToWire() == wire);
+    /// <summary>A stage by its wire name (repeat_customer) or as the funnel's day fields spell it (repeatCustomer).</summary>
+    private static Stage? StageOf(string name) =>
+        Enum.GetValues<Stage>().Select(s => (Stage?)s)
+            .FirstOrDefault(s => s!.Value.ToWire() == name || s.Value.ToWire().Replace("_c", "C").Replace("_r", "R") == name);
 }

@@ -101,12 +101,14 @@ public sealed class ReportReader(IDocumentStore store, SegmentStore segments)
         return new AnonymousReport(groups);
     }
 
-    public async Task<VisitorPage> AnonymousVisitorsAsync(string? source, string? category, string? after, int limit, CancellationToken ct)
+    public async Task<VisitorPage> AnonymousVisitorsAsync(string? source, string? category, string? medium, string? campaign, string? after, int limit, CancellationToken ct)
     {
         await using var session = store.QuerySession();
         var query = session.Query<ReportVisitor>().Where(v => v.Stage == Stage.Anonymous);
         if (source is not null) query = query.Where(v => v.Source == source);
         if (category is not null) query = query.Where(v => v.TopCategory == category);
+        if (medium is not null) query = query.Where(v => v.Medium == medium);
+        if (campaign is not null) query = query.Where(v => v.Campaign == campaign);
         var total = await query.CountAsync(ct);
         if (after is not null) query = query.Where(v => string.Compare(v.Id, after) > 0);
         return Page(await query.OrderBy(v => v.Id).Take(limit + 1).ToListAsync(ct), limit, total);

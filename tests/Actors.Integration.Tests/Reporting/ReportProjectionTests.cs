@@ -190,6 +190,10 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
         // Drill-down: the leads, page by page, are the live streams whose last change went to lead.
         var leads = live.Where(kv => kv.Value.LastOrDefault(e => e.Type == "stage_changed")?.Text("To") == "Lead").Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(leads, await DrillAsync("/v1/reports/funnel/visitors?stage=lead", 97));
+        var repeats = live.Where(kv => kv.Value.LastOrDefault(e => e.Type == "stage_changed")?.Text("To") == "RepeatCustomer").Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(repeats);
+        Assert.Equal(repeats, await DrillAsync("/v1/reports/funnel/visitors?stage=repeat_customer", 500));
+        Assert.Equal(repeats, await DrillAsync("/v1/reports/funnel/visitors?stage=repeatCustomer", 500));
 
         // Anonymous map: first touch and top category of the live anonymous streams first seen in range.
         var anonymous = live.Where(kv => !kv.Value.Any(e => e.Type == "stage_changed") && InRange(kv.Value.Min(e => e.Time)))
@@ -206,6 +210,9 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
         var behind = anonymous.Where(a => a.Group.StartsWith("google|", StringComparison.Ordinal) && a.Group.EndsWith("|shoes", StringComparison.Ordinal))
             .Select(a => a.Key).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(behind, await DrillAsync("/v1/reports/anonymous/visitors?source=google&category=shoes", 500));
+        var oneGroup = anonymous.Where(a => a.Group == "facebook|social|spring|bags").Select(a => a.Key).Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(oneGroup);
+        Assert.Equal(oneGroup, await DrillAsync("/v1/reports/anonymous/visitors?source=facebook&medium=social&campaign=spring&category=bags", 7));
 
         // RFM: orders per live stream, scored by the domain's quantiles (the same scoring the segments use).
         var customers = live.Select(kv => (kv.Key, Orders: kv.Value.Where(e => e.Type == "order_placed").DistinctBy(e => e.Text("OrderId")).ToList()))
