@@ -56,7 +56,15 @@ public sealed class MessageDayProjection : MultiStreamProjection<MessageDay, str
     public override MessageDay? Evolve(MessageDay? snapshot, string id, IEvent e)
     {
         if (e.Data is not VisitorEvent data) return snapshot;
-        var row = snapshot ?? New(id);
+        // The fields come from the event, not from parsing the id: a step id is free text and may hold the separator.
+        var row = snapshot ?? data switch
+        {
+            MessageDecided m => New(id, m.EventTime, m.Channel, m.JourneyId, m.StepId),
+            MessageOutcomeEvent o => New(id, o.EventTime, o.Channel, o.JourneyId, o.StepId),
+            JourneyGoalReached g => New(id, g.EventTime, null, g.JourneyId, null),
+            _ => null,
+        };
+        if (row is null) return snapshot;
         return data switch
         {
             MessageDecided { Outcome: MessageOutcome.Suppressed } m => row with
@@ -75,15 +83,10 @@ public sealed class MessageDayProjection : MultiStreamProjection<MessageDay, str
         };
     }
 
-    private static MessageDay New(string id)
+    private static MessageDay New(string id, DateTimeOffset at, string? channel, string? journeyId, string? stepId) => new()
     {
-        var parts = id.Split('|');
-        return new MessageDay
-        {
-            Id = id, Day = DateOnly.ParseExact(parts[0], "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
-            Channel = parts[1], JourneyId = parts[2], StepId = parts[3],
-        };
-    }
+        Id = id, Day = UtcDays.Of(at), Channel = channel ?? MessageDay.None, JourneyId = journeyId ?? MessageDay.None, StepId = stepId ?? MessageDay.None,
+    };
 
     private static Dictionary<string, int> Plus(Dictionary<string, int> counts, string reason)
     {
