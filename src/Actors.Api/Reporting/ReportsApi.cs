@@ -65,7 +65,7 @@ public static class ReportsApi
     }
 
     private static async Task<IResult> Segments(string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct) =>
-        Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.SegmentsAsync(range, ct)) : problem;
+        Range(from, to, clock, out var range, out var problem) ? Results.Ok(await reader.SegmentsAsync(range, clock.GetUtcNow(), ct)) : problem;
 
     private static async Task<IResult> Flows(string id, string? from, string? to, ReportReader reader, TimeProvider clock, CancellationToken ct)
     {

@@ -114,7 +114,12 @@ public sealed class ReportReader(IDocumentStore store, SegmentStore segments)
         return Page(await query.OrderBy(v => v.Id).Take(limit + 1).ToListAsync(ct), limit, total);
     }
 
-    public async Task<SegmentsReport> SegmentsAsync(DayRange range, CancellationToken ct)
+    /// <summary>
+    /// Per segment: size now, entries and exits in the range, and its size over time: the sampled sizes
+    /// (<see cref="SegmentSize"/>, hourly and after backfills) and, exact from the event log, its size at the end of each
+    /// day (at <paramref name="now"/> for today), in time order.
+    /// </summary>
+    public async Task<SegmentsReport> SegmentsAsync(DayRange range, DateTimeOffset now, CancellationToken ct)
     {
         var rows = new List<SegmentRow>();
         await using var session = store.QuerySession();
@@ -124,8 +129,13 @@ public sealed class ReportReader(IDocumentStore store, SegmentStore segments)
         {
             var size = await segments.CountAsync(s.Id, ct);
             var history = (await segments.SizeHistoryAsync(s.Id, ct)).Where(h => range.Contains(h.At)).Select(h => new SizeAt(h.At, h.Members)).ToList();
+            var dayEnds = (await FlowsAsync(s.Id, range, ct)).Days
+                .Select(d => (At: UtcDays.EndOf(DateOnly.ParseExact(d.Date, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)), d.Size))
+                .Where(d => d.At - TimeSpan.FromDays(1) <= now)
+                .Select(d => new SizeAt(d.At > now ? now : d.At, d.Size));
+            var sizes = history.Concat(dayEnds).OrderBy(p => p.At).ToList();
             var mine = flows.Where(f => f.SegmentId == s.Id).ToList();
-            rows.Add(new SegmentRow(s.Id, s.Name, size, mine.Sum(f => f.Entered), mine.Sum(f => f.Left), history));
+            rows.Add(new SegmentRow(s.Id, s.Name, size, mine.Sum(f => f.Entered), mine.Sum(f => f.Left), sizes));
         }
         return new SegmentsReport(rows);
     }

@@ -322,6 +322,15 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             .Single(s => s.GetProperty("segmentId").GetString() == segment);
         Assert.Equal(count, row2.GetProperty("size").GetInt32());
         Assert.Equal(changes.Count(e => e.Type == "segment_entered" && InRange(e.Time)), row2.GetProperty("entered").GetInt32());
+        var sizes = row2.GetProperty("sizes").EnumerateArray().ToList();
+        Assert.Equal(sizes.Select(p => p.GetProperty("at").GetDateTimeOffset()).Order(), sizes.Select(p => p.GetProperty("at").GetDateTimeOffset()));
+        Assert.Equal(count, sizes[^1].GetProperty("size").GetInt32()); // today's point is now
+        foreach (var f in flows)
+        {
+            var dayEnd = Start(f.GetProperty("date").GetString()!).AddDays(1);
+            if (dayEnd > DateTimeOffset.UtcNow) continue;
+            Assert.Contains(sizes, p => p.GetProperty("at").GetDateTimeOffset() == dayEnd && p.GetProperty("size").GetInt32() == f.GetProperty("size").GetInt32());
+        }
     }
 
     /// <summary>"source|medium|campaign|category" of a stream: its earliest page's UTM tags or referrer, its most viewed category.</summary>
