@@ -4,6 +4,7 @@ using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
+using Actors.Api.Reporting;
 using Actors.Api.Journeys;
 using Actors.Api.Privacy;
 using Actors.Api.Segments;
@@ -72,6 +73,7 @@ public static class ApiSetup
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
         app.MapPrivacyApi();
+        app.MapReportsApi();
         return app;
     }
 }

@@ -450,7 +450,27 @@ public static class SegmentMapper
             var category = Text(p, "category", props) ?? Text(message, "category", Scope.Root);
             var url = Text(p, "url", props);
             var referrer = Text(p, "referrer", props);
-            return new PageViewed(name, category, url, referrer) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
+            return new PageViewed(name, category, url, referrer)
+            {
+                MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Campaign = CampaignOf(message),
+            };
+        }
+
+        /// <summary>
+        /// context.campaign's source, medium and name, for the first-touch report. Optional context: values that are not
+        /// text are ignored and long ones cut (a page view is not refused for its campaign tags).
+        /// </summary>
+        private static CampaignTags? CampaignOf(JsonElement message)
+        {
+            if (!message.TryGetProperty("context", out var context) || context.ValueKind != JsonValueKind.Object
+                || !context.TryGetProperty("campaign", out var campaign) || campaign.ValueKind != JsonValueKind.Object)
+                return null;
+            static string? Tag(JsonElement c, string name) =>
+                c.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString()!.Trim() is { Length: > 0 } t
+                    ? (t.Length <= Domain.Reporting.TrafficSource.MaxLength ? t : t[..Domain.Reporting.TrafficSource.MaxLength])
+                    : null;
+            var tags = new CampaignTags(Tag(campaign, "source"), Tag(campaign, "medium"), Tag(campaign, "name"));
+            return tags is { Source: null, Medium: null, Name: null } ? null : tags;
         }
 
         public VisitorEvent? Group(JsonElement message, JsonElement traits)

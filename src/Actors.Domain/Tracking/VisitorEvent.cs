@@ -79,7 +79,15 @@ public abstract record VisitorEvent
         or MessageSent or MessageDelivered or MessageBounced or MessageFailed or ProfileErased;
 }
 
-public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
+public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent
+{
+    /// <summary>The message's context.campaign (UTM tags an SDK read from the landing URL), when it had one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CampaignTags? Campaign { get; init; }
+}
+
+/// <summary>UTM tags: utm_source, utm_medium, utm_campaign (Segment's context.campaign source, medium, name).</summary>
+public sealed record CampaignTags(string? Source, string? Medium, string? Name);
 
 public sealed record ProductViewed(string Sku, string? Category, string? Brand, decimal? Price) : VisitorEvent;
 

@@ -52,6 +52,8 @@ public sealed class SiloProcess : IAsyncDisposable
         start.ArgumentList.Add($"--urls={address}");
         start.ArgumentList.Add($"--Actors:Silo:SiloPort={FreePorts.Next()}");
         start.ArgumentList.Add($"--Actors:Silo:GatewayPort={FreePorts.Next()}");
+        // Several of these share one database: none runs the reporting daemon (Solo: one node only) unless told to.
+        start.ArgumentList.Add("--Actors:EventStore:RunProjections=false");
         foreach (var a in arguments) start.ArgumentList.Add(a);
         start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
         start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
