@@ -68,6 +68,8 @@ public sealed partial class PersonalData(
         // 3. Messages: the outbox's copies of the recipient, then emails written to files.
         var outbox = await store.MaskOutboxAsync(family, ct);
         var files = DeleteEmailFiles(outbox.EmailKeys);
+        // 4. The reports' copy of the address.
+        await store.ForgetInReportsAsync(family, ct);
         LogErased(profileId, family.Count, masked, outbox.OutboxRowsMasked, files, actor);
         return new ErasureReport(profileId, family, masked, outbox.OutboxRowsMasked, files);
     }

@@ -185,6 +185,31 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
     }
 
     /// <summary>
+    /// The reports' copy of the address (the drill-down lists show it). The daemon clears it as well when it reaches the
+    /// erasure marker; this removes it now rather than when the daemon catches up. Returns the documents changed.
+    /// </summary>
+    public async Task<int> ForgetInReportsAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            update {Schema}.{ReportVisitorTable}
+               set data = data - 'Email' - 'email'
+             where id = any(@ids) and (data ? 'Email' or data ? 'email')
+            """);
+        command.Parameters.AddWithValue("ids", profileIds.ToArray());
+        try
+        {
+            return await command.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return 0; // no report was ever projected on this database
+        }
+    }
+
+    /// <summary>Marten's table of <see cref="Reporting.ReportVisitor"/> documents.</summary>
+    private const string ReportVisitorTable = "mt_doc_reportvisitor";
+
+    /// <summary>
     /// Closes the profiles' messages not yet claimed by a sender (failed, "erased", reported), so nothing new goes to the
     /// person while the erasure runs. A message already being sent may still arrive. Returns how many were closed.
     /// </summary>

@@ -89,6 +89,8 @@ public sealed class ReportVisitorProjection : SingleStreamProjection<ReportVisit
             AttributesUpdated a when a.Attributes.TryGetValue("email", out var email) => v with { Email = string.IsNullOrWhiteSpace(email) ? null : email },
             NewsletterSubscribed n => v with { Newsletter = Bounded(v.Newsletter, Mark(v, n.EventTime, true, n.Source)) },
             NewsletterUnsubscribed n => v with { Newsletter = Bounded(v.Newsletter, Mark(v, n.EventTime, false, n.Source)) },
+            // The person asked to be forgotten: counts stay, the address goes (the events before are masked too).
+            ProfileErased => v with { Email = null },
             MessageDecided { Outcome: MessageOutcome.Sent } m => v with { LastMessage = new LastMessage(m.Channel, m.Template, m.Topic) },
             JourneyEntered j => v with { Journeys = Bounded(v.Journeys, new JourneyPassage(j.JourneyId, j.Occurrence, j.EventTime, j.HeldOut, false)) },
             JourneyGoalReached { WithinAttribution: true } g => v with
