@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Actors.Api.Access;
@@ -279,6 +280,75 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
         }
         output.WriteLine($"{requests} requests over {routes.Count} routes in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
         Assert.True(failures.Count == 0, $"{failures.Count} failures:\n" + string.Join("\n", failures.Take(200)));
+    }
+
+    // ---- never a partial write ----
+
+    /// <summary>A track message without its visitor: the fuzzer mutates everything but the id, which the test sets.</summary>
+    private const string Viewed = """{"type":"track","messageId":"m","event":"Product Viewed","properties":{"product_id":"p1","price":10,"category":"shoes"},"context":{"page":{"title":"P"}},"timestamp":"2026-01-01T00:00:00Z"}""";
+
+    private static readonly Gen<string> MaybeHostileMessage = Gen.Frequency(
+        (1, Gen.Const(Viewed)),
+        (1, Gen.Select(Gen.Int[0, 3], Gen.Int[0, 10_000], HostileInput.Value, (kind, pick, value) => HostileInput.Mutate(Viewed, kind, pick, value))));
+
+    /// <summary>The message for this visitor: the id goes first, so a mutated message is still about the visitor it was made for.</summary>
+    private static string For(string visitor, string message, int index) =>
+        message.StartsWith('{') && message.Length > 2
+            ? $$"""{"anonymousId":"{{visitor}}",{{message[1..].Replace("\"messageId\":\"m\"", $"\"messageId\":\"{visitor}-{index}\"", StringComparison.Ordinal)}}"""
+            : message;
+
+    private async Task<int> StoredEvents(HttpClient admin, string visitor)
+    {
+        var page = await admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?limit=1000");
+        return page.GetProperty("items").GetArrayLength();
+    }
+
+    [Fact]
+    public async Task A_batch_with_hostile_messages_stores_exactly_the_accepted_ones()
+    {
+        var ingest = host.Client();
+        var admin = host.Client(HostFixture.AdminKey);
+        var seed = SeedFor("partial-batch");
+        await MaybeHostileMessage.Array[2, 5].SampleAsync(async messages =>
+        {
+            var visitors = messages.Select(_ => $"pw-{Guid.NewGuid():N}").ToArray();
+            var body = "{\"batch\":[" + string.Join(",", messages.Select((m, i) => For(visitors[i], m, i))) + "]}";
+            var response = await ingest.PostAsync("/v1/batch", new StringContent(body, Encoding.UTF8, "application/json"));
+            var status = (int)response.StatusCode;
+            Assert.True(status is 200 or 400 or 413, $"seed {seed}: {status} for {body}");
+            var refused = new HashSet<int>();
+            if (status == 200)
+            {
+                var outcome = await response.Content.ReadFromJsonAsync<JsonElement>();
+                foreach (var r in outcome.GetProperty("refused").EnumerateArray()) refused.Add(r.GetProperty("index").GetInt32());
+                Assert.Equal(messages.Length, outcome.GetProperty("accepted").GetInt32() + outcome.GetProperty("duplicates").GetInt32() + refused.Count);
+            }
+            else refused.UnionWith(Enumerable.Range(0, messages.Length)); // refused whole: nothing may be stored
+            for (var i = 0; i < messages.Length; i++)
+            {
+                var stored = await StoredEvents(admin, visitors[i]);
+                Assert.True(refused.Contains(i) ? stored == 0 : stored > 0,
+                    $"seed {seed}: message {i} {(refused.Contains(i) ? "refused" : "accepted")} but {stored} events stored: {messages[i][..Math.Min(300, messages[i].Length)]}");
+            }
+        }, seed: seed, iter: Iterations(12), threads: 1);
+    }
+
+    [Fact]
+    public async Task Hostile_events_for_one_visitor_store_one_event_per_accepted_message_and_none_for_the_refused()
+    {
+        var ingest = host.Client();
+        var admin = host.Client(HostFixture.AdminKey);
+        var seed = SeedFor("partial-visitor");
+        await MaybeHostileMessage.Array[1, 5].SampleAsync(async messages =>
+        {
+            var visitor = $"pv-{Guid.NewGuid():N}";
+            var body = "[" + string.Join(",", messages.Select((m, i) => m.Replace("\"messageId\":\"m\"", $"\"messageId\":\"{visitor}-{i}\"", StringComparison.Ordinal))) + "]";
+            var response = await ingest.PostAsync($"/v1/visitors/{visitor}/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            var status = (int)response.StatusCode;
+            Assert.True(status is 200 or 400 or 413, $"seed {seed}: {status} for {body}");
+            var accepted = status == 200 ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt32() : 0;
+            Assert.Equal(accepted, await StoredEvents(admin, visitor));
+        }, seed: seed, iter: Iterations(12), threads: 1);
     }
 
     private static async Task<string?> SendAsync(HttpClient client, Case c)
