@@ -65,6 +65,19 @@ public class OutboundAddressTests(PublicOnlyHostFixture host) : IClassFixture<Pu
         Assert.Contains("Actors:Outbound:AllowPrivateNetworks", problem.GetProperty("errors").GetProperty("url")[0].GetString());
     }
 
+    [Fact]
+    public async Task A_webhook_template_with_a_fixed_private_url_is_refused_on_save_naming_the_url()
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var id = $"out-t-{Guid.NewGuid():N}"[..20];
+        var refused = await marketing.PutAsJsonAsync($"/v1/templates/{id}", new { channel = "webhook", text = "hello", url = "http://169.254.169.254/latest/meta-data/" });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("url", out _), problem.ToString());
+        // A public address is saved; one Liquid writes is checked when the message is sent.
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PutAsJsonAsync($"/v1/templates/{id}", new { channel = "webhook", text = "hello", url = "https://hooks.example.com/in" })).StatusCode);
+    }
+
     /// <summary>A receiver on loopback that counts its calls; the path given redirects to the counting one.</summary>
     private static async Task<(WebApplication App, int Port, Func<int> Calls)> ReceiverAsync()
     {
