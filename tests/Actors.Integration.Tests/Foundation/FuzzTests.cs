@@ -356,6 +356,46 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
         }, seed: seed, iter: Iterations(12), threads: 1);
     }
 
+    [Theory]
+    [InlineData("segments", $$$"""{"name":"Fuzz","rule":{{{Rule}}}}""")]
+    [InlineData("journeys", $$$"""{"journey":{{{Journey}}}}""")]
+    public async Task A_refused_change_of_a_definition_leaves_it_as_it_was(string kind, string change)
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var id = $"fz-{kind[0]}-{Guid.NewGuid():N}"[..20];
+        var create = kind == "segments"
+            ? $$$"""{"id":"{{{id}}}","name":"Fuzz","rule":{{{Rule}}}}"""
+            : $$$"""{"id":"{{{id}}}","journey":{{{Journey}}}}""";
+        var created = await marketing.PostAsync($"/v1/{kind}", new StringContent(create, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        // What a change would alter: the stored definition and its version (not counts or backfill progress).
+        async Task<string> Definition()
+        {
+            var view = await marketing.GetFromJsonAsync<JsonElement>($"/v1/{kind}/{id}");
+            return string.Join("|", new[] { "name", "version", "revision", "rule", "journey" }
+                .Select(p => view.TryGetProperty(p, out var v) ? v.GetRawText() : "-"));
+        }
+        var before = await Definition();
+        var seed = SeedFor("definition-" + kind);
+        var refusedCount = 0;
+        await Gen.Select(Gen.Int[0, 3], Gen.Int[0, 10_000], HostileInput.Value, (k, pick, value) => HostileInput.Mutate(change, k, pick, value))
+            .Where(body => body != change)
+            .SampleAsync(async body =>
+            {
+                var response = await marketing.PutAsync($"/v1/{kind}/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
+                var status = (int)response.StatusCode;
+                Assert.True(status < 500, $"seed {seed}: {status} for {body}");
+                if (status < 400)
+                {
+                    before = await Definition(); // a change that was valid after all
+                    return;
+                }
+                Interlocked.Increment(ref refusedCount);
+                Assert.Equal(before, await Definition());
+            }, seed: seed, iter: Iterations(20), threads: 1);
+        Assert.True(refusedCount > 0, "no change was refused: the cases test nothing");
+    }
+
     private static async Task<string?> SendAsync(HttpClient client, Case c)
     {
         using var request = new HttpRequestMessage(new HttpMethod(c.Route.Method), c.Path);
