@@ -235,24 +235,6 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
     private static bool KestrelRefuses(string path) =>
         path.Contains("%00", StringComparison.Ordinal) || path.Contains("%0A", StringComparison.OrdinalIgnoreCase) || path.Contains("%0D", StringComparison.OrdinalIgnoreCase);
 
-    private static int Iterations(int perRoute) =>
-        int.TryParse(Environment.GetEnvironmentVariable("ACTORS_FUZZ_ITER"), out var factor) && factor > 0 ? perRoute * factor : perRoute;
-
-    /// <summary>A fixed seed per route unless ACTORS_FUZZ_SEED is set (a number, or "random").</summary>
-    private static string SeedFor(string key)
-    {
-        var configured = Environment.GetEnvironmentVariable("ACTORS_FUZZ_SEED");
-        var baseSeed = configured == "random" ? Random.Shared.NextInt64() : long.TryParse(configured, out var s) ? s : 16;
-        return new PCG((uint)(StringComparer.Ordinal.GetHashCode(key) & 0x7fffffff) | 1u, (ulong)(baseSeed ^ Stable(key))).ToString();
-    }
-
-    private static long Stable(string text)
-    {
-        long h = 1469598103934665603;
-        foreach (var ch in text) h = (h ^ ch) * 1099511628211;
-        return h;
-    }
-
     [Fact]
     public async Task Every_route_answers_hostile_input_with_a_client_error_never_a_server_error()
     {
@@ -264,18 +246,18 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
         foreach (var route in routes)
         {
             var client = ClientFor(route.Scope);
-            var perRoute = Iterations(route.Shape.Body is null && route.Parameters.Length == 0 && route.Shape.Query.Length == 0 ? 6 : 40);
+            var perRoute = HostileInput.Iterations(route.Shape.Body is null && route.Parameters.Length == 0 && route.Shape.Query.Length == 0 ? 6 : 40);
             var gen = Gen.Select(PathOf(route), BodyOf(route), (path, body) => new Case(route, path, body.Body, body.ContentType));
-            var seed = SeedFor(route.ToString());
+            var seed = HostileInput.Reproduce;
             var seen = new HashSet<string>();
             var routeStarted = DateTime.UtcNow;
-            await gen.SampleAsync(async c =>
+            foreach (var c in HostileInput.Cases(gen, route.ToString(), perRoute))
             {
                 var verdict = await SendAsync(client, c);
                 Interlocked.Increment(ref requests);
                 if (verdict is not null && seen.Add(verdict.Length > 60 ? verdict[..60] : verdict))
-                    lock (failures) failures.Add($"{route} (seed {seed}): {verdict}\n    request: {c}");
-            }, seed: seed, iter: perRoute, threads: 1);
+                    lock (failures) failures.Add($"{route} ({seed}): {verdict}\n    request: {c}");
+            }
             output.WriteLine($"{route}: {(DateTime.UtcNow - routeStarted).TotalSeconds:F1} s");
         }
         output.WriteLine($"{requests} requests over {routes.Count} routes in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
@@ -308,15 +290,15 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
     {
         var ingest = host.Client();
         var admin = host.Client(HostFixture.AdminKey);
-        var seed = SeedFor("partial-batch");
+        var seed = HostileInput.Reproduce;
         int accepted = 0, refusedCount = 0;
-        await MaybeHostileMessage.Array[2, 5].SampleAsync(async messages =>
+        foreach (var messages in HostileInput.Cases(MaybeHostileMessage.Array[2, 5], "partial-batch", HostileInput.Iterations(12)))
         {
             var visitors = messages.Select(_ => $"pw-{Guid.NewGuid():N}").ToArray();
             var body = "{\"batch\":[" + string.Join(",", messages.Select((m, i) => For(visitors[i], m, i))) + "]}";
             var response = await ingest.PostAsync("/v1/batch", new StringContent(body, Encoding.UTF8, "application/json"));
             var status = (int)response.StatusCode;
-            Assert.True(status is 200 or 400 or 413, $"seed {seed}: {status} for {body}");
+            Assert.True(status is 200 or 400 or 413, $"{seed}: {status} for {body}");
             var refused = new HashSet<int>();
             if (status == 200)
             {
@@ -331,9 +313,9 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
             {
                 var stored = await StoredEvents(admin, visitors[i]);
                 Assert.True(refused.Contains(i) ? stored == 0 : stored > 0,
-                    $"seed {seed}: message {i} {(refused.Contains(i) ? "refused" : "accepted")} but {stored} events stored: {messages[i][..Math.Min(300, messages[i].Length)]}");
+                    $"{seed}: message {i} {(refused.Contains(i) ? "refused" : "accepted")} but {stored} events stored: {messages[i][..Math.Min(300, messages[i].Length)]}");
             }
-        }, seed: seed, iter: Iterations(12), threads: 1);
+        }
         output.WriteLine($"{accepted} messages accepted, {refusedCount} refused");
         Assert.True(accepted > 0 && refusedCount > 0, "the cases must hold both accepted and refused messages");
     }
@@ -343,17 +325,17 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
     {
         var ingest = host.Client();
         var admin = host.Client(HostFixture.AdminKey);
-        var seed = SeedFor("partial-visitor");
-        await MaybeHostileMessage.Array[1, 5].SampleAsync(async messages =>
+        var seed = HostileInput.Reproduce;
+        foreach (var messages in HostileInput.Cases(MaybeHostileMessage.Array[1, 5], "partial-visitor", HostileInput.Iterations(12)))
         {
             var visitor = $"pv-{Guid.NewGuid():N}";
             var body = "[" + string.Join(",", messages.Select((m, i) => m.Replace("\"messageId\":\"m\"", $"\"messageId\":\"{visitor}-{i}\"", StringComparison.Ordinal))) + "]";
             var response = await ingest.PostAsync($"/v1/visitors/{visitor}/events", new StringContent(body, Encoding.UTF8, "application/json"));
             var status = (int)response.StatusCode;
-            Assert.True(status is 200 or 400 or 413, $"seed {seed}: {status} for {body}");
+            Assert.True(status is 200 or 400 or 413, $"{seed}: {status} for {body}");
             var accepted = status == 200 ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt32() : 0;
             Assert.Equal(accepted, await StoredEvents(admin, visitor));
-        }, seed: seed, iter: Iterations(12), threads: 1);
+        }
     }
 
     [Theory]
@@ -376,23 +358,24 @@ public class FuzzTests(HostFixture host, ITestOutputHelper output) : IClassFixtu
                 .Select(p => view.TryGetProperty(p, out var v) ? v.GetRawText() : "-"));
         }
         var before = await Definition();
-        var seed = SeedFor("definition-" + kind);
+        var seed = HostileInput.Reproduce;
         var refusedCount = 0;
-        await Gen.Select(Gen.Int[0, 3], Gen.Int[0, 10_000], HostileInput.Value, (k, pick, value) => HostileInput.Mutate(change, k, pick, value))
-            .Where(body => body != change)
-            .SampleAsync(async body =>
+        var changes = Gen.Select(Gen.Int[0, 3], Gen.Int[0, 10_000], HostileInput.Value, (k, pick, value) => HostileInput.Mutate(change, k, pick, value));
+        foreach (var body in HostileInput.Cases(changes, "definition-" + kind, HostileInput.Iterations(20)).Where(body => body != change))
+        {
             {
                 var response = await marketing.PutAsync($"/v1/{kind}/{id}", new StringContent(body, Encoding.UTF8, "application/json"));
                 var status = (int)response.StatusCode;
-                Assert.True(status < 500, $"seed {seed}: {status} for {body}");
+                Assert.True(status < 500, $"{seed}: {status} for {body}");
                 if (status < 400)
                 {
                     before = await Definition(); // a change that was valid after all
-                    return;
+                    continue;
                 }
                 Interlocked.Increment(ref refusedCount);
                 Assert.Equal(before, await Definition());
-            }, seed: seed, iter: Iterations(20), threads: 1);
+            }
+        }
         Assert.True(refusedCount > 0, "no change was refused: the cases test nothing");
     }
 

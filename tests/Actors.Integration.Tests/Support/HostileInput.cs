@@ -72,6 +72,36 @@ public static class HostileInput
         "0001-01-01", "-0001-01-01T00:00:00Z", "2026-13-45", "%2F..", new string('q', 10_240), "NaN", "%F0%9F%98%80", "a,b");
 
     /// <summary>
+    /// The run's base seed: ACTORS_FUZZ_SEED (a number, or "random" for new cases each run), else a fixed one, so every
+    /// run sends the same cases and a failure is reproduced by running again.
+    /// </summary>
+    public static readonly long BaseSeed = Environment.GetEnvironmentVariable("ACTORS_FUZZ_SEED") switch
+    {
+        "random" => Random.Shared.NextInt64(),
+        var text when long.TryParse(text, out var seed) => seed,
+        _ => 16,
+    };
+
+    /// <summary>How many cases: <paramref name="count"/> times ACTORS_FUZZ_ITER (default 1).</summary>
+    public static long Iterations(long count) =>
+        int.TryParse(Environment.GetEnvironmentVariable("ACTORS_FUZZ_ITER"), out var factor) && factor > 0 ? count * factor : count;
+
+    /// <summary>What a failure message says to reproduce it.</summary>
+    public static string Reproduce => $"ACTORS_FUZZ_SEED={BaseSeed}";
+
+    /// <summary>
+    /// <paramref name="count"/> cases of <paramref name="gen"/>, the same for the same base seed and name (CsCheck's own
+    /// sampling starts from a seed but continues at random; here every case follows from the seed).
+    /// </summary>
+    public static IEnumerable<T> Cases<T>(Gen<T> gen, string name, long count)
+    {
+        long h = 1469598103934665603;
+        foreach (var ch in name) h = (h ^ ch) * 1099511628211;
+        var pcg = new PCG((uint)(h & 0x7fffffff) | 1u, (ulong)(BaseSeed ^ h));
+        for (var i = 0; i < count; i++) yield return gen.Generate(pcg, null, out _);
+    }
+
+    /// <summary>
     /// One mutation of a valid body: a field's value replaced by a hostile one, a field removed, a hostile field added,
     /// the whole body replaced by a hostile value or by the body repeated many times as an array.
     /// </summary>
