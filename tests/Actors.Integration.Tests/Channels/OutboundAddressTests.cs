@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Actors.Channels.Delivery;
+using Actors.Channels.Sms;
+using Microsoft.Extensions.Configuration;
 using Actors.Integration.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -141,6 +143,25 @@ public class OutboundAddressTests(PublicOnlyHostFixture host) : IClassFixture<Pu
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => guarded.PostAsync($"http://localhost:{port}/hook", new StringContent("{}")));
         Assert.True(OutboundAddressGuard.Refused(refused, out var reason), refused.ToString());
         Assert.Contains("127.0.0.1", reason);
+        Assert.Equal(0, calls());
+    }
+
+    [Fact]
+    public async Task An_sms_gateway_whose_name_resolves_to_loopback_is_refused_at_send_time_without_a_retry()
+    {
+        var (app, port, calls) = await ReceiverAsync();
+        await using var _ = app;
+        var settings = new Actors.Channels.Sms.SmsSettings { GatewayUrl = $"http://{Dns.GetHostName()}:{port}/hook", Timeout = TimeSpan.FromSeconds(2) };
+        await using var services = new ServiceCollection().AddLogging()
+            .AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+                .AddInMemoryCollection([new(OutboundAddressGuard.AllowSetting, "false")]).Build())
+            .AddSingleton<IMessageRenderer>(TestRenderer.Fixed("Subject", "Your order has shipped"))
+            .AddSmsGateway(settings).BuildServiceProvider();
+
+        var result = await services.GetRequiredService<Actors.Channels.Sms.SmsGatewayProvider>()
+            .SendAsync(TestMessages.For("sms", phone: "+33612345678"), CancellationToken.None);
+        Assert.Equal(DeliveryStatus.Rejected, result.Status); // permanent: the outbox does not retry it
+        Assert.Contains("outbound_address_refused", result.Error);
         Assert.Equal(0, calls());
     }
 
