@@ -29,8 +29,11 @@ public static class ApiSetup
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres is not set.");
         services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDefaults.Fill);
         services.AddExceptionHandler<StoreUnavailableHandler>();
+        // Binding failures throw (instead of a bare 400), so BadRequestHandler can say what could not be read.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddExceptionHandler<BadRequestHandler>();
         services.AddOpenApi();
         services.AddActorsHealth();
         services.AddActorsRateLimiting(configuration);
@@ -54,6 +57,7 @@ public static class ApiSetup
         app.UseCors();
         app.UseRateLimiter();
         app.UseApiKeys();
+        app.UseQueryText();
         app.MapHealthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs");

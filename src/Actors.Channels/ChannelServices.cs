@@ -1,7 +1,9 @@
 using Actors.Channels.Delivery;
 using Actors.Channels.Links;
 using Actors.Channels.Webhook;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Actors.Channels;
 
@@ -12,8 +14,16 @@ public static class ChannelServices
     {
         services.AddMessageLinks();
         services.AddSingleton<WebhookSecret>();
-        services.AddHttpClient(WebhookChannelProvider.HttpClientName);
+        services.AddOutboundAddressGuard();
+        services.AddHttpClient(WebhookChannelProvider.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundAddressGuard>().Handler());
         services.AddSingleton<IChannelProvider, WebhookChannelProvider>();
+        return services;
+    }
+
+    /// <summary>The one <see cref="OutboundAddressGuard"/>, from Actors:Outbound:AllowPrivateNetworks.</summary>
+    public static IServiceCollection AddOutboundAddressGuard(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => OutboundAddressGuard.From(sp.GetRequiredService<IConfiguration>()));
         return services;
     }
 }

@@ -55,6 +55,7 @@ public sealed class BenchHost : IAsyncDisposable
             $"--Actors:Silo:SiloPort={FreePort()}",
             $"--Actors:Silo:GatewayPort={FreePort()}",
             "--Actors:Api:RequestsPerSecondPerKey=10000000",
+            "--Actors:Outbound:AllowPrivateNetworks=true", // the scenarios' receivers listen on loopback
             $"--ACTORS_BOOTSTRAP_INGEST_KEY={IngestKey}",
             $"--ACTORS_BOOTSTRAP_MARKETING_KEY={MarketingKey}",
             // Journeys: no quiet hours and no marketing cap, so every send step is decided "sent" whatever the hour.

@@ -65,8 +65,10 @@ public static class ApiKeyAuth
         if (key is null)
             return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");
         var store = http.RequestServices.GetRequiredService<ApiKeyStore>();
-        var caller = await store.AuthenticateAsync(key, http.RequestAborted);
-        if (caller is null) return Problems.Unauthorized("The API key is unknown or revoked.");
+        var check = await store.CheckAsync(key, http.RequestAborted);
+        if (check.ExpiredAt is { } expired)
+            return Problems.Unauthorized($"The API key expired at {expired.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}; create a new one (keys create).");
+        if (check.Active is not { } caller) return Problems.Unauthorized("The API key is unknown or revoked.");
         if (caller.Scope < scope)
             return Problems.Forbidden($"This route needs the '{scope.ToString().ToLowerInvariant()}' scope; the key has '{caller.Scope.ToString().ToLowerInvariant()}'.");
         if (BrowserAccess.CheckOrigin(http, caller) is { } refused) return refused;

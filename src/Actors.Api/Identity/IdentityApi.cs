@@ -31,7 +31,7 @@ public static class IdentityApi
     }
 
     // Stored in the streams' jsonb: no NUL (PostgreSQL refuses it), no lone surrogates, nothing invisible.
-    private static bool IsText(string? text) => !string.IsNullOrWhiteSpace(text) && text.Length <= 500 && StoredText.IsClean(text);
+    private static bool IsText(string? text) => !string.IsNullOrWhiteSpace(text) && text.Length <= 500 && StoredText.IsClean(text) && Aliases.IdProblem(text) is null;
 
     private static async Task<Results<Ok<IdentityResult>, ValidationProblem, ProblemHttpResult>> Merge(MergeRequest request, HttpContext http, VisitorDirectory directory)
     {

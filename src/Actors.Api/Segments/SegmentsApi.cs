@@ -3,6 +3,7 @@ using Actors.Api.Tracking;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Actors.Api.Access;
+using Actors.Channels.Delivery;
 using Actors.Domain.Segments;
 using Actors.Grains.Segments;
 using Actors.Grains.Visitors;
@@ -178,10 +179,10 @@ public static partial class SegmentsApi
     public sealed record WebhookRequest(string? Url, string? Secret);
     public sealed record WebhookView(string SegmentId, string Url, string Secret);
 
-    private static async Task<IResult> SetWebhook(string id, WebhookRequest request, SegmentStore store, TimeProvider clock)
+    private static async Task<IResult> SetWebhook(string id, WebhookRequest request, SegmentStore store, OutboundAddressGuard guard, TimeProvider clock)
     {
-        if (!Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            return Problems.Invalid([("url", "must be an absolute http or https URL")]);
+        if (guard.Problem(request.Url) is { } refused) return Problems.Invalid([("url", refused)]);
+        var url = new Uri(request.Url!, UriKind.Absolute);
         if (request.Secret is { Length: < 16 }) return Problems.Invalid([("secret", "must be at least 16 characters")]);
         var secret = request.Secret ?? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         var update = await store.UpdateAsync(id, null, s => s with { Webhook = new SegmentWebhook(url.ToString(), secret), UpdatedAt = clock.GetUtcNow() });

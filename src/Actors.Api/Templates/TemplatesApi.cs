@@ -78,7 +78,8 @@ public static partial class TemplatesApi
         return problems.Count > 0 ? Invalid(problems, "") : TypedResults.Ok(new TemplateCheckView(true, TemplateVariables.Documented));
     }
 
-    private static async Task<IResult> Put(string id, HttpRequest http, HttpResponse response, TemplateStore store, TimeProvider clock, CancellationToken ct)
+    private static async Task<IResult> Put(string id, HttpRequest http, HttpResponse response, TemplateStore store, OutboundAddressGuard guard, TimeProvider clock,
+        CancellationToken ct)
     {
         if (!IsTemplateId(id)) return Problems.Invalid([("id", IdRule)]);
         // GET /v1/templates/starters is the starters' list: a template of that id could never be read back.
@@ -102,6 +103,9 @@ public static partial class TemplatesApi
         if (source is null || errors.Count > 0) return Problems.Invalid(errors);
         var (_, problems) = await TemplateCheck.CheckAsync(source, id);
         if (problems.Count > 0) return Invalid(problems, "");
+        // A webhook's fixed URL is checked now; one that Liquid writes is checked when it is rendered and connected to.
+        if (source.Channel == "webhook" && source.Url is { } url && !url.Contains('{', StringComparison.Ordinal) && guard.Problem(url) is { } refused)
+            return Problems.Invalid([("url", refused)]);
         if (!Revisions.TryExpected(http, fromBody, out var expected))
             return Problems.Invalid([("If-Match", "must be a template revision, such as \"12\"")]);
 

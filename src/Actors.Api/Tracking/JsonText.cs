@@ -49,6 +49,53 @@ public static class JsonText
         return Walk(element, at, report);
     }
 
+    /// <summary>
+    /// The path of the first object with a property name that cannot be decoded at all (an escaped lone surrogate such
+    /// as "\udc00"), or null. System.Text.Json throws from TryGetProperty on any object holding one, whatever name is
+    /// looked up, so such a body cannot be read field by field: it is refused whole, before anyone looks into it.
+    /// </summary>
+    public static string? UnreadableName(JsonElement element)
+    {
+        if (!MayHoldEscapes(element)) return null;
+        var at = new List<object> { "" };
+        return FindUnreadableName(element, at);
+    }
+
+    private static string? FindUnreadableName(JsonElement element, List<object> at)
+    {
+        if (!MayHoldEscapes(element)) return null;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    at.Add(i++);
+                    if (FindUnreadableName(item, at) is { } found) return found;
+                    at.RemoveAt(at.Count - 1);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return Path(at);
+                    }
+                    at.Add(name);
+                    if (FindUnreadableName(property.Value, at) is { } found) return found;
+                    at.RemoveAt(at.Count - 1);
+                }
+                break;
+        }
+        return null;
+    }
+
     private static bool MayHoldEscapes(JsonElement element) =>
         element.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String)
         || JsonMarshal.GetRawUtf8Value(element).IndexOf("\\u"u8) >= 0;

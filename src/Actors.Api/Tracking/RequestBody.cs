@@ -57,7 +57,13 @@ public static class RequestBody
         if (buffer.Length == 0) return new Result(null, Problems.BadRequest("The body is empty; a JSON object is expected."));
         try
         {
-            return new Result(JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)), null, (int)buffer.Length);
+            var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            if (JsonText.UnreadableName(document.RootElement) is { } at)
+            {
+                document.Dispose();
+                return new Result(null, Problems.Invalid([(at, JsonText.SurrogateNameMessage)]));
+            }
+            return new Result(document, null, (int)buffer.Length);
         }
         catch (JsonException e)
         {

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.Json;
 using Actors.Domain.Tracking;
+using Actors.Grains.Identity;
 
 namespace Actors.Api.Tracking;
 
@@ -105,6 +106,16 @@ public static class SegmentMapper
         errors = m.ErrorCount;
         var userId = m.Text(message, "userId", Scope.Root, MaxIdLength);
         var userIdMalformed = m.ErrorCount > errors;
+        if (Aliases.IdProblem(anonymousId) is { } anonymousProblem)
+        {
+            m.Add("anonymousId", anonymousProblem);
+            (anonymousId, anonymousIdMalformed) = (null, true);
+        }
+        if (Aliases.IdProblem(userId) is { } userProblem)
+        {
+            m.Add("userId", userProblem);
+            (userId, userIdMalformed) = (null, true);
+        }
         if (routeAnonymousId is not null) (anonymousId, anonymousIdMalformed) = (routeAnonymousId, false);
         if (routeUserId is not null) (userId, userIdMalformed) = (routeUserId, false);
         m.MessageId = m.ReadMessageId(message);
@@ -121,6 +132,11 @@ public static class SegmentMapper
         if (type == "alias")
         {
             previousId = m.Required(message, "previousId", Scope.Root, MaxIdLength, "Required for an alias: the id the visitor had before.");
+            if (Aliases.IdProblem(previousId) is { } previousProblem)
+            {
+                m.Add("previousId", previousProblem);
+                previousId = null;
+            }
             if (userId is null && !userIdMalformed) m.Add("userId", "Required for an alias: the id the visitor has now.");
         }
         else if (anonymousId is null && userId is null && !anonymousIdMalformed && !userIdMalformed)

@@ -105,5 +105,6 @@ public static class VisitorsApi
         visitorId.Length is 0 or > 200 ? Problems.Invalid([("visitorId", "must be 1 to 200 characters")])
         // A NUL (a%00b) or a lone surrogate would reach the grain id and the stream key in PostgreSQL.
         : JsonText.Problem(visitorId) is { } problem ? Problems.Invalid([("visitorId", problem)])
+        : Aliases.IdProblem(visitorId) is { } braces ? Problems.Invalid([("visitorId", braces)])
         : null;
 }

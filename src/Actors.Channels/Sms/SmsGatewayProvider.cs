@@ -12,10 +12,21 @@ namespace Actors.Channels.Sms;
 /// Hands SMS to an HTTP gateway: POST {to, text, reference} as JSON, with the message key as Idempotency-Key so a
 /// retried request after a lost answer is recognised by the gateway and not sent twice.
 /// </summary>
-public sealed partial class SmsGatewayProvider(
-    IHttpClientFactory http, IMessageRenderer renderer, SmsSettings settings, ILogger<SmsGatewayProvider> logger) : IChannelProvider
+public sealed partial class SmsGatewayProvider : IChannelProvider
 {
     public const string HttpClientName = "actors-sms";
+
+    private readonly IHttpClientFactory http;
+    private readonly IMessageRenderer renderer;
+    private readonly SmsSettings settings;
+    private readonly ILogger<SmsGatewayProvider> logger;
+
+    /// <summary>Refuses, when the host starts, a gateway on a private address that the operator has not allowed.</summary>
+    public SmsGatewayProvider(IHttpClientFactory http, IMessageRenderer renderer, SmsSettings settings, OutboundAddressGuard guard, ILogger<SmsGatewayProvider> logger)
+    {
+        if (guard.Problem(settings.GatewayUrl) is { } problem) throw new InvalidOperationException($"Actors:Sms:GatewayUrl {problem}.");
+        (this.http, this.renderer, this.settings, this.logger) = (http, renderer, settings, logger);
+    }
 
     public string Channel => "sms";
 
@@ -51,6 +62,12 @@ public sealed partial class SmsGatewayProvider(
             return status is 408 or 429 or >= 500
                 ? DeliveryResult.Retry($"sms_gateway_status: {status}", RetryAfterOf(response))
                 : DeliveryResult.Rejected($"sms_gateway_status: {status}");
+        }
+        catch (HttpRequestException e) when (OutboundAddressGuard.Refused(e, out var refused))
+        {
+            // The gateway's name resolves to an address the host may not reach: retrying cannot help.
+            LogUnreachable(message.MessageKey, refused);
+            return DeliveryResult.Rejected($"sms_gateway_{refused}");
         }
         catch (HttpRequestException e)
         {

@@ -16,7 +16,8 @@ namespace Actors.Channels.Webhook;
 /// PostgreSQL, shown to admins at GET /v1/channels/webhook/secret). The message key goes in Idempotency-Key and
 /// X-Actors-Delivery, so a receiver can drop the resend that follows a crash after its 2xx.
 /// </summary>
-public sealed class WebhookChannelProvider(IHttpClientFactory http, IMessageRenderer renderer, WebhookSecret secret, TimeProvider clock) : IChannelProvider
+public sealed class WebhookChannelProvider(
+    IHttpClientFactory http, IMessageRenderer renderer, WebhookSecret secret, OutboundAddressGuard guard, TimeProvider clock) : IChannelProvider
 {
     public const string HttpClientName = "actors-channel-webhooks";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -28,6 +29,8 @@ public sealed class WebhookChannelProvider(IHttpClientFactory http, IMessageRend
         var rendered = await renderer.RenderAsync(message, ct);
         if (!Uri.TryCreate(rendered.Url, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
             return DeliveryResult.Rejected($"webhook_url_invalid: the template '{message.Template}' must render an absolute http(s) url, got '{rendered.Url}'");
+        if (guard.Problem(rendered.Url) is { } urlProblem)
+            return DeliveryResult.Rejected($"outbound_address_refused: the url of template '{message.Template}' {urlProblem}");
 
         var body = JsonSerializer.Serialize(new
         {
@@ -61,6 +64,10 @@ public sealed class WebhookChannelProvider(IHttpClientFactory http, IMessageRend
             if (status is 408 or 425 or 429 || status >= 500)
                 return DeliveryResult.Retry($"HTTP {status}", response.Headers.RetryAfter?.Delta);
             return DeliveryResult.Rejected($"HTTP {status}");
+        }
+        catch (HttpRequestException e) when (OutboundAddressGuard.Refused(e, out var refused))
+        {
+            return DeliveryResult.Rejected(refused); // the URL's name resolves to an address the host may not reach
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {

@@ -102,7 +102,9 @@ public static class ActorsSilo
         services.AddSingleton<SegmentBackfill>();
         services.AddSingleton<JourneyTriggers>();
         services.AddSingleton(settings.Webhooks);
-        services.AddHttpClient(WebhookDispatcher.HttpClientName);
+        Actors.Channels.ChannelServices.AddOutboundAddressGuard(services);
+        services.AddHttpClient(WebhookDispatcher.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<Actors.Channels.Delivery.OutboundAddressGuard>().Handler());
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(settings.Channels);
         services.TryAddSingleton<OutageLog>();

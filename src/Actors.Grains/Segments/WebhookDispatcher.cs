@@ -62,6 +62,7 @@ public sealed partial class WebhookDispatcher(
         }
 
         string? error;
+        var permanent = false;
         try
         {
             var body = JsonSerializer.Serialize(new
@@ -79,6 +80,10 @@ public sealed partial class WebhookDispatcher(
             using var response = await http.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
             error = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
         }
+        catch (HttpRequestException e) when (Actors.Channels.Delivery.OutboundAddressGuard.Refused(e, out var refused))
+        {
+            (error, permanent) = (refused, true); // the URL's name resolves to an address the host may not reach
+        }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
             error = e.Message;
@@ -90,7 +95,7 @@ public sealed partial class WebhookDispatcher(
             await store.SaveDeliveryAsync(delivery with { Status = DeliveryStatus.Delivered, DeliveredAt = now, LastError = null }, ct);
             LogDelivered(delivery.Id, delivery.Attempts);
         }
-        else if (delivery.Attempts >= settings.MaxAttempts)
+        else if (permanent || delivery.Attempts >= settings.MaxAttempts)
         {
             await store.SaveDeliveryAsync(delivery with { Status = DeliveryStatus.Dead, LastError = error }, ct);
             LogDead(delivery.Id, delivery.Attempts, error);

@@ -11,7 +11,7 @@ namespace Actors.Silo.Commands;
 /// <summary>
 /// Command-line entries on the host's configuration and database, without starting a silo:
 ///   replay &lt;profileId&gt; [--version N]     the events and the profile as the replay API shows them
-///   keys create --scope ingest|marketing|admin [--name NAME] [--origin ORIGIN]...
+///   keys create --scope ingest|marketing|admin [--name NAME] [--origin ORIGIN]... [--expires 30d|12h|2027-01-31]
 ///   keys origins &lt;id&gt; [ORIGIN]...           the web origins whose pages may use the key (none: browsers refused)
 ///   keys revoke &lt;id&gt;
 ///   keys list
@@ -95,8 +95,10 @@ public static class AdminCommands
                 var origins = Options(args, "--origin");
                 if (origins.Count > 0 && scope != ApiScope.Ingest)
                     throw new ArgumentException("Only ingest keys may be used from a browser: --origin needs --scope ingest.");
-                var created = await keys.CreateAsync(Option(args, "--name") ?? scope.ToString().ToLowerInvariant(), scope, origins);
+                var expiresAt = ExpiryFrom(Option(args, "--expires"), DateTimeOffset.UtcNow);
+                var created = await keys.CreateAsync(Option(args, "--name") ?? scope.ToString().ToLowerInvariant(), scope, origins, expiresAt: expiresAt);
                 Console.WriteLine($"id:    {created.Id}\nscope: {created.Scope.ToString().ToLowerInvariant()}\nkey:   {created.Key}\n(the key is shown only now; only its hash is stored)");
+                if (created.ExpiresAt is { } until) Console.WriteLine($"expires: {until:u}");
                 if (origins.Count > 0) Console.WriteLine($"browser origins: {string.Join(' ', BrowserOrigins.NormalizeAll(origins))}");
                 return 0;
             case "origins":
@@ -117,11 +119,32 @@ public static class AdminCommands
                 return 1;
             case "list":
                 foreach (var k in await keys.ListAsync())
-                    Console.WriteLine($"{k.Id}  {k.Scope.ToString().ToLowerInvariant(),-9}  {k.Name,-24}  created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  revoked {r:u}" : "")}{(k.AllowedOrigins is { Count: > 0 } o ? $"  origins {string.Join(' ', o)}" : "")}");
+                    Console.WriteLine($"{k.Id}  {k.Scope.ToString().ToLowerInvariant(),-9}  {k.Name,-24}  created {k.CreatedAt:u}{(k.RevokedAt is { } r ? $"  revoked {r:u}" : "")}{(k.ExpiresAt is { } e ? $"  {(e <= DateTimeOffset.UtcNow ? "expired" : "expires")} {e:u}" : "")}{(k.AllowedOrigins is { Count: > 0 } o ? $"  origins {string.Join(' ', o)}" : "")}");
                 return 0;
             default:
                 throw new ArgumentException("usage: keys create|origins|revoke|list");
         }
+    }
+
+    /// <summary>
+    /// When a key made now with "--expires" stops working: a span ("30d", "12h", "90m") from <paramref name="now"/>, or
+    /// a date or time ("2027-01-31", "2027-01-31T12:00:00Z", UTC unless it says otherwise); null without the option.
+    /// </summary>
+    public static DateTimeOffset? ExpiryFrom(string? value, DateTimeOffset now)
+    {
+        if (value is null) return null;
+        const string usage = "--expires takes a span such as 30d, 12h or 90m, or a date such as 2027-01-31";
+        if (value.Length > 1 && char.ToLowerInvariant(value[^1]) is 'd' or 'h' or 'm'
+            && int.TryParse(value.AsSpan(0, value.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var amount)
+            && amount is > 0 and <= 36_500 * 24 * 60)
+        {
+            var span = char.ToLowerInvariant(value[^1]) switch { 'd' => TimeSpan.FromDays(amount), 'h' => TimeSpan.FromHours(amount), _ => TimeSpan.FromMinutes(amount) };
+            return span <= TimeSpan.FromDays(36_500) ? now + span : throw new ArgumentException(usage);
+        }
+        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var at))
+            return at > now ? at : throw new ArgumentException("--expires must be in the future.");
+        throw new ArgumentException(usage);
     }
 
     /// <summary>Every value of a repeatable option (--origin a --origin b).</summary>

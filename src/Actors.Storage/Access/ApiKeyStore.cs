@@ -12,11 +12,18 @@ public enum ApiScope { Ingest = 1, Marketing = 2, Admin = 3 }
 /// Web origins (normalized by <see cref="BrowserOrigins"/>) whose pages may use an ingest key from the browser; null or
 /// empty: none, beyond the host's own Actors:Api:AllowedOrigins.
 /// </param>
+/// <param name="ExpiresAt">From this moment the key is refused (401, "expired"); null: it never expires.</param>
 public sealed record ApiKeyRecord(string Id, string Name, ApiScope Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt = null,
-    IReadOnlyList<string>? AllowedOrigins = null);
+    IReadOnlyList<string>? AllowedOrigins = null, DateTimeOffset? ExpiresAt = null)
+{
+    public bool IsExpiredAt(DateTimeOffset now) => ExpiresAt is { } at && at <= now;
+}
+
+/// <summary>What a key presented to <see cref="ApiKeyStore.CheckAsync"/> is: active (with its record), expired, or unknown/revoked.</summary>
+public readonly record struct KeyCheck(ApiKeyRecord? Active, DateTimeOffset? ExpiredAt);
 
 /// <summary>A freshly created key: the only moment its plain text exists.</summary>
-public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope);
+public sealed record CreatedApiKey(string Id, string Key, string Name, ApiScope Scope, DateTimeOffset? ExpiresAt = null);
 
 /// <summary>What <see cref="ApiKeyStore.EnsureAsync"/> found and did.</summary>
 public enum EnsureOutcome { Created, Existing, ScopeChanged, Revoked }
@@ -28,6 +35,8 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     // Unknown keys are remembered apart, so a flood of made-up keys neither reaches the database twice nor evicts real ones.
     private static readonly TimeSpan UnknownFor = TimeSpan.FromSeconds(10);
     private const int CacheCapacity = 10_000;
+    // Both caches are keyed by the key's SHA-256 hash, never by the key: whatever a lookup compares is a hash, so how
+    // long a comparison takes says nothing about a key (the constant-time property, without comparing secrets at all).
     private readonly LruCache<string, (ApiKeyRecord Record, DateTimeOffset Until)> _valid = new(CacheCapacity, StringComparer.Ordinal);
     private readonly LruCache<string, DateTimeOffset> _unknown = new(CacheCapacity, StringComparer.Ordinal);
     private IReadOnlySet<string> _origins = new HashSet<string>();
@@ -40,12 +49,15 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     private static string IdOf(string hash) => hash[..16];
 
     /// <param name="allowedOrigins">Origins whose pages may use the key in a browser (see <see cref="BrowserOrigins"/>); refused with an ArgumentException when one is not an origin.</param>
-    public async Task<CreatedApiKey> CreateAsync(string name, ApiScope scope, IEnumerable<string>? allowedOrigins = null, CancellationToken ct = default)
+    /// <param name="expiresAt">When the key stops working; null: never.</param>
+    public async Task<CreatedApiKey> CreateAsync(string name, ApiScope scope, IEnumerable<string>? allowedOrigins = null, CancellationToken ct = default,
+        DateTimeOffset? expiresAt = null)
     {
+        if (expiresAt is { } at && at <= clock.GetUtcNow()) throw new ArgumentException("A key's expiry must be in the future.", nameof(expiresAt));
         var origins = BrowserOrigins.NormalizeAll(allowedOrigins ?? []);
         var key = $"ak_{scope.ToString().ToLowerInvariant()}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(20)).ToLowerInvariant()}";
-        var record = await SaveAsync(key, name, scope, ct, origins);
-        return new CreatedApiKey(record.Id, key, name, scope);
+        var record = await SaveAsync(key, name, scope, ct, origins, expiresAt);
+        return new CreatedApiKey(record.Id, key, name, scope, record.ExpiresAt);
     }
 
     /// <summary>Replaces the origins a key may be used from in a browser; false when no key has this id.</summary>
@@ -99,24 +111,25 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         if (existing is { RevokedAt: not null }) return EnsureOutcome.Revoked;
         if (existing is not null && existing.Scope == scope)
         {
-            Remember(key, existing); // known from the first request on: its own rate-limit bucket at once
+            Remember(HashOf(key), existing); // known from the first request on: its own rate-limit bucket at once
             return EnsureOutcome.Existing;
         }
-        Remember(key, await SaveAsync(key, name, scope, ct));
+        Remember(HashOf(key), await SaveAsync(key, name, scope, ct));
         return existing is null ? EnsureOutcome.Created : EnsureOutcome.ScopeChanged;
     }
 
     public const int MinimumBootstrapLength = 20;
 
-    private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct, IReadOnlyList<string>? origins = null)
+    private async Task<ApiKeyRecord> SaveAsync(string key, string name, ApiScope scope, CancellationToken ct, IReadOnlyList<string>? origins = null,
+        DateTimeOffset? expiresAt = null)
     {
         var hash = HashOf(key);
         await using var session = store.LightweightSession();
-        var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow(), AllowedOrigins: origins is { Count: > 0 } ? origins : null);
+        var record = new ApiKeyRecord(IdOf(hash), name, scope, clock.GetUtcNow(), AllowedOrigins: origins is { Count: > 0 } ? origins : null, ExpiresAt: expiresAt);
         session.Store(new StoredApiKey(hash, record));
         await session.SaveChangesAsync(ct);
-        _unknown.Remove(key);
-        _valid.Remove(key);
+        _unknown.Remove(hash);
+        _valid.Remove(hash);
         _originsUntil = DateTimeOffset.MinValue;
         return record;
     }
@@ -140,34 +153,44 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
         return all.Select(k => k.Record).OrderBy(r => r.CreatedAt).ToList();
     }
 
-    /// <summary>The active key with this plain value, or null for an unknown or revoked key.</summary>
-    public async ValueTask<ApiKeyRecord?> AuthenticateAsync(string key, CancellationToken ct = default)
+    /// <summary>The active key with this plain value, or null for an unknown, revoked or expired key.</summary>
+    public async ValueTask<ApiKeyRecord?> AuthenticateAsync(string key, CancellationToken ct = default) => (await CheckAsync(key, ct)).Active;
+
+    /// <summary>
+    /// The key's record when it is active; its expiry when it has expired (so the caller can say so); neither for an
+    /// unknown or revoked key. Expiry is checked on every call, cached entries included, so a key stops at its moment
+    /// on every node, not up to a cache period later.
+    /// </summary>
+    public async ValueTask<KeyCheck> CheckAsync(string key, CancellationToken ct = default)
     {
-        // Cached by the key as sent, so a warm request does no hashing; the stored form stays the hash.
         var now = clock.GetUtcNow();
-        if (_valid.TryGet(key, out var valid) && valid.Until > now) return valid.Record;
-        if (_unknown.TryGet(key, out var unknownUntil) && unknownUntil > now) return null;
-        var record = await FindStoredAsync(HashOf(key), ct);
+        var hash = HashOf(key); // well under a microsecond; the caches never hold a key
+        if (_valid.TryGet(hash, out var valid) && valid.Until > now) return Checked(valid.Record, now);
+        if (_unknown.TryGet(hash, out var unknownUntil) && unknownUntil > now) return default;
+        var record = await FindStoredAsync(hash, ct);
         if (record is { RevokedAt: null })
         {
-            Remember(key, record);
-            return record;
+            Remember(hash, record);
+            return Checked(record, now);
         }
-        _valid.Remove(key);
-        _unknown.Set(key, now + UnknownFor);
-        return null;
+        _valid.Remove(hash);
+        _unknown.Set(hash, now + UnknownFor);
+        return default;
     }
+
+    private static KeyCheck Checked(ApiKeyRecord record, DateTimeOffset now) =>
+        record.IsExpiredAt(now) ? new KeyCheck(null, record.ExpiresAt) : new KeyCheck(record, null);
 
     /// <summary>
     /// The id of a key this node has found valid (even if its cache entry is due for a re-check), without touching the
     /// database: what rate limiting partitions by, before authentication. Null for keys not known here to be valid.
     /// </summary>
-    public string? KnownKeyId(string key) => _valid.TryPeek(key, out var entry) ? entry.Record.Id : null;
+    public string? KnownKeyId(string key) => _valid.TryPeek(HashOf(key), out var entry) ? entry.Record.Id : null;
 
-    private void Remember(string key, ApiKeyRecord record)
+    private void Remember(string hash, ApiKeyRecord record)
     {
-        _unknown.Remove(key);
-        _valid.Set(key, (record, clock.GetUtcNow() + CacheFor));
+        _unknown.Remove(hash);
+        _valid.Set(hash, (record, clock.GetUtcNow() + CacheFor));
     }
 
     private async Task<ApiKeyRecord?> FindStoredAsync(string hash, CancellationToken ct)

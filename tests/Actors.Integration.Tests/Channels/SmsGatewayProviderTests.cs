@@ -50,6 +50,9 @@ public sealed class SmsGatewayProviderTests : IAsyncLifetime
     }
 
     private static ServiceProvider Services(SmsSettings settings) => new ServiceCollection().AddLogging()
+        // The gateways of these tests listen on loopback.
+        .AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection([new(Actors.Channels.Delivery.OutboundAddressGuard.AllowSetting, "true")]).Build())
         .AddSingleton<IMessageRenderer>(TestRenderer.Fixed("Subject", "Your order has shipped: https://shop.example/o/42"))
         .AddSmsGateway(settings).BuildServiceProvider();
 

@@ -42,6 +42,8 @@ public class HostFixture : IAsyncLifetime
             "--Actors:Lifecycle:LapsedAfter=00:00:06",
             "--Actors:WakeUpPeriod=00:00:01",
             "--Actors:Api:RequestsPerSecondPerKey=100000",
+            // Webhook receivers, gateways and push services of tests listen on loopback.
+            "--Actors:Outbound:AllowPrivateNetworks=true",
             $"--ACTORS_BOOTSTRAP_ADMIN_KEY={AdminKey}",
             $"--ACTORS_BOOTSTRAP_MARKETING_KEY={MarketingKey}",
             $"--ACTORS_BOOTSTRAP_INGEST_KEY={IngestKey}",

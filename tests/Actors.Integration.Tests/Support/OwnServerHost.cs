@@ -22,6 +22,7 @@ public static class OwnServerHost
             $"--Actors:Silo:SiloPort={FreePorts.Next()}",
             $"--Actors:Silo:GatewayPort={FreePorts.Next()}",
             $"--ACTORS_BOOTSTRAP_ADMIN_KEY={adminKey}",
+            "--Actors:Outbound:AllowPrivateNetworks=true",
             "--Logging:LogLevel:Default=Warning",
         ], customize);
         await host.App.StartAsync();

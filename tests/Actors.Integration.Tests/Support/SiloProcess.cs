@@ -110,6 +110,7 @@ public sealed class SiloProcess : IAsyncDisposable
     [
         $"--ACTORS_BOOTSTRAP_ADMIN_KEY={HostFixture.AdminKey}", $"--ACTORS_BOOTSTRAP_MARKETING_KEY={HostFixture.MarketingKey}",
         $"--ACTORS_BOOTSTRAP_INGEST_KEY={HostFixture.IngestKey}", "--Actors:Api:RequestsPerSecondPerKey=100000",
+        "--Actors:Outbound:AllowPrivateNetworks=true", // receivers of tests listen on loopback
     ];
 
     /// <summary>A client of this host with one of the keys.</summary>
