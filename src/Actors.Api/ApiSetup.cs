@@ -67,6 +67,7 @@ public static class ApiSetup
         app.MapPushSubscriptionsApi();
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
+        app.MapKeysApi();
         return app;
     }
 }

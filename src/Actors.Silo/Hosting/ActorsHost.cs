@@ -1,4 +1,5 @@
 using Actors.Api;
+using Actors.Dashboard;
 using Actors.Storage.Postgres;
 
 namespace Actors.Silo.Hosting;
@@ -45,6 +46,7 @@ public sealed class ActorsHost : IAsyncDisposable
 
             var app = builder.Build();
             app.MapActorsApi();
+            app.MapActorsDashboard();
             return new ActorsHost(app, postgres);
         }
         catch
