@@ -25,13 +25,18 @@ public static class DashboardSetup
 
     public static IEndpointRouteBuilder MapActorsDashboard(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Path, () => Results.Redirect($"{Path}/")).ExcludeFromDescription();
         app.MapGet($"{Path}/{{**file}}", Serve).ExcludeFromDescription();
         return app;
     }
 
     private static async Task Serve(HttpContext http, string? file)
     {
+        // Relative URLs of the app resolve under /dashboard/ only.
+        if (!http.Request.Path.Value!.EndsWith('/') && string.IsNullOrEmpty(file))
+        {
+            http.Response.Redirect($"{Path}/");
+            return;
+        }
         var headers = http.Response.Headers;
         headers.ContentSecurityPolicy = ContentSecurityPolicy;
         headers.XFrameOptions = "DENY";

@@ -24,7 +24,7 @@ export function drillDown(container, title, path, { adapt = page => page, pageSi
   const readPage = async after => adapt(await api(path + (path.includes('?') ? '&' : '?') + query({ after, limit: pageSize }).slice(1)));
 
   const render = () => {
-    list.replaceChildren(
+    list.replaceChildren(...[
       h('p', { class: 'muted' }, total === null ? `${number(shown.length)} visitors` : `${number(shown.length)} of ${number(total)} visitors shown`),
       table([
         { title: 'Profile', value: v => h('code', { class: 'profile-id' }, v.profileId) },
@@ -32,7 +32,7 @@ export function drillDown(container, title, path, { adapt = page => page, pageSi
         { title: 'Email', value: v => v.email ?? '' },
         { title: 'Last seen', value: v => time(v.lastSeenAt) },
       ], shown, { empty: 'No visitors here.' }),
-      next ? h('button', { type: 'button', class: 'secondary', onclick: more }, 'More') : null);
+      next ? h('button', { type: 'button', class: 'secondary', onclick: more }, 'More') : null].filter(Boolean));
   };
   const more = async () => {
     try {

@@ -20,10 +20,10 @@ export async function render(view, { id }) {
     try {
       const page = await api(`/v1/users/${visitor}/events${query({ from, limit: 100 })}`);
       shown.push(...page.items);
-      rows.replaceChildren(table([
+      rows.replaceChildren(...[table([
         { title: 'Version', num: true, value: e => e.version }, { title: 'Event time', value: e => time(e.eventTime) },
-        { title: 'Type', value: e => e.type }, { title: 'Data', value: e => h('code', {}, JSON.stringify(e.data)) },
-      ], shown, { empty: 'No events.' }), page.next ? h('button', { type: 'button', class: 'secondary', onclick: () => more(page.next) }, 'More') : null);
+        { title: 'Type', value: e => e.type }, { title: 'Data', value: e => h('code', {}, JSON.stringify(details(e.data))) },
+      ], shown, { empty: 'No events.' }), page.next ? h('button', { type: 'button', class: 'secondary', onclick: () => more(page.next) }, 'More') : null].filter(Boolean));
     } catch (error) { rows.replaceChildren(errorBox(error)); }
   };
 
@@ -67,4 +67,10 @@ export async function render(view, { id }) {
     { title: 'Journey / step', value: e => `${e.data.journeyId} / ${e.data.stepId}` }, { title: 'Channel', value: e => e.data.channel },
     { title: 'Template', value: e => e.data.template }, { title: 'Outcome', value: e => e.data.outcome }, { title: 'Why', value: e => e.data.reason },
   ], page.items, { empty: 'No message was decided for this visitor.' }))).catch(error => decisions.append(errorBox(error)));
+}
+
+// The event's own fields; its type, id and times are in the other columns.
+function details(data) {
+  const { $type, messageId, eventTime, receivedTime, ...rest } = data ?? {};
+  return rest;
 }

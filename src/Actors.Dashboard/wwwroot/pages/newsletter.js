@@ -19,8 +19,8 @@ export async function render(view, { params }) {
   const drill = h('div', {});
   const cells = report.heatmap ?? [];
   const max = Math.max(1, ...cells.map(c => c.unsubscribed));
+  if (report.alarm) view.append(h('div', { class: 'error', role: 'alert', id: 'unsubscribe-alarm' }, 'Unsubscriptions outpaced subscriptions over the last 7 days.'));
   view.append(
-    report.alarm ? h('div', { class: 'error', role: 'alert', id: 'unsubscribe-alarm' }, 'Unsubscriptions outpaced subscriptions over the last 7 days.') : null,
     h('section', { class: 'card' }, h('h2', {}, 'Subscribed and unsubscribed by day'),
       chart('newsletter-days', {
         tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 50, right: 20, top: 40, bottom: 30 },

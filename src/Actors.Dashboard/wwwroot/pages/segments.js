@@ -36,11 +36,11 @@ async function one(view, id) {
     }));
   }
 
-  view.append(h('section', { class: 'card' }, h('h2', {}, 'Size over time'),
+  view.append(h('section', { class: 'card' }, h('h2', {}, 'Size over time (the last point is now)'),
     chart('segment-trend', {
       tooltip: { trigger: 'axis' }, grid: { left: 50, right: 20, top: 20, bottom: 30 },
       xAxis: { type: 'time' }, yAxis: { type: 'value', minInterval: 1 },
-      series: [{ type: 'line', step: 'end', name: 'Members', data: history.map(p => [p.at, p.members]) }],
+      series: [{ type: 'line', step: 'end', name: 'Members', data: [...history.map(p => [p.at, p.members]), [new Date().toISOString(), segment.members]] }],
     })));
 
   const flows = h('section', { class: 'card' }, h('h2', {}, 'Entered and left by day'));
