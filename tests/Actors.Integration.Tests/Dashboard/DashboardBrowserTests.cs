@@ -76,6 +76,8 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
             """);
         Wait(() => Browser.Url.EndsWith($"#/segments/{segment}", StringComparison.Ordinal), "the bar did not open its segment");
         AssertDrawn("segment-trend");
+        var backfill = Browser.WaitFor(By.CssSelector("[data-progress=Backfill]"));
+        Wait(() => backfill.GetAttribute("data-state") == "completed", $"the backfill's progress bar says {backfill.GetAttribute("data-state")}");
         var listed = ListedVisitors(expected.Count);
         Assert.Equal(expected.Order(), listed.Order());
         Screenshot("segment");
@@ -210,13 +212,17 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         var leavers = Enumerable.Range(0, 4).Select(i => $"dash-u-{run}-{i}").ToList();
-        var now = DateTimeOffset.UtcNow;
         foreach (var v in leavers)
         {
             await Track(v, "Newsletter Subscribed", new { source = "footer" });
             await Track(v, "Newsletter Unsubscribed", new { reason = "too many", source = "email" });
         }
-        var (weekday, hour) = (((int)now.DayOfWeek + 6) % 7, now.Hour);
+        // The cell of the first unsubscription's time (UTC weekday, Monday 0, and hour); the others are moments later.
+        var unsubscribed = (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{leavers[0]}/events?type=newsletter_unsubscribed&limit=1"))
+            .GetProperty("items")[0].GetProperty("eventTime").GetDateTimeOffset().ToUniversalTime();
+        var (weekday, hour) = (((int)unsubscribed.DayOfWeek + 6) % 7, unsubscribed.Hour);
+        leavers = [.. (await Task.WhenAll(leavers.Select(async v => (v, (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{v}/events?type=newsletter_unsubscribed&limit=1"))
+            .GetProperty("items")[0].GetProperty("eventTime").GetDateTimeOffset().ToUniversalTime().Hour)))).Where(x => x.Hour == hour).Select(x => x.v)];
         var path = $"/v1/reports/newsletter/unsubscribers?weekday={weekday}&hour={hour}";
         await Eventually(async () => ReportedIds(await AllPages(path)).IsSupersetOf(leavers), "the heatmap's cell never listed the unsubscribers");
 

@@ -43,6 +43,12 @@ public sealed partial class DashboardHttpTests(HostFixture host) : IClassFixture
         Assert.Equal(html, await deep.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/dashboard/pages/missing.js")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/dashboard/..%2FActors.Dashboard.csproj")).StatusCode);
+        foreach (var hostile in new[] { "/dashboard/%00", "/dashboard/a%5C..%5Cb.js", "/dashboard/%E0%A4%A.js", "/dashboard/" + new string('a', 4000) + ".js", "/dashboard/lib/", "/dashboard//etc/passwd" })
+        {
+            var response = await anonymous.GetAsync(hostile);
+            Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NotFound or HttpStatusCode.BadRequest, $"{hostile}: {(int)response.StatusCode}");
+            if (response.StatusCode == HttpStatusCode.OK) Assert.Equal(html, await response.Content.ReadAsStringAsync()); // only ever the app itself
+        }
         var bare = await new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.BaseAddress }.GetAsync("/dashboard");
         Assert.Equal("/dashboard/", bare.Headers.Location?.ToString());
     }

@@ -31,7 +31,7 @@ export async function render(view, { params }) {
     h('section', { class: 'card' }, h('h2', {}, 'When visitors unsubscribe (UTC; click a cell)'),
       chart('unsubscribe-heatmap', {
         tooltip: { position: 'top', formatter: p => `${weekdays[p.value[1]]} ${hours[p.value[0]]}:00 — ${number(p.value[2])} unsubscribed` },
-        grid: { left: 50, right: 20, top: 10, bottom: 70 },
+        grid: { left: 50, right: 20, top: 10, bottom: 90 },
         xAxis: { type: 'category', data: hours, splitArea: { show: true } },
         yAxis: { type: 'category', data: weekdays, inverse: true, splitArea: { show: true } },
         visualMap: { min: 0, max, calculable: true, orient: 'horizontal', left: 'center', bottom: 0 },

@@ -21,8 +21,8 @@ export async function render(view) {
     h('section', { class: 'card' }, h('h2', {}, 'Recency × frequency (click a cell)'),
       chart('rfm-grid', {
         tooltip: { formatter: p => { const c = byCell.get(`${p.value[0] + 1}/${p.value[1] + 1}`); return `R${c?.recency} F${c?.frequency}: ${number(c?.visitors)} visitors, ${number(c?.monetary)} spent`; } },
-        grid: { left: 60, right: 20, top: 10, bottom: 80 },
-        xAxis: { type: 'category', name: 'Recency', nameLocation: 'middle', nameGap: 25, data: scores },
+        grid: { left: 60, right: 20, top: 10, bottom: 110 },
+        xAxis: { type: 'category', name: 'Recency', nameLocation: 'middle', nameGap: 28, data: scores },
         yAxis: { type: 'category', name: 'Frequency', nameLocation: 'middle', nameGap: 35, data: scores },
         visualMap: { min: 0, max: Math.max(1, ...cells.map(c => c.visitors)), calculable: true, orient: 'horizontal', left: 'center', bottom: 0 },
         series: [{ type: 'heatmap', data: cells.map(c => [c.recency - 1, c.frequency - 1, c.visitors]), label: { show: true } }],
