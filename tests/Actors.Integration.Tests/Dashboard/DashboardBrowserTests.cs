@@ -182,15 +182,17 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         }, "the RFM report never counted the imported customers");
         var cell = (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/rfm")).GetProperty("cells").EnumerateArray()
             .Where(c => c.GetProperty("visitors").GetInt32() > 0).MaxBy(c => c.GetProperty("visitors").GetInt32());
-        var (recency, frequency) = (cell.GetProperty("recency").GetInt32(), cell.GetProperty("frequency").GetInt32());
         var journey = await CreateJourney($"RFM {run}");
+        var (recency, frequency) = (cell.GetProperty("recency").GetInt32(), cell.GetProperty("frequency").GetInt32());
 
         SignIn(HostFixture.MarketingKey);
         Go("#/rfm");
         AssertDrawn("rfm-grid");
         Screenshot("rfm");
         ClickChart("rfm-grid", $"return chart.convertToPixel({{ seriesIndex: 0 }}, [{recency - 1}, {frequency - 1}]);");
-        var expected = ReportedIds(await AllPages($"/v1/reports/rfm/visitors?recency={recency}&frequency={frequency}"));
+        // The cell as the page's grid scored it (its asOf), which the page passes on to the drill-down.
+        var asOf = (string)Js("return document.querySelector('[data-chart=\"rfm-grid\"]').dataset.asOf")!;
+        var expected = ReportedIds(await AllPages($"/v1/reports/rfm/visitors?recency={recency}&frequency={frequency}&asOf={Uri.EscapeDataString(asOf)}"));
         Assert.NotEmpty(expected);
         Browser.WaitFor(By.CssSelector("[data-drill]"));
         while (Browser.FindElements(By.CssSelector("[data-drill] button.secondary")).FirstOrDefault() is { } more) { more.Click(); Thread.Sleep(300); }
