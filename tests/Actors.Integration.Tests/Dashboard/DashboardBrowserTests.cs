@@ -92,6 +92,15 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
 
         await AssertEnteredExactly(journey, expected, outsiders);
 
+        // "Trigger a journey for this segment": the whole segment, a new passage for each member, nobody else.
+        Choose("select[name=segment-journey]", journey);
+        Browser.FindElement(By.CssSelector("button[name=trigger-segment]")).Click();
+        var whole = Browser.WaitFor(By.CssSelector("#segment-trigger [data-progress]"));
+        Wait(() => whole.GetAttribute("data-state") != "running", "the segment trigger's progress bar never finished", TimeSpan.FromMinutes(2));
+        Assert.Equal("done", whole.GetAttribute("data-state"));
+        foreach (var member in expected) Assert.Equal(2, (await Entered(member, journey)).Count);
+        foreach (var outsider in outsiders) Assert.Empty(await Entered(outsider, journey));
+
         Go($"#/journeys/{journey}");
         AssertDrawn("journey-steps");
         Screenshot("journey");
@@ -263,6 +272,23 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         Go("#/messages");
         AssertDrawn("messages");
         Screenshot("messages");
+    }
+
+    [ChromiumFact]
+    [Trait("needs", "reports")]
+    public void A_rebuild_is_for_admins_and_its_progress_bar_runs_until_the_projections_are_back()
+    {
+        SignIn(HostFixture.MarketingKey);
+        Go("#/status");
+        Browser.WaitFor(By.CssSelector("#view table"));
+        Assert.Empty(Browser.FindElements(By.CssSelector("button[name=rebuild]")));
+
+        SignIn(HostFixture.AdminKey);
+        Go("#/status");
+        Browser.WaitFor(By.CssSelector("button[name=rebuild]")).Click();
+        var bar = Browser.WaitFor(By.CssSelector("[data-progress=Rebuild]"));
+        Wait(() => bar.GetAttribute("data-state") == "done", $"the rebuild's progress bar says {bar.GetAttribute("data-state")}", TimeSpan.FromMinutes(3));
+        Screenshot("status");
     }
 
     // —— the page ——

@@ -15,17 +15,32 @@ export async function render(view, { id }) {
         xAxis: { type: 'value' }, yAxis: { type: 'category', inverse: true, data: all.map(s => s.name) },
         series: [{ type: 'bar', data: all.map(s => ({ value: s.members, id: s.id })), label: { show: true, position: 'right' } }],
       }, { onClick: e => open(all[e.dataIndex]) }) : h('p', { class: 'muted' }, 'No segments yet.')),
+    trends(),
     h('section', { class: 'card' }, table([
       { title: 'Segment', value: s => s.name }, { title: 'Rule', value: s => s.description },
       { title: 'Members', num: true, value: s => s.members }, { title: 'Version', num: true, value: s => s.version },
     ], all, { onRowClick: open })));
 }
 
+/** Every segment's size over the last 30 days, with entries and exits (the segments report). */
+function trends() {
+  const box = h('section', { class: 'card' }, h('h2', {}, 'Sizes over the last 30 days'));
+  api('/v1/reports/segments').then(r => {
+    box.append(chart('segment-sizes-over-time', {
+      tooltip: { trigger: 'axis' }, legend: { top: 0, type: 'scroll' }, grid: { left: 50, right: 20, top: 40, bottom: 30 },
+      xAxis: { type: 'time' }, yAxis: { type: 'value', minInterval: 1 },
+      series: r.segments.map(s => ({ type: 'line', step: 'end', name: s.name, symbol: 'none', data: s.sizes.map(p => [p.at, p.size]) })),
+    }), table([{ title: 'Segment', value: s => s.name }, { title: 'Size', num: true, value: s => s.size },
+      { title: 'Entered', num: true, value: s => s.entered }, { title: 'Left', num: true, value: s => s.left }], r.segments));
+  }).catch(error => box.append(unavailable(error, 'The segments report')));
+  return box;
+}
+
 async function one(view, id) {
   const segment = await api(`/v1/segments/${encodeURIComponent(id)}`);
   const history = await api(`/v1/segments/${encodeURIComponent(id)}/history`);
   const members = h('div', {});
-  const actions = h('div', {});
+  const actions = h('div', { id: 'segment-trigger' });
   view.append(h('h1', {}, `Segment: ${segment.name}`),
     h('p', {}, segment.description, ' — ', h('strong', { id: 'segment-size' }, number(segment.members)), ' members'));
 
