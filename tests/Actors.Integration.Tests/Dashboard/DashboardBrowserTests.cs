@@ -107,6 +107,30 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
     }
 
     [ChromiumFact]
+    public async Task Names_from_the_api_are_shown_as_text_and_a_refused_action_shows_the_problem_naming_the_field()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var category = $"x{run}";
+        var name = $"<img src=x id=injected-{run}> {category}";
+        var segment = await CreateSegment(name, new { count = new { @event = "product_viewed", category, atLeast = 1, withinHours = 24 } });
+        await Track($"dash-h-{run}", "Product Viewed", new { product_id = "sku-4", category });
+        await Eventually(async () => (await SegmentMembers(segment)).Count == 1, "the segment never counted its member");
+
+        SignIn(HostFixture.MarketingKey);
+        Go($"#/segments/{segment}");
+        Assert.Contains(name, Browser.WaitFor(By.CssSelector("#view h1")).Text);
+        Assert.Empty(Browser.FindElements(By.Id($"injected-{run}")));
+        ListedVisitors(1);
+
+        var field = Browser.FindElement(By.CssSelector("[data-drill] input[name=segment-name]"));
+        field.Clear();
+        Browser.FindElement(By.CssSelector("[data-drill] button[name=save-segment]")).Click();
+        var problem = Browser.WaitFor(By.CssSelector("[data-drill] [role=alert]"));
+        Assert.Equal("400", problem.GetAttribute("data-status"));
+        Assert.Contains(Browser.FindElements(By.CssSelector("[data-drill] [role=alert] li code")), c => c.Text == "name");
+    }
+
+    [ChromiumFact]
     public async Task The_explorer_shows_an_admin_the_timeline_the_state_the_diff_and_why_a_message_was_not_sent()
     {
         var visitor = $"dash-x-{Guid.NewGuid():N}"[..20];
