@@ -15,9 +15,9 @@ public static class DashboardSetup
     public const string Path = "/dashboard";
 
     // Scripts only from this origin, none inline; the API only on this origin, so a key cannot leave it. ECharts places
-    // its tooltips with style attributes, hence inline styles (not scripts) are allowed.
+    // its tooltips with style attributes, hence those (not style elements, never scripts) are allowed.
     private const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+        "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
         "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     private static readonly ManifestEmbeddedFileProvider Files = new(typeof(DashboardSetup).Assembly, "wwwroot");

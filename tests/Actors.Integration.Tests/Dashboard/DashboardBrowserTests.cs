@@ -104,6 +104,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         Go($"#/journeys/{journey}");
         AssertDrawn("journey-steps");
         Screenshot("journey");
+        AssertNoPolicyViolations();
     }
 
     [ChromiumFact]
@@ -168,6 +169,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         Browser.FindElement(By.Name("show-diff")).Click();
         Wait(() => Browser.FindElements(By.CssSelector("code")).Any(c => c.Text.Contains("newsletterSubscriber")), "the diff never showed the subscription");
         Screenshot("explorer");
+        AssertNoPolicyViolations();
     }
 
     [ChromiumFact]
@@ -194,6 +196,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         var expected = ReportedIds(await AllPages("/v1/reports/funnel/visitors?stage=anonymous"));
         var listed = ListedVisitors(Math.Min(expected.Count, 50));
         Assert.Subset(expected, listed.ToHashSet());
+        AssertNoPolicyViolations();
     }
 
     [ChromiumFact]
@@ -243,6 +246,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
 
         var others = Enumerable.Range(0, 15).Select(i => $"user:dash-rfm-{run}-{i}").Where(id => !expected.Contains(id)).ToList();
         await AssertEnteredExactly(journey, expected, others);
+        AssertNoPolicyViolations();
     }
 
     [ChromiumFact]
@@ -300,6 +304,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         Go("#/messages");
         AssertDrawn("messages");
         Screenshot("messages");
+        AssertNoPolicyViolations();
     }
 
     [ChromiumFact]
@@ -317,6 +322,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         var bar = Browser.WaitFor(By.CssSelector("[data-progress=Rebuild]"));
         Wait(() => bar.GetAttribute("data-state") == "done", $"the rebuild's progress bar says {bar.GetAttribute("data-state")}", TimeSpan.FromMinutes(3));
         Screenshot("status");
+        AssertNoPolicyViolations();
     }
 
     // —— the page ——
@@ -334,6 +340,15 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         field.SendKeys(key);
         field.Submit();
         if (!expectRefusal) Wait(() => !string.IsNullOrEmpty(Browser.FindElement(By.Id("who")).GetAttribute("data-scope")), "sign-in did not finish");
+        // The pages change by hash from here on, so this listener hears every later refusal of the page's policy.
+        Js("window.policyViolations = []; document.addEventListener('securitypolicyviolation', e => window.policyViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));");
+    }
+
+    /// <summary>Nothing the pages did since sign-in was refused by the Content-Security-Policy.</summary>
+    private void AssertNoPolicyViolations()
+    {
+        var violations = ((IReadOnlyCollection<object>)Js("return window.policyViolations")!).Select(v => v.ToString()).ToList();
+        Assert.True(violations.Count == 0, "Content-Security-Policy violations: " + string.Join("; ", violations));
     }
 
     private void Go(string hash)
