@@ -137,20 +137,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         var visitor = $"dash-x-{Guid.NewGuid():N}"[..20];
         await Track(visitor, "Product Viewed", new { product_id = "sku-9", category = "shoes" });
         await Track(visitor, "Newsletter Subscribed", new { source = "footer" });
-        // A marketing email to a visitor who gave no address and no consent: the policy records why it is not sent.
-        const string template = "dashboard-email";
-        await TestTemplates.EnsureAsync(_marketing, template);
-        var journey = await CreateJourney("Email " + visitor, new { id = "send", send = new { channel = "email", template, kind = "marketing" } });
-        var trigger = await _marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = new[] { visitor } });
-        Assert.Equal(HttpStatusCode.Accepted, trigger.StatusCode);
-        JsonElement decision = default;
-        await Eventually(async () =>
-        {
-            var items = (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=message_decided&limit=10")).GetProperty("items");
-            if (items.GetArrayLength() == 0) return false;
-            decision = items[0];
-            return true;
-        }, "no message was decided");
+        var (journey, decision) = await SuppressedEmail(visitor);
         var (outcome, reason) = (decision.GetProperty("data").GetProperty("outcome").GetString()!, decision.GetProperty("data").GetProperty("reason").GetString()!);
         Assert.NotEqual("sent", outcome);
 
@@ -220,18 +207,23 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
             var cells = (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/rfm")).GetProperty("cells").EnumerateArray().ToList();
             return cells.Count == 25 && cells.Sum(c => c.GetProperty("visitors").GetInt32()) >= 15;
         }, "the RFM report never counted the imported customers");
-        var cell = (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/rfm")).GetProperty("cells").EnumerateArray()
-            .Where(c => c.GetProperty("visitors").GetInt32() > 0).MaxBy(c => c.GetProperty("visitors").GetInt32());
         var journey = await CreateJourney($"RFM {run}");
-        var (recency, frequency) = (cell.GetProperty("recency").GetInt32(), cell.GetProperty("frequency").GetInt32());
 
         SignIn(HostFixture.MarketingKey);
         Go("#/rfm");
         AssertDrawn("rfm-grid");
         Screenshot("rfm");
-        ClickChart("rfm-grid", $"return chart.convertToPixel({{ seriesIndex: 0 }}, [{recency - 1}, {frequency - 1}]);");
-        // The cell as the page's grid scored it (its asOf), which the page passes on to the drill-down.
-        var asOf = (string)Js("return document.querySelector('[data-chart=\"rfm-grid\"]').dataset.asOf")!;
+        // The fullest cell of the grid the page drew, and the instant it was scored at, which the page passes on to the
+        // drill-down (customers tied on a score boundary may move cells between two scorings).
+        var drawn = (IReadOnlyCollection<object>)Js("""
+            const el = document.querySelector('[data-chart="rfm-grid"]');
+            const cells = echarts.getInstanceByDom(el).getOption().series[0].data;
+            const fullest = cells.reduce((a, b) => b[2] > a[2] ? b : a);
+            return [fullest[0], fullest[1], el.dataset.asOf];
+            """)!;
+        var (x, y, asOf) = (Convert.ToInt32(drawn.ElementAt(0)), Convert.ToInt32(drawn.ElementAt(1)), (string)drawn.ElementAt(2));
+        var (recency, frequency) = (x + 1, y + 1);
+        ClickChart("rfm-grid", $"return chart.convertToPixel({{ seriesIndex: 0 }}, [{x}, {y}]);");
         var expected = ReportedIds(await AllPages($"/v1/reports/rfm/visitors?recency={recency}&frequency={frequency}&asOf={Uri.EscapeDataString(asOf)}"));
         Assert.True(expected.Count >= 5, $"the fullest cell holds {expected.Count} customers");
         Browser.WaitFor(By.CssSelector("[data-drill]"));
@@ -297,12 +289,17 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
             await Track($"dash-a-{run}-{i}", "Product Viewed", new { product_id = "sku-3", category = "hats" });
         await Eventually(async () => (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/anonymous")).GetProperty("groups").GetArrayLength() > 0,
             "the anonymous report never had a group");
+        var (journey, _) = await SuppressedEmail($"dash-m-{run}");
+        await Eventually(async () => (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/reports/messages?journey={journey}")).GetProperty("rows").GetArrayLength() > 0,
+            "the messages report never had the suppressed email");
         SignIn(HostFixture.MarketingKey);
         Go("#/anonymous");
         AssertDrawn("anonymous-map");
         Screenshot("anonymous");
         Go("#/messages");
         AssertDrawn("messages");
+        Wait(() => Browser.FindElements(By.CssSelector("#view table tbody tr")).Any(r => r.Text.Contains(journey) && r.Text.Contains("no_consent")),
+            "the channel report never showed the journey's suppressed email and its reason");
         Screenshot("messages");
         AssertNoPolicyViolations();
     }
@@ -463,6 +460,28 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         await Eventually(async () => (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/segments/{id}/backfill")).GetProperty("state").GetString() != "running",
             "the backfill did not finish");
         return id;
+    }
+
+    /// <summary>
+    /// A marketing email to a visitor who gave no address and no consent: the policy decides it and records why it is
+    /// not sent. Returns the journey and the stored decision.
+    /// </summary>
+    private async Task<(string Journey, JsonElement Decision)> SuppressedEmail(string visitor)
+    {
+        const string template = "dashboard-email";
+        await TestTemplates.EnsureAsync(_marketing, template);
+        var journey = await CreateJourney("Email " + visitor, new { id = "send", send = new { channel = "email", template, kind = "marketing" } });
+        var trigger = await _marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = new[] { visitor } });
+        Assert.Equal(HttpStatusCode.Accepted, trigger.StatusCode);
+        JsonElement decision = default;
+        await Eventually(async () =>
+        {
+            var items = (await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=message_decided&limit=10")).GetProperty("items");
+            if (items.GetArrayLength() == 0) return false;
+            decision = items[0];
+            return true;
+        }, "no message was decided");
+        return (journey, decision);
     }
 
     /// <summary>A published manual journey of one step (by default it sets an attribute, so a visitor's passage ends as they enter).</summary>
