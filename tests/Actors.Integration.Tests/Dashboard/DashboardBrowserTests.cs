@@ -289,7 +289,7 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
             await Track($"dash-a-{run}-{i}", "Product Viewed", new { product_id = "sku-3", category = "hats" });
         await Eventually(async () => (await _marketing.GetFromJsonAsync<JsonElement>("/v1/reports/anonymous")).GetProperty("groups").GetArrayLength() > 0,
             "the anonymous report never had a group");
-        var (journey, _) = await SuppressedEmail($"dash-m-{run}");
+        var (journey, _) = await SuppressedEmail($"dash-a-{run}-0");
         await Eventually(async () => (await _marketing.GetFromJsonAsync<JsonElement>($"/v1/reports/messages?journey={journey}")).GetProperty("rows").GetArrayLength() > 0,
             "the messages report never had the suppressed email");
         SignIn(HostFixture.MarketingKey);
