@@ -15,8 +15,8 @@ export async function render(view, { params }) {
   }
   const drill = h('div', {});
   const groups = report.groups ?? [];
-  const open = g => drillDown(drill, `from ${g.source}, interested in ${g.category}`,
-    `/v1/reports/anonymous/visitors${query({ source: g.source, category: g.category, from: params.from, to: params.to })}`);
+  const open = g => drillDown(drill, `from ${[g.source, g.medium, g.campaign].filter(Boolean).join(' / ')}, interested in ${g.category}`,
+    `/v1/reports/anonymous/visitors${query({ source: g.source, medium: g.medium, campaign: g.campaign, category: g.category })}`);
   const sources = new Map();
   for (const g of groups) {
     if (!sources.has(g.source)) sources.set(g.source, { name: g.source, children: [] });
