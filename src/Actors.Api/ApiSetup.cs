@@ -4,7 +4,9 @@ using Actors.Api.Health;
 using Actors.Api.Identity;
 using Actors.Api.Import;
 using Actors.Api.Replay;
+using Actors.Api.Reporting;
 using Actors.Api.Journeys;
+using Actors.Api.Privacy;
 using Actors.Api.Segments;
 using Actors.Api.Templates;
 using Actors.Api.Tracking;
@@ -38,6 +40,9 @@ public static class ApiSetup
         services.AddSingleton<TrackingGateway>();
         services.AddSingleton<ImportJobs>();
         services.AddSingleton(PreferenceCentreSettings.From(configuration));
+        services.AddSingleton<Actors.Storage.Privacy.PersonalDataStore>();
+        services.AddSingleton<Actors.Storage.Audit.AuditLog>();
+        services.AddSingleton<Actors.Grains.Privacy.PersonalData>();
         return services;
     }
 
@@ -68,6 +73,8 @@ public static class ApiSetup
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
         app.MapKeysApi();
+        app.MapPrivacyApi();
+        app.MapReportsApi();
         return app;
     }
 }

@@ -198,7 +198,7 @@ public static class JourneysScenario
     }
 
     /// <summary>20 triggers on the events <see cref="Payloads.DomainEvent"/> makes.</summary>
-    private static IEnumerable<(string Id, string Trigger)> CostTriggers()
+    internal static IEnumerable<(string Id, string Trigger)> CostTriggers()
     {
         var categories = Payloads.CategoryNames.Take(8).ToList();
         foreach (var category in categories)
@@ -225,7 +225,7 @@ public static class JourneysScenario
     }
 
     /// <summary>Each bench journey sends the template named as the journey: saved first, as journeys need their templates.</summary>
-    private static async Task CreateAndPublishAsync(HttpClient client, string id, string journey, CancellationToken ct)
+    internal static async Task CreateAndPublishAsync(HttpClient client, string id, string journey, CancellationToken ct)
     {
         await Send(client, HttpMethod.Put, $"/v1/templates/{id}",
             new { channel = "email", subject = "Your cart, {{ visitor.first_name | default: 'friend' }}", text = "{{ cart_count }} items are waiting." }, ct);

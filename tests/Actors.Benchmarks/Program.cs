@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Actors.Benchmarks;
 
+// dotnet run -c Release --project tests/Actors.Benchmarks -- soak [--minutes 10]   (see SoakCommand)
 // dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory,delivery]
 // Progress on stderr; the markdown table on stdout; JSON in artifacts/benchmarks/latest.json.
 var options = BenchOptions.Parse(args);
@@ -17,6 +18,13 @@ void Stop(PosixSignalContext context)
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 var ct = cancel.Token;
+
+// The soak (issue 16) is a separate command: a long run at half the maximum rate, not a scenario of the table.
+if (args is ["soak", ..])
+{
+    Environment.ExitCode = await SoakCommand.RunAsync(args, ct);
+    return;
+}
 
 #if DEBUG
 Progress.Line("warning: a Debug build; figures are only meaningful with -c Release");

@@ -118,7 +118,7 @@ public static class SegmentsScenario
     private sealed record Phase(int Segments, LoadResult Result, long SegmentEvents, long AllEvents, string Load);
 
     /// <summary>Creates the segments through the API, then waits until every backfill has completed.</summary>
-    private static async Task<TimeSpan> CreateAsync(HttpClient client, IEnumerable<(string Id, string Name, string Rule)> rules, BenchHost host, CancellationToken ct)
+    internal static async Task<TimeSpan> CreateAsync(HttpClient client, IEnumerable<(string Id, string Name, string Rule)> rules, BenchHost host, CancellationToken ct)
     {
         var started = Stopwatch.StartNew();
         var ids = new List<string>();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Actors.Api.Access;
+using Actors.Api.Privacy;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
 using Actors.Grains.Identity;
@@ -22,9 +23,9 @@ public static class ReplayApi
     public static IEndpointRouteBuilder MapReplayApi(this IEndpointRouteBuilder app)
     {
         var users = app.MapGroup("/v1/users/{id}").WithTags("Replay").RequireScope(ApiScope.Admin);
-        users.MapGet("/events", GetEvents).WithSummary("The visitor's events, paged; filter by type and stored time");
-        users.MapGet("/state", GetState).WithSummary("The profile exactly as it was at ?version=N or ?at=timestamp (now when neither)");
-        users.MapGet("/diff", GetDiff).WithSummary("What changed in the profile between ?from=A and ?to=B");
+        users.MapGet("/events", GetEvents).Audited("events").WithSummary("The visitor's events, paged; filter by type and stored time");
+        users.MapGet("/state", GetState).Audited("state").WithSummary("The profile exactly as it was at ?version=N or ?at=timestamp (now when neither)");
+        users.MapGet("/diff", GetDiff).Audited("diff").WithSummary("What changed in the profile between ?from=A and ?to=B");
         return app;
     }
 
@@ -69,7 +70,7 @@ public static class ReplayApi
         return TypedResults.Ok(new ProfileDiff(profileId, from, to, changes));
     }
 
-    private static EventItem ToItem(StoredEvent stored) => new(
+    internal static EventItem ToItem(StoredEvent stored) => new(
         stored.Version, stored.Type, stored.Event.MessageId, stored.Event.EventTime, stored.Event.ReceivedTime, stored.StoredAt,
         JsonSerializer.SerializeToElement(stored.Event, ApiJson.Options)); // as the base type, so "$type" names the event
 

@@ -34,6 +34,9 @@ public static class SegmentMapper
     /// <summary>The longest id we keep (anonymousId, userId, messageId, product and order ids ...).</summary>
     public const int MaxIdLength = 200;
 
+    /// <summary>Where a consent came from when the shop names no source: its tracking API.</summary>
+    public const string ConsentSource = "tracking_api";
+
     /// <summary>The currency of an order or refund that names none.</summary>
     public const string DefaultCurrency = "USD";
 
@@ -360,10 +363,13 @@ public static class SegmentMapper
                 {
                     var channel = Required(p, "channel", props, MaxIdLength, "Required: the channel consented to, e.g. \"email\".");
                     var purpose = Required(p, "purpose", props, MaxIdLength, "Required: the purpose consented to, e.g. \"marketing\".");
+                    // Where and under which wording: the shop's own names when it sends them, else the API it came through.
+                    var source = Text(p, "source", props, MaxIdLength) ?? ConsentSource;
+                    var wording = Text(p, "consentVersion", props, MaxIdLength) ?? Text(p, "consent_version", props, MaxIdLength);
                     if (channel is null || purpose is null) return null;
                     return known == Known.ConsentGiven
-                        ? new ConsentGiven(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt }
-                        : new ConsentWithdrawn(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
+                        ? new ConsentGiven(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Source = source, WordingVersion = wording }
+                        : new ConsentWithdrawn(channel, purpose) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Source = source, WordingVersion = wording };
                 }
                 default:
                     throw new InvalidOperationException($"Unhandled track event {known}.");
@@ -444,7 +450,27 @@ public static class SegmentMapper
             var category = Text(p, "category", props) ?? Text(message, "category", Scope.Root);
             var url = Text(p, "url", props);
             var referrer = Text(p, "referrer", props);
-            return new PageViewed(name, category, url, referrer) { MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt };
+            return new PageViewed(name, category, url, referrer)
+            {
+                MessageId = NextMessageId(), EventTime = EventTime, ReceivedTime = receivedAt, Campaign = CampaignOf(message),
+            };
+        }
+
+        /// <summary>
+        /// context.campaign's source, medium and name, for the first-touch report. Optional context: values that are not
+        /// text are ignored and long ones cut (a page view is not refused for its campaign tags).
+        /// </summary>
+        private static CampaignTags? CampaignOf(JsonElement message)
+        {
+            if (!message.TryGetProperty("context", out var context) || context.ValueKind != JsonValueKind.Object
+                || !context.TryGetProperty("campaign", out var campaign) || campaign.ValueKind != JsonValueKind.Object)
+                return null;
+            static string? Tag(JsonElement c, string name) =>
+                c.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString()!.Trim() is { Length: > 0 } t
+                    ? (t.Length <= Domain.Reporting.TrafficSource.MaxLength ? t : t[..Domain.Reporting.TrafficSource.MaxLength])
+                    : null;
+            var tags = new CampaignTags(Tag(campaign, "source"), Tag(campaign, "medium"), Tag(campaign, "name"));
+            return tags is { Source: null, Medium: null, Name: null } ? null : tags;
         }
 
         public VisitorEvent? Group(JsonElement message, JsonElement traits)

@@ -40,7 +40,7 @@ public sealed partial class EmailChannelProvider(
 
     private DeliveryResult Refused(OutboundMessage message, DeliveryResult result)
     {
-        LogRejected(message.MessageKey, result.Error);
+        LogRejected(message.MessageKey, Actors.Domain.Privacy.PersonalText.Redact(result.Error));
         return result;
     }
 

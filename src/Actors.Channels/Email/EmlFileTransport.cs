@@ -64,7 +64,7 @@ public sealed partial class EmlFileTransport : IEmailTransport
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
-            LogFailed(message.MessageKey, path, e.Message);
+            LogFailed(message.MessageKey, path, Actors.Domain.Privacy.PersonalText.Redact(e.Message));
             return DeliveryResult.Retry($"eml_write_failed: {e.Message}");
         }
         catch (OperationCanceledException)

@@ -73,7 +73,7 @@ public sealed partial class SmtpTransport : IEmailTransport, IDisposable
         catch (Exception e) when (IsTransient(e))
         {
             Drop(ref pooled);
-            LogTransient(message.MessageKey, e.GetType().Name, e.Message);
+            LogTransient(message.MessageKey, e.GetType().Name, Actors.Domain.Privacy.PersonalText.Redact(e.Message));
             return DeliveryResult.Retry($"smtp_unavailable: {e.GetType().Name}: {Trim(e.Message)}");
         }
         finally

@@ -54,7 +54,7 @@ public sealed partial class SmsGatewayProvider(
         }
         catch (HttpRequestException e)
         {
-            LogUnreachable(message.MessageKey, e.Message);
+            LogUnreachable(message.MessageKey, Actors.Domain.Privacy.PersonalText.Redact(e.Message));
             return DeliveryResult.Retry($"sms_gateway_unreachable: {e.HttpRequestError}");
         }
         catch (TaskCanceledException) when (!ct.IsCancellationRequested)

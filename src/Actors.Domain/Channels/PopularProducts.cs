@@ -1,7 +1,12 @@
 namespace Actors.Domain.Channels;
 
 /// <summary>A product and how popular it was over the window (views 1, cart adds 3, ordered lines 5).</summary>
-public sealed record PopularProduct(string Sku, string? Category, long Score);
+public sealed record PopularProduct(string Sku, string? Category, long Score)
+{
+    /// <summary>Of the score: product views and ordered lines counted (for the popular-products report).</summary>
+    public long Views { get; init; }
+    public long Orders { get; init; }
+}
 
 /// <summary>
 /// What is popular now, per category and overall, most popular first; each list holds at most the tally's top-K. An
@@ -55,6 +60,8 @@ public sealed class PopularityTally(OnSiteSettings settings)
     private sealed class Count(string? category)
     {
         public long Score;
+        public long Views;
+        public long Orders;
         public string? Category = category;
     }
 
@@ -89,6 +96,9 @@ public sealed class PopularityTally(OnSiteSettings settings)
             counts[sku] = count = new Count(category);
         }
         count.Score += weight;
+        // Each kind of event has its own weight, so the weight says which it was.
+        if (weight == ViewWeight) count.Views++;
+        else if (weight == OrderWeight) count.Orders++;
         if (category is not null) count.Category = category;
         _dirty.Add(key);
     }
@@ -140,14 +150,14 @@ public sealed class PopularityTally(OnSiteSettings settings)
 
     private static IReadOnlyList<PopularProduct> Top(IEnumerable<Dictionary<string, Count>> buckets, int k)
     {
-        var sums = new Dictionary<string, (long Score, string? Category)>(StringComparer.Ordinal);
+        var sums = new Dictionary<string, (long Score, long Views, long Orders, string? Category)>(StringComparer.Ordinal);
         foreach (var bucket in buckets)
             foreach (var (sku, count) in bucket)
             {
                 var had = sums.GetValueOrDefault(sku);
-                sums[sku] = (had.Score + count.Score, count.Category ?? had.Category);
+                sums[sku] = (had.Score + count.Score, had.Views + count.Views, had.Orders + count.Orders, count.Category ?? had.Category);
             }
         return [.. sums.OrderByDescending(s => s.Value.Score).ThenBy(s => s.Key, StringComparer.Ordinal).Take(k)
-            .Select(s => new PopularProduct(s.Key, s.Value.Category, s.Value.Score))];
+            .Select(s => new PopularProduct(s.Key, s.Value.Category, s.Value.Score) { Views = s.Value.Views, Orders = s.Value.Orders })];
     }
 }

@@ -109,8 +109,8 @@ public static class PreferenceChoices
             var wanted = form.ConsentChannels.Contains(channel, StringComparer.OrdinalIgnoreCase);
             if (wanted == HasConsent(profile, channel)) continue;
             events.Add(wanted
-                ? new ConsentGiven(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now }
-                : new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now });
+                ? new ConsentGiven(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = PreferenceCentreSource }
+                : new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = PreferenceCentreSource });
         }
         return new PreferenceOutcome(events);
     }
@@ -126,7 +126,7 @@ public static class PreferenceChoices
             events.Add(new NewsletterUnsubscribed(null, PreferenceCentreSource) { MessageId = idPrefix + ":newsletter", EventTime = now, ReceivedTime = now });
         foreach (var channel in Channels)
             if (HasConsent(profile, channel))
-                events.Add(new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now });
+                events.Add(new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = PreferenceCentreSource });
         return new PreferenceOutcome(events);
     }
 
@@ -134,7 +134,7 @@ public static class PreferenceChoices
     public static PreferenceOutcome Unsubscribe(string channel, DateTimeOffset now, string idPrefix) => new(
     [
         new NewsletterUnsubscribed(null, LandingSource) { MessageId = idPrefix + ":newsletter", EventTime = now, ReceivedTime = now },
-        new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now },
+        new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = LandingSource },
     ]);
 
     /// <summary>
@@ -151,7 +151,7 @@ public static class PreferenceChoices
         if (!profile.NewsletterSubscriber && profile.NewsletterChangedAt is not null)
             events.Add(new NewsletterSubscribed(LandingSource) { MessageId = idPrefix + ":newsletter", EventTime = now, ReceivedTime = now });
         if (Withdrew(profile, channel))
-            events.Add(new ConsentGiven(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now });
+            events.Add(new ConsentGiven(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = LandingSource });
         return new PreferenceOutcome(events);
     }
 
@@ -163,7 +163,7 @@ public static class PreferenceChoices
     {
         var events = new List<VisitorEvent>();
         if (!Withdrew(profile, channel))
-            events.Add(new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now });
+            events.Add(new ConsentWithdrawn(channel, Marketing) { MessageId = $"{idPrefix}:consent:{channel}", EventTime = now, ReceivedTime = now, Source = OneClickSource });
         if (channel == "email" && profile.NewsletterSubscriber)
             events.Add(new NewsletterUnsubscribed(null, OneClickSource) { MessageId = idPrefix + ":newsletter", EventTime = now, ReceivedTime = now });
         return new PreferenceOutcome(events);

@@ -265,6 +265,7 @@ public sealed class VisitorProfile
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents[key] = e.EventTime;
                 _withdrawn?.Remove(key);
+                (ConsentRecords ??= new(StringComparer.Ordinal))[key] = new ConsentRecord("given", e.EventTime, c.Source, c.WordingVersion);
                 break;
             }
             case ConsentWithdrawn c:
@@ -272,6 +273,7 @@ public sealed class VisitorProfile
                 var key = ConsentKey(c.Channel, c.Purpose);
                 Consents.Remove(key);
                 (_withdrawn ??= new(StringComparer.Ordinal))[key] = e.EventTime;
+                (ConsentRecords ??= new(StringComparer.Ordinal))[key] = new ConsentRecord("withdrawn", e.EventTime, c.Source, c.WordingVersion);
                 break;
             }
             case AttributesUpdated a:
@@ -371,7 +373,53 @@ public sealed class VisitorProfile
             case SegmentLeft s:
                 Segments.Remove(s.SegmentId);
                 break;
+            case ProfileErased:
+                Forget();
+                ErasedAtVersion = Version;
+                break;
         }
+    }
+
+    /// <summary>The latest consent record per "channel:purpose": given or withdrawn, when, where, which wording.</summary>
+    [JsonInclude, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, ConsentRecord>? ConsentRecords { get; private set; }
+
+    /// <summary>The version of the last <see cref="ProfileErased"/>; null when never erased.</summary>
+    [JsonInclude, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] // not in the snapshots of profiles never erased
+    public long? ErasedAtVersion { get; private set; }
+
+    /// <summary>
+    /// Right to erasure: everything known about the person goes. Kept: the ids (profile, user) and where an ended
+    /// profile forwards, so later events still reach one profile, and the dedupe horizon (message ids, not data).
+    /// </summary>
+    private void Forget()
+    {
+        Stage = Stage.Anonymous;
+        LeadKind = null;
+        StageSince = null;
+        ActivityCount = 0;
+        ActivityCountAtStage = 0;
+        FirstSeen = null;
+        LastActivity = null;
+        NewestEventTime = null;
+        HasAccount = false;
+        IsNewsletterSubscriber = false;
+        NewsletterChangedAt = null;
+        Attributes = new(StringComparer.Ordinal);
+        Consents = new(StringComparer.Ordinal);
+        _withdrawn = null;
+        ConsentRecords = null;
+        Preferences = new();
+        Orders = new();
+        Cart = new();
+        Counters = new();
+        _journeys = null;
+        _messages = null;
+        _push = null;
+        _onSite = null;
+        _viewed = null;
+        Segments = new(StringComparer.Ordinal);
+        BouncedEmail = null;
     }
 
     private JourneyPosition Journey(string journeyId)

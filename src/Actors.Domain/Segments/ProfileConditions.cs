@@ -407,3 +407,34 @@ internal static class Text
         return sb.Append(window.InHours ? (window.Amount == 1 ? "hour" : "hours") : (window.Amount == 1 ? "day" : "days"));
     }
 }
+
+/// <summary>{"profiles":["user:a","anon:b"]}: the profile is one of a fixed list (a report's drill-down saved as a segment).</summary>
+internal sealed class ProfileIn(IReadOnlySet<string> ids) : Condition
+{
+    private const int Shown = 3;
+
+    public override bool Matches(VisitorProfile p, DateTimeOffset now, RfmThresholds? rfm) => ids.Contains(p.ProfileId);
+
+    public override void Describe(StringBuilder sb)
+    {
+        var sorted = ids.Order(StringComparer.Ordinal).ToList();
+        if (sorted.Count == 1) sb.Append("profile ").Append(sorted[0]);
+        else
+        {
+            sb.Append("one of ").Append(sorted.Count).Append(" listed profiles (").AppendJoin(", ", sorted.Take(Shown));
+            sb.Append(sorted.Count > Shown ? ", …)" : ")");
+        }
+    }
+
+    public override void Explain(StringBuilder sb, VisitorProfile p, DateTimeOffset now, RfmThresholds? rfm) =>
+        sb.Append(ids.Contains(p.ProfileId) ? "listed" : "not listed").Append(" by id (").Append(p.ProfileId).Append(')');
+
+    public override void Write(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("profiles");
+        foreach (var id in ids.Order(StringComparer.Ordinal)) w.WriteStringValue(id);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -68,11 +68,14 @@ public static class Rfm
     {
         var orders = profile.Orders;
         if (orders.Count == 0 || orders.LastAt is not { } last) return null;
-        return new RfmCell(
-            RecencyScore(RecencyDays(last, now), thresholds.RecencyDays),
-            MoreIsBetter(orders.Count, thresholds.Frequency),
-            MoreIsBetter(SafeMoney.Subtract(orders.Total, orders.Refunded), thresholds.Monetary));
+        return CellOf(last, orders.Count, SafeMoney.Subtract(orders.Total, orders.Refunded), thresholds, now);
     }
+
+    /// <summary>The cell of a customer known by their last order, order count and net spend (reports read these from the customer-value projection).</summary>
+    public static RfmCell CellOf(DateTimeOffset lastOrder, int orders, decimal netSpend, RfmThresholds thresholds, DateTimeOffset now) =>
+        new(RecencyScore(RecencyDays(lastOrder, now), thresholds.RecencyDays),
+            MoreIsBetter(orders, thresholds.Frequency),
+            MoreIsBetter(netSpend, thresholds.Monetary));
 
     internal static decimal RecencyDays(DateTimeOffset lastOrder, DateTimeOffset now) =>
         (decimal)(now.UtcTicks - lastOrder.UtcTicks) / TimeSpan.TicksPerDay;

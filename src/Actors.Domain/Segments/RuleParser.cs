@@ -23,6 +23,7 @@ namespace Actors.Domain.Segments;
 /// {"orders":{"atLeast":2,"atMost":5,"withinDays":30}}
 /// {"ordersTotal":{"atLeast":100,"atMost":1000,"withinDays":365}}
 /// {"rfm":{"recency":[4,5],"frequency":[3,4,5],"monetary":5}}  {"rfmCell":"555"} or {"rfmCell":["555","554"]}
+/// {"profiles":["user:a","anon:b"]}                           a fixed list of profile ids (a report's drill-down), at most 10,000
 /// </code>
 /// Every problem is collected (not only the first) with the path of the part at fault, e.g. "all[1].count.atLeast".
 /// </summary>
@@ -36,11 +37,15 @@ internal sealed class RuleParser
     public const int MaxWindowDays = 400;
     private const int MaxCount = 1_000_000;
     private const int MaxNoOrderDays = 3650;
+    /// <summary>A saved drill-down lists at most this many profiles; each id at most <see cref="MaxProfileIdLength"/> characters.</summary>
+    public const int MaxProfiles = 10_000;
+    public const int MaxProfileIdLength = 300;
 
     private static readonly string[] ConditionNames =
     [
         "all", "any", "not", "stage", "leadKind", "attribute", "consent", "topic", "contentType", "frequency", "paused",
         "newsletter", "count", "lastEvent", "noOrderForDays", "cartAbandoned", "orders", "ordersTotal", "rfm", "rfmCell",
+        "profiles",
     ];
 
     private static readonly Dictionary<string, Stage> Stages = Enum.GetValues<Stage>().ToDictionary(s => s.ToWire(), StringComparer.Ordinal);
@@ -124,10 +129,54 @@ internal sealed class RuleParser
             case "ordersTotal": return OrdersTotal(value, at);
             case "rfm": return RfmScores(value, at);
             case "rfmCell": return RfmCells(value, at);
+            case "profiles": return Profiles(value, at);
             default:
                 Error(at, "unknown condition; expected one of " + string.Join(", ", ConditionNames) + DidYouMean(name, ConditionNames));
                 return null;
         }
+    }
+
+    private Condition? Profiles(JsonElement value, string at)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            Error(at, "must be an array of profile ids, e.g. [\"user:42\",\"anon:7f3a\"]");
+            return null;
+        }
+        var count = value.GetArrayLength();
+        if (count == 0)
+        {
+            Error(at, "must list at least one profile id");
+            return null;
+        }
+        if (count > MaxProfiles)
+        {
+            Error(at, $"lists {count} profile ids; at most {MaxProfiles}");
+            return null;
+        }
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var ok = true;
+        var i = 0;
+        foreach (var v in value.EnumerateArray())
+        {
+            var path = Item(at, i++);
+            string? id;
+            try { id = v.ValueKind == JsonValueKind.String ? v.GetString() : null; }
+            catch (InvalidOperationException) { id = null; }
+            if (string.IsNullOrWhiteSpace(id))
+                Error(path, "must be a profile id such as \"user:42\"");
+            else if (id.Length > MaxProfileIdLength)
+                Error(path, $"must be at most {MaxProfileIdLength} characters");
+            else if (!StoredText.IsClean(id))
+                Error(path, "must not contain control characters");
+            else
+            {
+                ids.Add(id);
+                continue;
+            }
+            ok = false;
+        }
+        return ok ? new ProfileIn(ids) : null;
     }
 
     private bool CheckDepth(string at, int depth)

@@ -46,6 +46,7 @@ public static class EventNames
     public const string MessageDismissed = "message_dismissed";
     public const string PushSubscribed = "push_subscribed";
     public const string PushUnsubscribed = "push_unsubscribed";
+    public const string ProfileErased = "profile_erased";
 
     private static readonly Dictionary<Type, string> ByType = new()
     {
@@ -92,6 +93,7 @@ public static class EventNames
         [typeof(MessageDismissed)] = MessageDismissed,
         [typeof(PushSubscribed)] = PushSubscribed,
         [typeof(PushUnsubscribed)] = PushUnsubscribed,
+        [typeof(ProfileErased)] = ProfileErased,
     };
 
     public static IReadOnlyCollection<Type> EventTypes => ByType.Keys;

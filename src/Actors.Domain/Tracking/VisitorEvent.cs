@@ -52,6 +52,7 @@ namespace Actors.Domain.Tracking;
 [JsonDerivedType(typeof(MessageDismissed), EventNames.MessageDismissed)]
 [JsonDerivedType(typeof(PushSubscribed), EventNames.PushSubscribed)]
 [JsonDerivedType(typeof(PushUnsubscribed), EventNames.PushUnsubscribed)]
+[JsonDerivedType(typeof(ProfileErased), EventNames.ProfileErased)]
 public abstract record VisitorEvent
 {
     /// <summary>The client's idempotency key (Segment's messageId); derived events get one made from their cause.</summary>
@@ -75,10 +76,18 @@ public abstract record VisitorEvent
     public bool IsDerived => this is StageChanged or ProfilesMerged or MergedInto or SegmentEntered or SegmentLeft
         or DeviceLinked or DeviceUnlinked or ForwardingChanged or ProfilesUnmerged or MergeUndone
         or JourneyEntered or JourneyStepTaken or MessageDecided or JourneyGoalReached or JourneyExited or JourneyVersionChanged
-        or MessageSent or MessageDelivered or MessageBounced or MessageFailed;
+        or MessageSent or MessageDelivered or MessageBounced or MessageFailed or ProfileErased;
 }
 
-public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent;
+public sealed record PageViewed(string? Name, string? Category, string? Url, string? Referrer) : VisitorEvent
+{
+    /// <summary>The message's context.campaign (UTM tags an SDK read from the landing URL), when it had one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CampaignTags? Campaign { get; init; }
+}
+
+/// <summary>UTM tags: utm_source, utm_medium, utm_campaign (Segment's context.campaign source, medium, name).</summary>
+public sealed record CampaignTags(string? Source, string? Medium, string? Name);
 
 public sealed record ProductViewed(string Sku, string? Category, string? Brand, decimal? Price) : VisitorEvent;
 
@@ -120,9 +129,26 @@ public sealed record PreferencesUpdated(
     DateTimeOffset? PausedUntil,
     bool ClearPause) : VisitorEvent;
 
-public sealed record ConsentGiven(string Channel, string Purpose) : VisitorEvent;
+/// <summary>Consent given, with where it was given and which wording the visitor saw (both null in events stored before they were kept).</summary>
+public sealed record ConsentGiven(string Channel, string Purpose) : VisitorEvent
+{
+    /// <summary>Where: "tracking_api" (or the source the shop sent), "preference_centre", "unsubscribe_landing", "one_click".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
 
-public sealed record ConsentWithdrawn(string Channel, string Purpose) : VisitorEvent;
+    /// <summary>The version of the consent text the visitor agreed to (the shop's "consentVersion").</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WordingVersion { get; init; }
+}
+
+public sealed record ConsentWithdrawn(string Channel, string Purpose) : VisitorEvent
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WordingVersion { get; init; }
+}
 
 /// <summary>CRM or offline data about the visitor. A null value removes the attribute.</summary>
 public sealed record AttributesUpdated(IReadOnlyDictionary<string, string?> Attributes, string Source) : VisitorEvent;
@@ -268,3 +294,10 @@ public sealed record PushSubscribed(string Endpoint, string P256dh, string Auth)
 
 /// <summary>The subscription ended: the visitor turned it off, or the push service answered 404/410 Gone.</summary>
 public sealed record PushUnsubscribed(string Endpoint, string Reason) : VisitorEvent;
+
+/// <summary>
+/// Derived: the person's data was erased (right to erasure). Everything before this event no longer counts: the profile
+/// starts again empty from here, keeping only its id (and user id) so identity and later events still route. The events
+/// before it are masked in place, so their count and types (what reports read) stay.
+/// </summary>
+public sealed record ProfileErased(string Actor) : VisitorEvent;

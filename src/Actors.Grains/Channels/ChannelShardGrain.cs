@@ -175,7 +175,7 @@ public sealed partial class ChannelShardGrain(
                 var wait = result.RetryAfter ?? Backoff(entry.Attempts);
                 await outbox.RetryLaterAsync(m.MessageKey, result.Error ?? "retry", clock.GetUtcNow() + wait, CancellationToken.None);
                 Interlocked.Increment(ref _retried);
-                LogRetry(m.MessageKey, _channel, entry.Attempts, wait, result.Error);
+                LogRetry(m.MessageKey, _channel, entry.Attempts, wait, Actors.Domain.Privacy.PersonalText.Redact(result.Error));
                 return null;
         }
     }
@@ -211,7 +211,7 @@ public sealed partial class ChannelShardGrain(
             : await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct);
         if (!finished) return null;
         Interlocked.Increment(ref _failed);
-        LogFailed(m.MessageKey, _channel, error);
+        LogFailed(m.MessageKey, _channel, Actors.Domain.Privacy.PersonalText.Redact(error));
         return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, bounced ? "bounced" : "failed", null, error, entry.Attempts, m.JourneyId, m.StepId);
     }
 

@@ -93,6 +93,7 @@ public static class ActorsSilo
         services.AddMetrics();
         services.TryAddSingleton<ActorsMetrics>();
         services.AddActorsEventStore(connectionString, settings.EventStore);
+        if (settings.EventStore.RunProjections) services.AddHostedService<Reporting.ReportDaemonBeacon>();
         services.AddSingleton<VisitorDirectory>();
         services.AddSingleton(settings.Segments);
         services.AddSingleton(settings.Messages);

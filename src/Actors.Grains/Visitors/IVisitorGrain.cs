@@ -63,6 +63,13 @@ public interface IVisitorGrain : IGrainWithStringKey
     /// </summary>
     Task<string> RecordOnSite(string messageKey, bool dismissed);
 
+    /// <summary>
+    /// Right to erasure, for this stream itself (no forwarding): leaves segments and journeys, appends
+    /// <see cref="ProfileErased"/>, overwrites the snapshot with the empty profile and deactivates, so nothing of the
+    /// person stays in memory. Returns the stream's version after it. Idempotent.
+    /// </summary>
+    Task<long> Erase(string actor);
+
     /// <summary>Takes in another profile's history up to its <paramref name="sourceVersion"/>. Idempotent per source version.</summary>
     Task Absorb(string sourceProfileId, Immutable<IReadOnlyList<CarriedEvent>> history, long sourceVersion, string? actor, string? reason);
 }

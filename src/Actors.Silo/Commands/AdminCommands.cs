@@ -2,6 +2,8 @@ using Actors.Api.Replay;
 using Actors.Grains.Hosting;
 using Actors.Silo.Hosting;
 using Actors.Storage.Access;
+using Actors.Storage.Reporting;
+using Marten;
 using Actors.Storage.Streams;
 
 namespace Actors.Silo.Commands;
@@ -13,11 +15,13 @@ namespace Actors.Silo.Commands;
 ///   keys origins &lt;id&gt; [ORIGIN]...           the web origins whose pages may use the key (none: browsers refused)
 ///   keys revoke &lt;id&gt;
 ///   keys list
+///   reports rebuild                     every reporting projection from the event log, with progress (host stopped,
+///                                       or use POST /v1/reports/rebuild on the node that runs them)
 /// When the host is running, they use its embedded server; otherwise they start it for the command.
 /// </summary>
 public static class AdminCommands
 {
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "replay" or "keys";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "replay" or "keys" or "reports";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -33,7 +37,9 @@ public static class AdminCommands
         await using var postgres = await builder.AddActorsDatabaseAsync(ownAdoptedServer: false);
         var settings = builder.Configuration.GetSection("Actors").Get<ActorsSettings>() ?? new ActorsSettings();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddActorsEventStore(builder.Configuration.GetConnectionString(DatabaseSetup.ConnectionStringName)!, settings.EventStore);
+        // A command never runs the reporting daemon in the background: "reports rebuild" drives its own.
+        builder.Services.AddActorsEventStore(builder.Configuration.GetConnectionString(DatabaseSetup.ConnectionStringName)!,
+            settings.EventStore with { RunProjections = false });
         using var host = builder.Build();
         await host.StartAsync();
         try
@@ -41,6 +47,7 @@ public static class AdminCommands
             return args[0] switch
             {
                 "replay" => await ReplayAsync(args, host.Services),
+                "reports" => await ReportsAsync(args, host.Services),
                 _ => await KeysAsync(args, host.Services),
             };
         }
@@ -61,6 +68,19 @@ public static class AdminCommands
             ? args[1] : throw new ArgumentException("usage: replay <profileId> [--version N]");
         long? version = Option(args, "--version") is { } v ? long.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
         Console.WriteLine(await ReplayApi.DescribeAsync(profileId, version, services.GetRequiredService<ProfileHistory>(), services.GetRequiredService<IVisitorStreams>()));
+        return 0;
+    }
+
+    private static async Task<int> ReportsAsync(string[] args, IServiceProvider services)
+    {
+        if (args.Length < 2 || args[1] != "rebuild") throw new ArgumentException("usage: reports rebuild");
+        var store = services.GetRequiredService<IDocumentStore>();
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        var started = DateTime.UtcNow;
+        await ReportProjections.RebuildAsync(store, daemon,
+            (name, position, high) => Console.WriteLine($"{name}: {position} of {high} events ({(high <= 0 ? 100 : 100.0 * position / high):0}%)"),
+            TimeSpan.FromHours(2), name => Console.WriteLine($"{name}: rebuilding"), CancellationToken.None);
+        Console.WriteLine($"rebuilt {ReportProjections.Names.Count} projections in {(DateTime.UtcNow - started).TotalSeconds:0.0} s");
         return 0;
     }
 

@@ -45,8 +45,10 @@ public sealed class ActorsHost : IAsyncDisposable
             customize?.Invoke(builder);
 
             var app = builder.Build();
+            app.UseClusterDashboardChallenge();
             app.MapActorsApi();
             app.MapActorsDashboard();
+            app.MapClusterDashboard();
             return new ActorsHost(app, postgres);
         }
         catch

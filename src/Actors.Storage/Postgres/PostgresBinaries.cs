@@ -28,4 +28,21 @@ public static class PostgresBinaries
     }
 
     public static string Find() => TryFind() ?? throw new InvalidOperationException(InstallHint);
+
+    /// <summary>
+    /// A client program (pg_dump, pg_restore) of the same installation as the server programs: beside the real pg_ctl
+    /// (Debian links /usr/local/bin/pg_ctl to /usr/lib/postgresql/N/bin), so its version matches the server's.
+    /// </summary>
+    public static string FindTool(string name)
+    {
+        var serverDir = Find();
+        var pgCtl = new FileInfo(Path.Combine(serverDir, "pg_ctl"));
+        var realDir = pgCtl.ResolveLinkTarget(returnFinalTarget: true) is { } target ? Path.GetDirectoryName(target.FullName)! : serverDir;
+        foreach (var dir in new[] { realDir, serverDir })
+        {
+            var path = Path.Combine(dir, name);
+            if (File.Exists(path)) return path;
+        }
+        throw new InvalidOperationException($"{name} was not found beside the PostgreSQL server programs in {realDir}.");
+    }
 }

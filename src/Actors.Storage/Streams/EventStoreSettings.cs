@@ -19,4 +19,10 @@ public sealed record EventStoreSettings
     /// Retry-After) instead of queueing without end while the database is slow or away.
     /// </summary>
     public int MaxPendingAppends { get; init; } = 10_000;
+
+    /// <summary>
+    /// This node runs Marten's async daemon (Solo) for the reporting projections. Exactly one node of a cluster may:
+    /// default true for the single node; a cluster's configuration sets it on one (README "Reports").
+    /// </summary>
+    public bool RunProjections { get; init; } = true;
 }

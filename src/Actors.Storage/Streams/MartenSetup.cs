@@ -3,10 +3,12 @@ using Actors.Storage.Access;
 using Actors.Storage.Channels;
 using Npgsql;
 using Actors.Storage.Journeys;
+using Actors.Storage.Reporting;
 using Actors.Storage.Segments;
 using Actors.Storage.Templates;
 using JasperFx;
 using JasperFx.Events;
+using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,9 +23,12 @@ public static class MartenSetup
     {
         settings ??= new EventStoreSettings();
         services.AddSingleton(settings);
-        services.AddMarten(options => Configure(options, connectionString, settings))
+        var marten = services.AddMarten(options => Configure(options, connectionString, settings))
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup();
+        if (settings.RunProjections) marten.AddAsyncDaemon(DaemonMode.Solo);
+        services.AddSingleton<ReportReader>();
+        services.AddSingleton<ReportRebuilds>();
         services.AddSingleton<MartenVisitorStreams>();
         // Its own pool, as the outbox's: activations' lookups must not wait behind the append batcher's connections.
         services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(connectionString), settings.Schema,
@@ -62,6 +67,7 @@ public static class MartenSetup
         options.Schema.For<WebhookDelivery>().Index(d => d.Status).UseOptimisticConcurrency(true);
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
+        ReportProjections.Register(options);
         options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         options.DisableNpgsqlLogging = true;

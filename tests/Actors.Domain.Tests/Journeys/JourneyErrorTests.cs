@@ -115,7 +115,7 @@ public class JourneyErrorTests
 
         // branch and split
         { With("""{"id":"s0","branch":{"arms":[{"name":"vip","rule":{"cout":{}}}]}}"""), "steps[0].branch.arms[0].rule.cout",
-            "unknown condition; expected one of all, any, not, stage, leadKind, attribute, consent, topic, contentType, frequency, paused, newsletter, count, lastEvent, noOrderForDays, cartAbandoned, orders, ordersTotal, rfm, rfmCell; did you mean count?" },
+            "unknown condition; expected one of all, any, not, stage, leadKind, attribute, consent, topic, contentType, frequency, paused, newsletter, count, lastEvent, noOrderForDays, cartAbandoned, orders, ordersTotal, rfm, rfmCell, profiles; did you mean count?" },
         { With("""{"id":"s0","branch":{"arms":[{"name":"vip","rule":{"newsletter":true}},{"name":"vip","rule":{"paused":true}}]}}"""), "steps[0].branch.arms[1].name",
             "duplicate arm name \"vip\": steps[0].branch.arms[0] has it too" },
         { With("""{"id":"s0","branch":{"arms":[]}}"""), "steps[0].branch.arms", "must be an array of 1 to 20 arms" },

@@ -54,7 +54,7 @@ public class RuleParsingTests
     [InlineData("""{"count":"product_viewed"}""", "count", "must be an object like {\"event\":\"product_viewed\",\"atLeast\":3,\"withinDays\":14}")]
     [InlineData("""{"any":[]}""", "any", "must list at least one condition")]
     [InlineData("""{"all":{"stage":"lead"}}""", "all", "must be an array of conditions")]
-    [InlineData("""{}""", "", "empty condition; expected one of all, any, not, stage, leadKind, attribute, consent, topic, contentType, frequency, paused, newsletter, count, lastEvent, noOrderForDays, cartAbandoned, orders, ordersTotal, rfm, rfmCell")]
+    [InlineData("""{}""", "", "empty condition; expected one of all, any, not, stage, leadKind, attribute, consent, topic, contentType, frequency, paused, newsletter, count, lastEvent, noOrderForDays, cartAbandoned, orders, ordersTotal, rfm, rfmCell, profiles")]
     [InlineData("""["stage"]""", "", "must be a condition object, e.g. {\"stage\":[\"lead\"]}")]
     [InlineData("""{"not":[{"stage":"lead"}]}""", "not", "must be a condition object, e.g. {\"stage\":[\"lead\"]}")]
     [InlineData("""{"stage":"lead","newsletter":true}""", "newsletter", "unexpected next to stage: an object holds one condition; combine several with all or any")]

@@ -47,7 +47,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             {
                 Lifecycle = new() { AtRiskAfter = TimeSpan.FromSeconds(2), LapsedAfter = TimeSpan.FromSeconds(4) },
                 WakeUpPeriod = TimeSpan.FromSeconds(1),
-                EventStore = new() { SnapshotEvery = 50 },
+                EventStore = new() { SnapshotEvery = 50, RunProjections = false }, // two silos: a Solo daemon on each would apply every event twice
             };
             var silo = new SiloSettings { Clustering = ClusteringMode.AdoNet, ConfigureEndpoints = false, MinimumReminderPeriod = TimeSpan.FromSeconds(1), ReminderRefreshPeriod = TimeSpan.FromSeconds(2) };
             siloBuilder.AddActors(siloBuilder.Configuration["Postgres"]!, settings, silo);

@@ -52,6 +52,8 @@ public sealed class SiloProcess : IAsyncDisposable
         start.ArgumentList.Add($"--urls={address}");
         start.ArgumentList.Add($"--Actors:Silo:SiloPort={FreePorts.Next()}");
         start.ArgumentList.Add($"--Actors:Silo:GatewayPort={FreePorts.Next()}");
+        // Several of these share one database: none runs the reporting daemon (Solo: one node only) unless told to.
+        start.ArgumentList.Add("--Actors:EventStore:RunProjections=false");
         foreach (var a in arguments) start.ArgumentList.Add(a);
         start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
         start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -80,6 +82,27 @@ public sealed class SiloProcess : IAsyncDisposable
             }
             await Task.Delay(250);
         }
+    }
+
+    /// <summary>A host command (backup, restore, keys…) run to its end: exit code and what it wrote.</summary>
+    public static async Task<(int ExitCode, string Output)> RunCommandAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(SiloAssembly())!,
+        };
+        start.ArgumentList.Add(SiloAssembly());
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("the command did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     /// <summary>Arguments that give a child host the same bootstrap keys as HostFixture, and no rate limit in the way.</summary>

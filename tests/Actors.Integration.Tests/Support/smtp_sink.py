@@ -1,7 +1,8 @@
 """A loopback SMTP server for tests (Debian's python3-aiosmtpd), driven by SmtpSink.cs.
 
 Accepted messages go into a Maildir, each prefixed with X-Sink-Envelope-From/X-Sink-Envelope-To headers. Recipients
-choose the server's answer by their local part: reject... gets 550 (mailbox unavailable), defer... gets 451 (try later).
+choose the server's answer by their local part: reject... gets 550 (mailbox unavailable), quote... gets 550 quoting the
+address (as many servers do), defer... gets 451 (try later).
 With --auth USER:PASSWORD the server requires that login (AUTH PLAIN/LOGIN, allowed without TLS on loopback).
 """
 import argparse
@@ -19,6 +20,8 @@ class Sink:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
+        if local.startswith("quote"):
+            return "550 5.1.1 <{}>: Recipient address rejected: User unknown".format(address)
         if local.startswith("reject"):
             return "550 5.1.1 Mailbox unavailable"
         if local.startswith("defer"):
