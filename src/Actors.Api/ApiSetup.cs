@@ -76,6 +76,7 @@ public static class ApiSetup
         app.MapPushSubscriptionsApi();
         app.MapDeliveryReceiptsApi();
         app.MapTemplatesApi();
+        app.MapKeysApi();
         app.MapPrivacyApi();
         app.MapReportsApi();
         return app;

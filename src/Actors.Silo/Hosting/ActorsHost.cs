@@ -1,4 +1,5 @@
 using Actors.Api;
+using Actors.Dashboard;
 using Actors.Storage.Postgres;
 
 namespace Actors.Silo.Hosting;
@@ -46,6 +47,7 @@ public sealed class ActorsHost : IAsyncDisposable
             var app = builder.Build();
             app.UseClusterDashboardChallenge();
             app.MapActorsApi();
+            app.MapActorsDashboard();
             app.MapClusterDashboard();
             return new ActorsHost(app, postgres);
         }
