@@ -10,6 +10,9 @@ public static class UtcDays
     /// <summary>Most days one report spans, so a hostile range cannot make an answer of millions of rows.</summary>
     public const int MaxSpan = 3_660;
 
+    /// <summary>Days a report may name: wide enough for any shop's history, narrow enough that a day's end and a default span never leave the calendar.</summary>
+    public static readonly DateOnly MinDay = new(1900, 1, 1), MaxDay = new(9998, 12, 31);
+
     public static DateOnly Of(DateTimeOffset at) => DateOnly.FromDateTime(at.UtcDateTime);
 
     public static string Format(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -29,11 +32,13 @@ public static class UtcDays
         if (!string.IsNullOrEmpty(to))
         {
             if (!TryParse(to, out var t)) return (null, "to", "must be a date as yyyy-MM-dd");
+            if (t < MinDay || t > MaxDay) return (null, "to", OutOfCalendar);
             end = t;
         }
         if (!string.IsNullOrEmpty(from))
         {
             if (!TryParse(from, out var f)) return (null, "from", "must be a date as yyyy-MM-dd");
+            if (f < MinDay || f > MaxDay) return (null, "from", OutOfCalendar);
             start = f;
         }
         var last = end ?? (start is { } s0 && s0 > Of(now) ? s0.AddDays(DefaultSpan - 1) : Of(now));
@@ -42,6 +47,8 @@ public static class UtcDays
         if (last.DayNumber - first.DayNumber + 1 > MaxSpan) return (null, "from", $"the range spans more than {MaxSpan} days");
         return (new DayRange(first, last), null, null);
     }
+
+    private static readonly string OutOfCalendar = $"must be a day from {Format(MinDay)} to {Format(MaxDay)}";
 
     private static bool TryParse(string text, out DateOnly day) =>
         DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
