@@ -10,9 +10,10 @@ namespace Actors.Channels.Delivery;
 /// private (RFC 1918, ULA), link-local (with the cloud metadata service at 169.254.169.254 and fd00:ec2::254),
 /// carrier-grade NAT, "this network", multicast and IPv4-mapped IPv6 forms of all of these are refused. Checked when a
 /// URL is saved (an address written in the URL) and again at connect time, on the addresses the name resolves to then,
-/// so a name that resolves elsewhere later (DNS rebinding) is refused too. Redirects are never followed.
+/// so a name that resolves elsewhere later (DNS rebinding) is refused too. Redirects are never followed. Web push uses
+/// the same classification and connect step under its own allowance (<paramref name="allowSetting"/>).
 /// </summary>
-public sealed class OutboundAddressGuard(bool allowPrivateNetworks)
+public sealed class OutboundAddressGuard(bool allowPrivateNetworks, string allowSetting = OutboundAddressGuard.AllowSetting)
 {
     public const string AllowSetting = "Actors:Outbound:AllowPrivateNetworks";
 
@@ -27,11 +28,15 @@ public sealed class OutboundAddressGuard(bool allowPrivateNetworks)
             return "must be an absolute http or https URL";
         if (AllowPrivateNetworks) return null;
         if (uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 && IPAddress.TryParse(uri.IdnHost.Trim('[', ']'), out var address) && IsPrivate(address))
-            return $"points at a private, loopback or link-local address ({address}); set {AllowSetting} to allow it";
-        if (uri.IdnHost.Equals("localhost", StringComparison.OrdinalIgnoreCase) || uri.IdnHost.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
-            return $"points at this machine (localhost); set {AllowSetting} to allow it";
+            return $"points at a private, loopback or link-local address ({address}); set {allowSetting} to allow it";
+        if (IsLocalName(uri.IdnHost))
+            return $"points at this machine (localhost); set {allowSetting} to allow it";
         return null;
     }
+
+    /// <summary>True for "localhost" and names under .localhost, which always mean this machine (RFC 6761).</summary>
+    public static bool IsLocalName(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>True for every address a request from this host must not reach unless private networks are allowed.</summary>
     public static bool IsPrivate(IPAddress address)
@@ -75,14 +80,18 @@ public sealed class OutboundAddressGuard(bool allowPrivateNetworks)
         PooledConnectionLifetime = TimeSpan.FromMinutes(2), // names are resolved again for new connections
     };
 
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken ct)
+    /// <summary>
+    /// The connect step: resolves the name itself and connects only to the addresses it allows, so the check and the
+    /// connection see the same address. For a handler that needs other settings than <see cref="Handler"/> (web push).
+    /// </summary>
+    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken ct)
     {
         var host = context.DnsEndPoint.Host;
         IPAddress[] addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
         var allowed = AllowPrivateNetworks ? addresses : addresses.Where(a => !IsPrivate(a)).ToArray();
         if (allowed.Length == 0)
             throw new OutboundAddressRefusedException(
-                $"outbound_address_refused: {host} resolves to {(addresses.Length == 0 ? "no address" : string.Join(", ", addresses.Select(a => a.ToString())))}, not a public address ({AllowSetting} is off)");
+                $"outbound_address_refused: {host} resolves to {(addresses.Length == 0 ? "no address" : string.Join(", ", addresses.Select(a => a.ToString())))}, not a public address ({allowSetting} is off)");
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {

@@ -11,13 +11,15 @@ public static class PushSetup
         settings.Validate();
         services.AddSingleton(settings);
         services.AddSingleton<VapidKeys>();
+        // Push's allowance is its own setting (tests reach a local push service), not Actors:Outbound:AllowPrivateNetworks.
+        var guard = new OutboundAddressGuard(allowPrivateNetworks: false, PushEndpoints.AllowSetting);
         services.AddHttpClient(WebPushProvider.HttpClientName, c => c.Timeout = settings.Timeout)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 AllowAutoRedirect = false, // a redirect would take the message (and our signature) elsewhere
                 // The guard must see the push service's address, not a proxy's: no proxy for push traffic.
                 UseProxy = false,
-                ConnectCallback = settings.AllowInsecureEndpoints ? null : PushEndpoints.ConnectPubliclyAsync,
+                ConnectCallback = settings.AllowInsecureEndpoints ? null : guard.ConnectAsync,
             });
         services.AddSingleton<WebPushProvider>();
         services.AddSingleton<IChannelProvider>(sp => sp.GetRequiredService<WebPushProvider>());

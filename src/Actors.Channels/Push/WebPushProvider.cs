@@ -87,7 +87,7 @@ public sealed partial class WebPushProvider(
                 _ => new Outcome(subscription.Endpoint, Answer.Refused, $"push_service_status: {status}"),
             };
         }
-        catch (HttpRequestException e) when (e.InnerException is EndpointNotAllowedException)
+        catch (HttpRequestException e) when (OutboundAddressGuard.Refused(e, out _))
         {
             return new Outcome(subscription.Endpoint, Answer.Refused, "endpoint_not_allowed: resolves to a private address");
         }

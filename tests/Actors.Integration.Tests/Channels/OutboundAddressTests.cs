@@ -32,12 +32,13 @@ public class OutboundAddressTests(PublicOnlyHostFixture host) : IClassFixture<Pu
     [InlineData("192.168.1.1")] [InlineData("169.254.169.254")] [InlineData("100.64.0.1")] [InlineData("0.0.0.0")] [InlineData("255.255.255.255")]
     [InlineData("::1")] [InlineData("::")] [InlineData("fe80::1")] [InlineData("fd00:ec2::254")] [InlineData("fc00::1")] [InlineData("::ffff:127.0.0.1")]
     [InlineData("::ffff:169.254.169.254")] [InlineData("::127.0.0.1")] [InlineData("64:ff9b::a00:1")] [InlineData("2002:a00:1::")] [InlineData("ff02::1")]
+    [InlineData("224.0.0.1")] [InlineData("fd00::1")] [InlineData("::ffff:10.0.0.1")] [InlineData("2002:c0a8:101::1")]
     public void Private_loopback_link_local_and_metadata_addresses_are_refused(string address) =>
         Assert.True(OutboundAddressGuard.IsPrivate(IPAddress.Parse(address)), address);
 
     [Theory]
     [InlineData("8.8.8.8")] [InlineData("93.184.216.34")] [InlineData("172.32.0.1")] [InlineData("100.128.0.1")] [InlineData("2606:4700:4700::1111")]
-    [InlineData("::ffff:8.8.8.8")]
+    [InlineData("::ffff:8.8.8.8")] [InlineData("142.250.74.106")] [InlineData("2a00:1450:4001:80b::200a")]
     public void Public_addresses_are_allowed(string address) =>
         Assert.False(OutboundAddressGuard.IsPrivate(IPAddress.Parse(address)), address);
 
