@@ -113,7 +113,8 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
             ("/v1/reports/rfm/visitors?recency=1&frequency=x", "frequency"),
             ("/v1/reports/newsletter/unsubscribers?weekday=7&hour=1", "weekday"),
             ("/v1/reports/newsletter/unsubscribers?weekday=1&hour=24", "hour"),
-            ("/v1/reports/funnel?from=0001-01-01&to=9999-12-31", "from"),
+            ("/v1/reports/funnel?from=0001-01-01&to=9999-12-31", "to"),
+            ("/v1/reports/funnel?from=1900-01-01&to=9998-12-31", "from"), // more than the longest span
             ("/v1/reports/rfm/visitors?recency=1&frequency=1&asOf=soon", "asOf"),
             ("/v1/reports/anonymous/visitors?source=go%00gle", "source"),
             ("/v1/reports/anonymous/visitors?category=a%01b", "category"),
