@@ -1,7 +1,7 @@
 namespace Actors.Benchmarks;
 
 /// <summary>How long and how big each phase is. Quick mode finishes in about 4 minutes on 2 cores.</summary>
-public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false)
+public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false, bool WithoutOperatorViews = false)
 {
     /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=segments,ingest,decisions,...</summary>
     public bool Runs(string group) => Only is null || Only.Contains(group);
@@ -23,11 +23,17 @@ public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null,
     public int ActivationSamples => Quick ? 5 : 9;
     public int MemoryGrains => Quick ? 10_000 : 100_000;
 
+    /// <summary>Host arguments of the experiment that leaves out what serves operators and marketers, not the shop.</summary>
+    public IEnumerable<string> HostArguments() => WithoutOperatorViews
+        ? ["--Actors:EventStore:RunProjections=false", "--Actors:OrleansDashboard:Enabled=false"]
+        : [];
+
     public static BenchOptions Parse(string[] args)
     {
         var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..]
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
         // --experiment=quick-append: the host with Marten's Quick append mode, to compare ingest; never a "latest" run.
-        return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"));
+        // --experiment=no-operator-views: no reporting daemon and no Orleans dashboard (its call timing), to weigh them.
+        return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"), args.Contains("--experiment=no-operator-views"));
     }
 }

@@ -29,7 +29,8 @@ if (args is ["soak", ..])
 #if DEBUG
 Progress.Line("warning: a Debug build; figures are only meaningful with -c Release");
 #endif
-var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experiment: Marten Quick append" : "");
+var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experiment: Marten Quick append" : "")
+    + (options.WithoutOperatorViews ? ", experiment: no reporting daemon, no Orleans dashboard" : "");
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
 var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
@@ -37,7 +38,7 @@ var diagnostics = new List<DiagnosticsSection>();
 // The delivery group's SMTP server comes first: the host's email transport is chosen at startup. With it, every
 // group's emails go there (counted, not stored) instead of to .eml files.
 using var smtp = options.Runs("delivery") ? SmtpCountSink.Start() : null;
-await using (var host = await BenchHost.StartAsync(options.QuickAppend, smtp?.Arguments()))
+await using (var host = await BenchHost.StartAsync(options.QuickAppend, [.. smtp?.Arguments() ?? [], .. options.HostArguments()]))
 {
     Progress.Line($"host up at {host.BaseAddress} (PostgreSQL in {host.DataDirectory})");
     // Segments first: a segment's backfill visits every stream in the database, and the group archives its segments
@@ -61,6 +62,6 @@ string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted, diagnostics);
 // A partial run (--only) must not pass for the latest full picture.
-var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend ? "latest.json" : "partial.json");
+var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend && !options.WithoutOperatorViews ? "latest.json" : "partial.json");
 Console.Out.Write(Report.Markdown(report));
 Progress.Line($"done in {total.Elapsed.TotalSeconds:N0} s; wrote {file}");
