@@ -1,7 +1,8 @@
 namespace Actors.Benchmarks;
 
 /// <summary>How long and how big each phase is. Quick mode finishes in about 4 minutes on 2 cores.</summary>
-public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false, bool WithoutOperatorViews = false)
+public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false, bool WithoutOperatorViews = false,
+    IReadOnlyList<string>? ExtraHostArguments = null)
 {
     /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=segments,ingest,decisions,...</summary>
     public bool Runs(string group) => Only is null || Only.Contains(group);
@@ -24,9 +25,9 @@ public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null,
     public int MemoryGrains => Quick ? 10_000 : 100_000;
 
     /// <summary>Host arguments of the experiment that leaves out what serves operators and marketers, not the shop.</summary>
-    public IEnumerable<string> HostArguments() => WithoutOperatorViews
+    public IEnumerable<string> HostArguments() => (WithoutOperatorViews
         ? ["--Actors:EventStore:RunProjections=false", "--Actors:OrleansDashboard:Enabled=false"]
-        : [];
+        : (string[])[]).Concat(ExtraHostArguments ?? []);
 
     public static BenchOptions Parse(string[] args)
     {
@@ -34,6 +35,8 @@ public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null,
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
         // --experiment=quick-append: the host with Marten's Quick append mode, to compare ingest; never a "latest" run.
         // --experiment=no-operator-views: no reporting daemon and no Orleans dashboard (its call timing), to weigh them.
-        return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"), args.Contains("--experiment=no-operator-views"));
+        // --host-arg=--Actors:…=…: any host setting, for one-off comparisons (the run is then partial, never "latest").
+        var extra = args.Where(a => a.StartsWith("--host-arg=", StringComparison.Ordinal)).Select(a => a["--host-arg=".Length..]).ToList();
+        return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"), args.Contains("--experiment=no-operator-views"), extra);
     }
 }
