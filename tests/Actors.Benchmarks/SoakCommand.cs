@@ -84,8 +84,10 @@ public static class SoakCommand
 
     private static (double Rss, double Heap) Sample()
     {
+        // A full collection first: the heap figure is what is alive, so growth from minute to minute means retained memory.
+        var heap = GC.GetTotalMemory(forceFullCollection: true);
         using var self = Process.GetCurrentProcess();
-        return (self.WorkingSet64 / 1048576.0, GC.GetTotalMemory(forceFullCollection: false) / 1048576.0);
+        return (self.WorkingSet64 / 1048576.0, heap / 1048576.0);
     }
 
     private static async Task<double> DatabaseMbAsync(BenchHost host, CancellationToken ct)
