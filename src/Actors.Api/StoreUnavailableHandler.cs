@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 using Orleans.Serialization;
 
 namespace Actors.Api;
@@ -36,21 +37,28 @@ public sealed partial class StoreUnavailableHandler(
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "Service unavailable",
-                Detail = reason == Overloaded
-                    ? "Too many writes are waiting for the database; nothing of this request was stored. Retry after the given delay."
-                    : "The database cannot be reached; nothing of this request was stored. Retry after the given delay.",
+                Detail = reason switch
+                {
+                    Overloaded => "Too many writes are waiting for the database; nothing of this request was stored. Retry after the given delay.",
+                    NodeLost => "A node of the cluster went away while handling this request; retry it as it is after the given delay (events already stored are recognised by their messageId).",
+                    _ => "The database cannot be reached; nothing of this request was stored. Retry after the given delay.",
+                },
             },
         });
     }
 
     private const string Overloaded = "overloaded";
     private const string DatabaseAway = "database";
+    private const string NodeLost = "node_lost";
 
-    /// <summary>"overloaded", "database", or null when the failure is not one of ours to retry.</summary>
+    /// <summary>"overloaded", "database", "node_lost", or null when the failure is not one of ours to retry.</summary>
     public static string? Classify(Exception exception)
     {
         if (Has(exception, e => e is AppendQueueFullException || FallbackOf(e) == typeof(AppendQueueFullException).FullName)) return Overloaded;
         if (StoreFailures.IsTransient(exception) || Has(exception, e => IsTransientByName(FallbackOf(e)))) return DatabaseAway;
+        // The grain's node died during the call: not acknowledged, and a retry is recognised by its messageId, while
+        // the cluster moves the grain to a surviving node.
+        if (Has(exception, e => e is SiloUnavailableException or OrleansMessageRejectionException)) return NodeLost;
         return null;
     }
 

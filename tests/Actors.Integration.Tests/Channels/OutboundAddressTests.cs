@@ -18,7 +18,9 @@ namespace Actors.Integration.Tests.Channels;
 public sealed class PublicOnlyHostFixture : HostFixture
 {
     protected override IEnumerable<string> ExtraArguments() =>
-        ["--Actors:Outbound:AllowPrivateNetworks=false", "--Actors:Webhooks:PollEvery=00:00:00.200", "--Actors:Webhooks:FirstRetryAfter=00:00:00.500"];
+        ["--Actors:Outbound:AllowPrivateNetworks=false", "--Actors:Webhooks:PollEvery=00:00:00.200", "--Actors:Webhooks:FirstRetryAfter=00:00:00.500",
+         "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:FirstRetryAfter=00:00:00.300",
+         "--Actors:Channels:WebhookSecret=test-webhook-secret-0123456789-abcdef"];
 }
 
 /// <summary>
@@ -126,6 +128,55 @@ public class OutboundAddressTests(PublicOnlyHostFixture host) : IClassFixture<Pu
         Assert.Equal("dead", delivery.GetProperty("status").GetString());
         Assert.Equal(1, delivery.GetProperty("attempts").GetInt32()); // permanent: not retried
         Assert.StartsWith("outbound_address_refused", delivery.GetProperty("lastError").GetString());
+        Assert.Equal(0, calls());
+    }
+
+    [Fact]
+    public async Task A_journey_webhook_step_to_a_name_that_resolves_to_loopback_fails_once_with_the_reason_and_never_connects()
+    {
+        // The template names the machine's own name (a fixed URL, so it passes the check on save, where nothing is
+        // resolved); the send resolves it, finds loopback, and the message fails for good.
+        var name = Dns.GetHostName();
+        var (app, port, calls) = await ReceiverAsync();
+        await using var _ = app;
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var template = $"out-t-{Guid.NewGuid():N}"[..20];
+        var saved = await marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", subject = "s", text = "hello {{ visitor.profile_id }}", url = $"http://{name}:{port}/hook" });
+        Assert.True(saved.IsSuccessStatusCode, await saved.Content.ReadAsStringAsync());
+        var journey = $"out-j-{Guid.NewGuid():N}"[..20];
+        var created = await marketing.PostAsJsonAsync("/v1/journeys", new
+        {
+            id = journey,
+            journey = new
+            {
+                name = journey, trigger = new { manual = true }, start = "post",
+                steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+            },
+        });
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{journey}/publish", null)).IsSuccessStatusCode);
+
+        var visitor = $"out-w-{Guid.NewGuid():N}";
+        Assert.True((await host.Client().PostAsJsonAsync($"/v1/visitors/{visitor}/events",
+            new { @event = "Product Viewed", messageId = $"{visitor}-1", properties = new { product_id = "sku-1" } })).IsSuccessStatusCode);
+        var trigger = await marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = new[] { visitor } });
+        Assert.Equal(HttpStatusCode.Accepted, trigger.StatusCode);
+
+        var admin = host.Client(HostFixture.AdminKey);
+        JsonElement failed = default;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var items = (await admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=message_failed")).GetProperty("items");
+            if (items.GetArrayLength() > 0) { failed = items[0]; break; }
+            await Task.Delay(200);
+        }
+        Assert.True(failed.ValueKind == JsonValueKind.Object, "no message_failed within 30 s");
+        Assert.StartsWith("outbound_address_refused", failed.GetProperty("data").GetProperty("reason").GetString() ?? "", StringComparison.Ordinal);
+        await Task.Delay(1000); // a refusal is never retried
+        var sent = (await admin.GetFromJsonAsync<JsonElement>($"/v1/users/{visitor}/events?type=message_sent")).GetProperty("items");
+        Assert.Equal(0, sent.GetArrayLength());
         Assert.Equal(0, calls());
     }
 
