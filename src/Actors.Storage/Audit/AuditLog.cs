@@ -1,5 +1,8 @@
 using Actors.Storage.Streams;
 using Npgsql;
+using Weasel.Core;
+using Weasel.Postgresql;
+using Weasel.Postgresql.Tables;
 
 namespace Actors.Storage.Audit;
 
@@ -10,51 +13,34 @@ public sealed record AuditEntry(long Id, DateTimeOffset At, string KeyName, stri
 public sealed record AuditQuery(DateTimeOffset? From, DateTimeOffset? To, string? ProfileId, long? After, int Limit);
 
 /// <summary>
-/// The audit log of admin access to personal data, in a table of its own (append-only; ids in write order). The table is
-/// created on first use, so it needs no change to the shared schema set-up. An erasure keeps its entries: they hold
-/// the profile id and the key, not the person's data.
+/// The audit log of admin access to personal data, in a table of its own (append-only; ids in write order). An
+/// erasure keeps its entries: they hold the profile id and the key, not the person's data.
 /// </summary>
 public sealed class AuditLog(NpgsqlDataSource dataSource, EventStoreSettings settings)
 {
     public const string TableName = "audit_log";
 
     private string Table => $"{settings.Schema}.{TableName}";
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private volatile bool _ready;
 
-    private async Task EnsureTableAsync(CancellationToken ct)
+    /// <summary>The table, created and kept up to date with the rest of the schema at startup (MartenSetup).</summary>
+    public static Table Definition(string schema)
     {
-        if (_ready) return;
-        await _gate.WaitAsync(ct);
-        try
-        {
-            if (_ready) return;
-            await using var command = dataSource.CreateCommand($"""
-                create schema if not exists {settings.Schema};
-                create table if not exists {Table} (
-                    id bigint generated always as identity primary key,
-                    at timestamptz not null,
-                    key_name text not null,
-                    key_id text not null,
-                    scope text not null,
-                    action text not null,
-                    profile_id text not null,
-                    client_address text);
-                create index if not exists ix_{TableName}_profile on {Table} (profile_id, id);
-                create index if not exists ix_{TableName}_at on {Table} (at);
-                """);
-            await command.ExecuteNonQueryAsync(ct);
-            _ready = true;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        var table = new Table(new PostgresqlObjectName(schema, TableName, SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<long>("id").BigAutoIncrement().AsPrimaryKey();
+        table.AddColumn("at", "timestamp with time zone").NotNull();
+        table.AddColumn<string>("key_name").NotNull();
+        table.AddColumn<string>("key_id").NotNull();
+        table.AddColumn<string>("scope").NotNull();
+        table.AddColumn<string>("action").NotNull();
+        table.AddColumn<string>("profile_id").NotNull();
+        table.AddColumn<string>("client_address");
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_profile") { Columns = ["profile_id", "id"] });
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_at") { Columns = ["at"] });
+        return table;
     }
 
     public async Task<long> WriteAsync(DateTimeOffset at, string keyName, string keyId, string scope, string action, string profileId, string? clientAddress, CancellationToken ct = default)
     {
-        await EnsureTableAsync(ct);
         await using var command = dataSource.CreateCommand(
             $"insert into {Table} (at, key_name, key_id, scope, action, profile_id, client_address) values (@at, @name, @key, @scope, @action, @profile, @client) returning id");
         command.Parameters.AddWithValue("at", at);
@@ -69,7 +55,6 @@ public sealed class AuditLog(NpgsqlDataSource dataSource, EventStoreSettings set
 
     public async Task<IReadOnlyList<AuditEntry>> ReadAsync(AuditQuery query, CancellationToken ct = default)
     {
-        await EnsureTableAsync(ct);
         await using var command = dataSource.CreateCommand($"""
             select id, at, key_name, key_id, scope, action, profile_id, client_address from {Table}
              where (@from::timestamptz is null or at >= @from) and (@to::timestamptz is null or at < @to)

@@ -69,6 +69,7 @@ public static class MartenSetup
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         ReportProjections.Register(options);
         options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
+        options.Storage.ExtendedSchemaObjects.Add(Audit.AuditLog.Definition(settings.Schema));
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         options.DisableNpgsqlLogging = true;
     }
