@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Actors.Domain.Channels;
 using Actors.Domain.Profiles;
 using Actors.Domain.Tracking;
+using Actors.Storage.Channels;
 using Marten;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,8 @@ namespace Actors.Storage.Streams;
 
 /// <summary>
 /// Group commit for visitor streams: appends from many grains that arrive together are written in one transaction
-/// (one round trip, one WAL flush), each still checked against its own expected version. A caller's task completes
+/// (one round trip, one WAL flush) and, unless an inline projection must see them, one statement
+/// (<see cref="StreamBatchWrite"/>), each still checked against its own expected version. A caller's task completes
 /// only after its batch is committed, so nothing is acknowledged before it is durable. If a batch fails because of one
 /// append (a conflict, data the server refuses), its appends are retried one by one, so only that stream sees the error;
 /// if the database is away, the whole batch fails at once rather than knocking on it once per append.
@@ -22,6 +24,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     private readonly MartenVisitorStreams _inner;
     private readonly StreamHeads _heads;
     private readonly int _snapshotEvery;
+    private readonly string _schema;
     private readonly IDocumentStore _store;
     private readonly ILogger<AppendBatcher> _logger;
     private readonly Channel<Pending> _queue;
@@ -38,6 +41,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _inner = inner;
         _heads = heads;
         _snapshotEvery = settings.SnapshotEvery;
+        _schema = settings.Schema;
         _store = store;
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
@@ -93,14 +97,26 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         try
         {
             await using var session = _store.LightweightSession();
-            foreach (var p in batch) MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events, p.Outbound);
+            var plain = new List<StreamBatchWrite.StreamAppend>(batch.Count);
+            foreach (var p in batch)
+            {
+                if (StreamBatchWrite.NeedsMarten(p.Events))
+                {
+                    MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events, p.Outbound);
+                    continue;
+                }
+                plain.Add(new(p.ProfileId, p.ExpectedVersion, p.Events));
+                if (p.Outbound is { Count: > 0 }) OutboxStore.Stage(session, _schema, p.Outbound);
+            }
+            StreamBatchWrite.Queue(session, _schema, plain);
             await session.SaveChangesAsync();
             foreach (var p in batch) p.Done.TrySetResult();
         }
-        catch (Exception e) when (batch.Count > 1 && StoreFailures.BlamesOneAppend(e))
+        catch (Exception e) when (StoreFailures.BlamesOneAppend(e))
         {
-            // One append can spoil a transaction for all (a conflict, an oversized event): find it by going one by one.
-            LogSplitting(batch.Count, e.GetType().Name);
+            // One append can spoil a transaction for all (a conflict, an oversized event): find it by going one by one,
+            // through Marten, which names a conflict as such (the batch statement only says that one stream failed).
+            if (batch.Count > 1) LogSplitting(batch.Count, e.GetType().Name);
             foreach (var p in batch) await CommitOneAsync(p);
         }
         catch (Exception e)

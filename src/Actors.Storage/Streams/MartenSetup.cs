@@ -47,9 +47,18 @@ public static class MartenSetup
         return services;
     }
 
+    /// <summary>The connection string with the planner's costs as session defaults (unless it sets its own options).</summary>
+    public static string WithPlannerCosts(string connectionString, EventStoreSettings settings)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (settings.RandomPageCost is not { } cost || !string.IsNullOrEmpty(builder.Options)) return connectionString;
+        builder.Options = "-c random_page_cost=" + cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return builder.ConnectionString;
+    }
+
     public static void Configure(StoreOptions options, string connectionString, EventStoreSettings settings)
     {
-        options.Connection(connectionString);
+        options.Connection(WithPlannerCosts(connectionString, settings));
         options.DatabaseSchemaName = settings.Schema;
         options.Events.DatabaseSchemaName = settings.Schema;
         options.Events.StreamIdentity = StreamIdentity.AsString;
@@ -69,6 +78,7 @@ public static class MartenSetup
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         ReportProjections.Register(options);
         options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
+        options.Storage.ExtendedSchemaObjects.Add(StreamBatchWrite.Definition(settings.Schema));
         options.Storage.ExtendedSchemaObjects.Add(Audit.AuditLog.Definition(settings.Schema));
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         options.DisableNpgsqlLogging = true;

@@ -28,7 +28,8 @@ public static class StoreFailures
         if (IsTransient(e)) return false;
         if (MartenVisitorStreams.IsConflict(e)) return true;
         if (Find<PostgresException>(e) is { } postgres)
-            return postgres.SqlState.StartsWith("22", StringComparison.Ordinal)
+            return postgres.SqlState == StreamBatchWrite.MovedOnState
+                || postgres.SqlState.StartsWith("22", StringComparison.Ordinal)
                 || postgres.SqlState.StartsWith("23", StringComparison.Ordinal)
                 || postgres.SqlState.StartsWith("54", StringComparison.Ordinal);
         // Not from the server at all: serializing one event failed before anything was sent.

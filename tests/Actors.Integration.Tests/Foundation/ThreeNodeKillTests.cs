@@ -62,6 +62,8 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
         try
         {
             await using var probe = await ClusterProbe.ConnectAsync(database, cluster);
+            // On a busy machine a node can join a few seconds late; grains placed before that would all avoid it.
+            await probe.WaitForActiveSilosAsync(3, TimeSpan.FromMinutes(1));
             var marketing = nodes[0].Client(HostFixture.MarketingKey);
             var run = Guid.NewGuid().ToString("N")[..8];
 
@@ -126,7 +128,12 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
             var acked = new ConcurrentBag<Ack>();
             var unacked = new ConcurrentBag<Ack>();
             var sequence = 0;
-            var killed = nodes[2];
+            // The node to kill: of the two that do not take the marketing calls, the one holding more timed visitors'
+            // grains (placement weighs the nodes' load, so on a busy machine one of them may hold few or none).
+            var onNode = new Dictionary<int, int>();
+            foreach (var n in new[] { 1, 2 }) onNode[n] = (await probe.VisitorsOnAsync(siloPorts[n])).Count(timed.Contains);
+            var victim = onNode[2] >= onNode[1] ? 2 : 1;
+            var killed = nodes[victim];
             var killedAt = DateTimeOffset.MaxValue;
             using var stopLoad = new CancellationTokenSource();
             var latencies = new ConcurrentBag<double>();
@@ -163,7 +170,7 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
 
             // Which timed and load visitors' grains live on the node about to die (asked of Orleans itself).
             await Task.Delay(LoadBeforeKill);
-            var onKilled = await probe.VisitorsOnAsync(siloPorts[2]);
+            var onKilled = await probe.VisitorsOnAsync(siloPorts[victim]);
             var timedOnKilled = timed.Where(v => onKilled.Contains(v)).ToList();
             var loadOnKilled = loadVisitors.Where(v => onKilled.Contains(v)).ToList();
             Assert.True(timedOnKilled.Count > 0, "no timed visitor's grain was placed on the node to kill");
@@ -171,7 +178,7 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
             killedAt = DateTimeOffset.UtcNow;
             killed.Kill();
             var ackedBeforeKill = acked.Count;
-            output.WriteLine($"killed node 3 after {ackedBeforeKill} acknowledged events; it held {timedOnKilled.Count} timed and {loadOnKilled.Count} load visitors' grains");
+            output.WriteLine($"killed node {victim + 1} after {ackedBeforeKill} acknowledged events; it held {timedOnKilled.Count} timed and {loadOnKilled.Count} load visitors' grains");
             Assert.True(DateTimeOffset.UtcNow < timersDue, "the setup took longer than the timers: raise ACTORS_DRILL_TIMER_SECONDS");
 
             // Reactivation: the first answer from a survivor for each grain that lived on the killed node.
@@ -337,6 +344,17 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
             var host = builder.Build();
             await host.StartAsync();
             return new ClusterProbe(host);
+        }
+
+        public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
+        {
+            var management = host.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0);
+            var deadline = DateTime.UtcNow + timeout;
+            while ((await management.GetHosts(onlyActive: true)).Count < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"fewer than {count} silos became active within {timeout}");
+                await Task.Delay(TimeSpan.FromMilliseconds(250));
+            }
         }
 
         /// <summary>The keys of the visitor grains active on the silo listening on <paramref name="siloPort"/>.</summary>

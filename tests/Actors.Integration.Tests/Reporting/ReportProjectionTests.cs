@@ -30,7 +30,7 @@ public class ReportProjectionTests(ReportHostFixture host, ITestOutputHelper out
 
     private sealed record Raw(long Seq, string Stream, string Type, JsonElement Data)
     {
-        public DateTimeOffset Time => Data.GetProperty("EventTime").GetDateTimeOffset();
+        public DateTimeOffset Time => Data.TryGetProperty("EventTime", out var t) ? t.GetDateTimeOffset() : throw new InvalidOperationException($"event {Seq} ({Type}) has no EventTime: {Data.GetRawText()}");
         public string Text(string name) => Data.GetProperty(name).GetString()!;
         public string? Maybe(string name) => Data.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
