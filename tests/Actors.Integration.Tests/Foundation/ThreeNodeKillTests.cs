@@ -220,7 +220,8 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
             Assert.Equal(timedOnKilled.Count + loadOnKilled.Count, reactivated.Count);
 
             // The client's side of at-least-once: every unacknowledged event is sent again, to a survivor.
-            var retry = nodes[1].Client(HostFixture.IngestKey);
+            var otherSurvivor = nodes[3 - victim]; // 1 or 2, whichever lives
+            var retry = otherSurvivor.Client(HostFixture.IngestKey);
             foreach (var u in unacked)
             {
                 var r = await retry.PostAsJsonAsync($"/v1/visitors/{u.Visitor}/events",
@@ -229,7 +230,7 @@ public class ThreeNodeKillTests(ITestOutputHelper output)
             }
 
             // Every acknowledged (and retried) event stored exactly once.
-            var admin = nodes[1].Client(HostFixture.AdminKey);
+            var admin = otherSurvivor.Client(HostFixture.AdminKey);
             var stored = new Dictionary<string, int>();
             foreach (var v in loadVisitors)
                 foreach (var id in await StoredIdsAsync(admin, v))
