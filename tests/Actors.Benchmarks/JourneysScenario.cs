@@ -118,15 +118,22 @@ public static class JourneysScenario
             using var response = await client.PostAsync($"/v1/visitors/jb-{Random.Shared.Next(n)}/events", content, ct);
             return response.IsSuccessStatusCode;
         }
+        // Each phase delivers its own messages while it runs, not the ones an earlier phase decided (the trigger's
+        // 10,000 are still leaving the outbox when it reports done).
+        var outboxSchema = host.Host.App.Services.GetRequiredService<IDocumentStore>().Options.Events.DatabaseSchemaName;
+        const string waitLabel = "journeys: waiting for {0:N0} messages of the previous phase to be delivered and reported";
+        await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         var eventLoad = SegmentsScenario.LoadAverage();
         var max = await Load.ClosedAsync("journeys: cart adds that trigger a send, max rate", o.HttpConcurrency, o.Warmup, o.Window, (_, _) => AddToCart(), ct);
         var before = Decided(await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct));
         var half = max.PerSecond / 2;
+        await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct);
         var afterFigures = await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct);
         var during = Decided(afterFigures) - before;
         var p99 = open.Ms(99);
         await ArchiveJourneysAsync(marketing, journeyIds, ct);
+        await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         // Reference: the same requests at the same rate with no journey active (what ingest alone costs on this machine now).
         var bare = await Load.OpenAsync("journeys: the same cart adds, no journey active (reference)", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct);
         results.Add(new("journey-event-to-decision-p99", p99, "ms", bare.Ms(99), p99 / bare.Ms(99), "p99 < 50 ms at half of max rate", p99 < 50 && during == open.Ops,

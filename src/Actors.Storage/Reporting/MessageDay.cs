@@ -49,6 +49,15 @@ public sealed class MessageDayProjection : MultiStreamProjection<MessageDay, str
         Identity<MessageOpened>(Key);
         Identity<MessageClicked>(Key);
         Identity<JourneyGoalReached>(g => MessageDay.IdFor(g.EventTime, null, g.JourneyId, null));
+        // The daemon then reads only these types from the log (a filter in its query), not every page view.
+        IncludeType<MessageDecided>();
+        IncludeType<MessageSent>();
+        IncludeType<MessageDelivered>();
+        IncludeType<MessageBounced>();
+        IncludeType<MessageFailed>();
+        IncludeType<MessageOpened>();
+        IncludeType<MessageClicked>();
+        IncludeType<JourneyGoalReached>();
     }
 
     private static string Key(MessageOutcomeEvent m) => MessageDay.IdFor(m.EventTime, m.Channel, m.JourneyId, m.StepId);

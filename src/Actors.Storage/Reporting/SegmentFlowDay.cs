@@ -20,6 +20,9 @@ public sealed class SegmentFlowProjection : MultiStreamProjection<SegmentFlowDay
         Name = ProjectionName;
         Identity<SegmentEntered>(s => SegmentFlowDay.IdFor(s.SegmentId, s.EventTime));
         Identity<SegmentLeft>(s => SegmentFlowDay.IdFor(s.SegmentId, s.EventTime));
+        // The daemon then reads only these types from the log (a filter in its query), not every page view.
+        IncludeType<SegmentEntered>();
+        IncludeType<SegmentLeft>();
     }
 
     public override SegmentFlowDay? Evolve(SegmentFlowDay? snapshot, string id, IEvent e) => e.Data switch
