@@ -56,6 +56,7 @@ public static class Load
         }, CancellationToken.None)).ToList();
 
         await Progress.WaitAsync(label, warmup, "warm-up", () => null, ct);
+        await Progress.SettleJitAsync(label, ct);
         var windowStart = Stopwatch.GetTimestamp();
         Volatile.Write(ref measureFrom, windowStart);
         await Progress.WaitAsync(label, duration, "measuring", () => ops.Sum() / Stopwatch.GetElapsedTime(windowStart).TotalSeconds, ct);
@@ -153,6 +154,32 @@ public static class Progress
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
     public static void Line(string text) => Console.Error.WriteLine($"[{Clock.Elapsed.TotalSeconds,6:F1}s] {text}");
+
+    /// <summary>Methods compiled per second below which the JIT counts as settled (a warm host compiles a few dozen).</summary>
+    public const int SettledJitPerSecond = 100;
+
+    /// <summary>Longest a warm-up is extended while the JIT is busy.</summary>
+    public static readonly TimeSpan MaxJitSettle = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Extends a warm-up while the JIT is still compiling the code paths under load (host and client share this
+    /// process): a path measured in its first seconds pays for its own compilation, hundreds of methods a second on
+    /// these 2 cores, which a running node has long finished. Waits half-second steps until fewer than
+    /// <see cref="SettledJitPerSecond"/> methods a second are compiled, at most <see cref="MaxJitSettle"/>.
+    /// </summary>
+    public static async Task SettleJitAsync(string label, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < MaxJitSettle)
+        {
+            var before = System.Runtime.JitInfo.GetCompiledMethodCount();
+            await Task.Delay(500, ct);
+            var perSecond = (System.Runtime.JitInfo.GetCompiledMethodCount() - before) * 2;
+            if (perSecond < SettledJitPerSecond) return;
+            Line($"  {label} warm-up: the JIT still compiles {perSecond:N0} methods/s");
+        }
+        Line($"  {label} warm-up: the JIT did not settle within {MaxJitSettle.TotalSeconds:N0} s; measuring anyway");
+    }
 
     /// <summary>Waits <paramref name="duration"/>, printing a line a second with the current rate when there is one.</summary>
     public static async Task WaitAsync(string label, TimeSpan duration, string phase, Func<double?> rate, CancellationToken ct, Task? until = null)
