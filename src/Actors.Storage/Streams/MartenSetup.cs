@@ -47,18 +47,25 @@ public static class MartenSetup
         return services;
     }
 
-    /// <summary>The connection string with the planner's costs as session defaults (unless it sets its own options).</summary>
-    public static string WithPlannerCosts(string connectionString, EventStoreSettings settings)
+    /// <summary>
+    /// The event store's connection string as its sessions need it: the planner's costs as session defaults (unless it
+    /// sets its own options), and pooled connections returned without Npgsql's <c>DISCARD ALL</c>. That reset would
+    /// drop the plans PL/pgSQL caches per connection, so every append batch's procedure call would plan its four
+    /// statements again; the store's sessions leave nothing behind to reset (no session settings, no temporary tables,
+    /// only transaction-scoped advisory locks). An explicit <c>No Reset On Close</c> in the configured string wins.
+    /// </summary>
+    public static string ForEventStore(string connectionString, EventStoreSettings settings)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (settings.RandomPageCost is not { } cost || !string.IsNullOrEmpty(builder.Options)) return connectionString;
-        builder.Options = "-c random_page_cost=" + cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (settings.RandomPageCost is { } cost && string.IsNullOrEmpty(builder.Options))
+            builder.Options = "-c random_page_cost=" + cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (!connectionString.Contains("reset", StringComparison.OrdinalIgnoreCase)) builder.NoResetOnClose = true;
         return builder.ConnectionString;
     }
 
     public static void Configure(StoreOptions options, string connectionString, EventStoreSettings settings)
     {
-        options.Connection(WithPlannerCosts(connectionString, settings));
+        options.Connection(ForEventStore(connectionString, settings));
         options.DatabaseSchemaName = settings.Schema;
         options.Events.DatabaseSchemaName = settings.Schema;
         options.Events.StreamIdentity = StreamIdentity.AsString;
