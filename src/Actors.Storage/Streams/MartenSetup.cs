@@ -31,7 +31,7 @@ public static class MartenSetup
         services.AddSingleton<ReportRebuilds>();
         services.AddSingleton<MartenVisitorStreams>();
         // Its own pool, as the outbox's: activations' lookups must not wait behind the append batcher's connections.
-        services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(connectionString), settings.Schema,
+        services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema,
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StreamHeads>>()));
         services.AddSingleton<AppendBatcher>();
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
@@ -42,7 +42,7 @@ public static class MartenSetup
         services.AddSingleton<JourneyStore>();
         services.AddSingleton<JourneyFigureReader>();
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
-        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(connectionString), settings.Schema));
+        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema));
         services.AddSingleton<TemplateStore>();
         return services;
     }

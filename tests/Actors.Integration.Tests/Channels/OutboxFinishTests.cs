@@ -1,0 +1,108 @@
+using Actors.Integration.Tests.Support;
+using Actors.Storage.Channels;
+using Actors.Storage.Streams;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Actors.Integration.Tests.Channels;
+
+/// <summary>Finished rows are marked in groups (one statement for the sends that finished together), each caller still told whether its row was the one in flight.</summary>
+public class OutboxFinishTests : IAsyncLifetime
+{
+    private string _connectionString = "";
+    private ServiceProvider _services = null!;
+    private NpgsqlDataSource _db = null!;
+    private OutboxStore Outbox => _services.GetRequiredService<OutboxStore>();
+
+    public async Task InitializeAsync()
+    {
+        _connectionString = await TestPostgres.CreateDatabaseAsync(nameof(OutboxFinishTests));
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { RunProjections = false });
+        _services = services.BuildServiceProvider();
+        await _services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        _db = NpgsqlDataSource.Create(_connectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _db.DisposeAsync();
+        await _services.DisposeAsync();
+        await TestPostgres.DropDatabaseAsync(_connectionString);
+    }
+
+    private async Task StageAsync(IEnumerable<string> keys, string status)
+    {
+        foreach (var key in keys)
+        {
+            await using var command = _db.CreateCommand(
+                $"insert into actors.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) values ($1, 'email', 0, 'p', '{{}}', $2, now(), now())");
+            command.Parameters.AddWithValue(key);
+            command.Parameters.AddWithValue(status);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    /// <summary>Transactions that wrote since the last call (each takes a transaction id; so does this query, one).</summary>
+    private async Task<long> WritingTransactionsAsync()
+    {
+        await using var command = _db.CreateCommand("select pg_current_xact_id()::text::bigint");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task Sends_that_finish_together_are_marked_in_a_few_statements_and_each_caller_learns_its_row_was_marked()
+    {
+        var keys = Enumerable.Range(0, 300).Select(i => $"k-{i}-{Guid.NewGuid():N}").ToList();
+        await StageAsync(keys, "sending");
+        var before = await WritingTransactionsAsync();
+
+        var at = DateTimeOffset.UtcNow;
+        var marked = await Task.WhenAll(keys.Select((k, i) => (i % 3) switch
+        {
+            0 => Outbox.MarkSentAsync(k, $"provider-{i}", at),
+            1 => Outbox.MarkFailedAsync(k, "refused", at),
+            _ => Outbox.MarkBouncedAsync(k, "no such user", at),
+        }));
+
+        Assert.All(marked, Assert.True);
+        var commits = await WritingTransactionsAsync() - before - 1;
+        Assert.True(commits is > 0 and < 60, $"{commits} writing transactions for 300 finished rows");
+        await using var command = _db.CreateCommand($"select message_key, status, provider_id, last_error, finished_at from actors.{OutboxStore.TableName}");
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = 0;
+        while (await reader.ReadAsync())
+        {
+            var i = keys.IndexOf(reader.GetString(0));
+            Assert.Equal((i % 3) switch { 0 => "sent", 1 => "failed", _ => "bounced" }, reader.GetString(1));
+            Assert.Equal(i % 3 == 0 ? $"provider-{i}" : null, reader.IsDBNull(2) ? null : reader.GetString(2));
+            Assert.Equal((i % 3) switch { 0 => null, 1 => "refused", _ => "no such user" }, reader.IsDBNull(3) ? null : reader.GetString(3));
+            Assert.Equal(at.ToUnixTimeMilliseconds(), reader.GetFieldValue<DateTimeOffset>(4).ToUnixTimeMilliseconds());
+            rows++;
+        }
+        Assert.Equal(300, rows);
+    }
+
+    [Fact]
+    public async Task Only_a_row_in_flight_is_finished_and_of_two_finishes_of_one_row_only_the_first_counts()
+    {
+        var twice = $"twice-{Guid.NewGuid():N}";
+        var pending = $"pending-{Guid.NewGuid():N}";
+        await StageAsync([twice], "sending");
+        await StageAsync([pending], "pending");
+
+        var results = await Task.WhenAll(Outbox.MarkSentAsync(twice, "first", DateTimeOffset.UtcNow), Outbox.MarkFailedAsync(twice, "second", DateTimeOffset.UtcNow));
+        Assert.Equal([true, false], results);
+        Assert.False(await Outbox.MarkSentAsync(pending, "x", DateTimeOffset.UtcNow));
+        Assert.False(await Outbox.MarkSentAsync(twice, "third", DateTimeOffset.UtcNow));
+
+        await using var command = _db.CreateCommand($"select message_key, status, provider_id from actors.{OutboxStore.TableName} order by message_key");
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new Dictionary<string, (string, string?)>();
+        while (await reader.ReadAsync()) rows[reader.GetString(0)] = (reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+        Assert.Equal(("pending", null), rows[pending]);
+        Assert.Equal(("sent", "first"), rows[twice]);
+    }
+}
