@@ -103,7 +103,7 @@ public static class JourneysScenario
             $"POST /v1/journeys/{{id}}/trigger for a segment of {n:N0} visitors (active grains: each was written through its grain) until GET …/triggers/{{id}} says done, " +
             $"{elapsed.TotalSeconds:N2} s; the journey's first step is an email send, decided in the same grain call and append as the entry; " +
             $"figures after: {entered:N0} entered, {sent:N0} messages sent, {decided - sent:N0} deferred or suppressed{(complete ? "" : " — NOT every visitor has a sent message, so the target is missed")}; " +
-            $"the trigger runs {Actors.Grains.Journeys.JourneyTriggers.Parallelism} grain calls at a time; an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start"));
+            $"the trigger runs {host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.JourneyTriggers>().Parallelism} grain calls at a time; an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start"));
 
         // 2. Event to decision: cart_item_added of a category, send at once.
         await CreateAndPublishAsync(marketing, "bench-event",

@@ -21,6 +21,9 @@ public sealed record ActorsSettings
     /// <summary>The message policy journeys send under (section "Actors:Messages"); a fresh instance, as above.</summary>
     public Actors.Domain.Journeys.PolicySettings Messages { get; init; } = new();
 
+    /// <summary>Journeys (section "Actors:Journeys"); a fresh instance, as above.</summary>
+    public Journeys.JourneySettings Journeys { get; init; } = new();
+
     /// <summary>Delivery of decided messages (section "Actors:Channels").</summary>
     public Channels.ChannelSettings Channels { get; init; } = new();
 

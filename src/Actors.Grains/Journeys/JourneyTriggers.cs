@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Actors.Grains.Hosting;
 using Actors.Grains.Identity;
 using Actors.Grains.Segments;
 using Actors.Storage.Segments;
@@ -27,13 +28,14 @@ public sealed record TriggerProgress(
 /// posted again. The latest <see cref="Kept"/> finished triggers are remembered.
 /// </summary>
 public sealed partial class JourneyTriggers(
-    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, TimeProvider clock, ILogger<JourneyTriggers> logger)
+    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, TimeProvider clock, ActorsSettings settings, ILogger<JourneyTriggers> logger)
 {
-    // Many visitors in flight: each call is one small append, and the append batcher commits the ones that wait
-    // together in one statement, so more in flight means fuller batches (quick runs, 2026-11-30: 128 in flight 2,071
-    // visitors/s, 256 2,578–2,641, 512 3,418; see README). The price: the shop's own events wait behind up to two
-    // batches of the trigger's appends while a trigger runs.
-    public const int Parallelism = 512;
+    /// <summary>
+    /// Grain calls in flight (<see cref="JourneySettings.TriggerParallelism"/>): each is one small append, and the
+    /// append batcher writes the ones that wait together in one statement, so more in flight means fuller batches.
+    /// </summary>
+    public int Parallelism { get; } = Math.Max(1, settings.Journeys.TriggerParallelism);
+
     public const int MaxProfiles = 10_000;
     private const int Page = 1000;
     private const int Kept = 1000;

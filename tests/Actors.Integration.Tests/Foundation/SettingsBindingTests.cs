@@ -33,6 +33,19 @@ public class SettingsBindingTests
     }
 
     [Fact]
+    public void A_triggers_parallelism_binds_from_Actors_Journeys_and_defaults_to_512()
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Journeys:TriggerParallelism"] = "64",
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+        Assert.Equal(64, bound.Journeys.TriggerParallelism);
+        Assert.Equal(512, new ActorsSettings().Journeys.TriggerParallelism);
+        Assert.NotSame(bound.Journeys, new ActorsSettings().Journeys);
+    }
+
+    [Fact]
     public void The_message_policy_binds_from_Actors_Messages_into_a_fresh_instance_per_host()
     {
         var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
