@@ -34,7 +34,7 @@ public sealed partial class JourneyTriggers(
     /// Grain calls in flight (<see cref="JourneySettings.TriggerParallelism"/>): each is one small append, and the
     /// append batcher writes the ones that wait together in one statement, so more in flight means fuller batches.
     /// </summary>
-    public int Parallelism { get; } = Math.Max(1, settings.Journeys.TriggerParallelism);
+    public int Parallelism { get; } = Math.Clamp(settings.Journeys.TriggerParallelism, 1, JourneySettings.MaxTriggerParallelism);
 
     public const int MaxProfiles = 10_000;
     private const int Page = 1000;

@@ -57,10 +57,25 @@ public static class MartenSetup
     public static string ForEventStore(string connectionString, EventStoreSettings settings)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (settings.RandomPageCost is { } cost && string.IsNullOrEmpty(builder.Options))
-            builder.Options = "-c random_page_cost=" + cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (!connectionString.Contains("reset", StringComparison.OrdinalIgnoreCase)) builder.NoResetOnClose = true;
+        if (settings.RandomPageCost is { } cost)
+        {
+            // The server would refuse the connection over a bad value; say what is wrong at startup instead.
+            if (!double.IsFinite(cost) || cost <= 0 || cost > 1_000_000)
+                throw new ArgumentOutOfRangeException(nameof(settings), cost, "Actors:EventStore:RandomPageCost must be a number above 0 (at most 1,000,000), or unset.");
+            if (string.IsNullOrEmpty(builder.Options))
+                builder.Options = "-c random_page_cost=" + cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (!SetsNoResetOnClose(connectionString)) builder.NoResetOnClose = true;
         return builder.ConnectionString;
+    }
+
+    /// <summary>Whether the configured string says itself whether to reset (either spelling of the keyword).</summary>
+    private static bool SetsNoResetOnClose(string connectionString)
+    {
+        var raw = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        foreach (string key in raw.Keys)
+            if (key.Replace(" ", "", StringComparison.Ordinal).Equals("NoResetOnClose", StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
     }
 
     public static void Configure(StoreOptions options, string connectionString, EventStoreSettings settings)

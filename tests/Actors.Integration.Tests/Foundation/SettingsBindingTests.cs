@@ -33,6 +33,27 @@ public class SettingsBindingTests
     }
 
     [Fact]
+    public void The_event_stores_connections_plan_cheap_random_reads_and_skip_the_reset_unless_the_string_says_otherwise()
+    {
+        var settings = new Actors.Storage.Streams.EventStoreSettings();
+        var plain = new Npgsql.NpgsqlConnectionStringBuilder(
+            Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db;Username=u;Password=reset-me", settings));
+        Assert.True(plain.NoResetOnClose); // a password mentioning "reset" is not a setting
+        Assert.Equal("-c random_page_cost=1.1", plain.Options);
+
+        var explicitReset = new Npgsql.NpgsqlConnectionStringBuilder(
+            Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db;No Reset On Close=false;Options=-c work_mem=8MB", settings));
+        Assert.False(explicitReset.NoResetOnClose);
+        Assert.Equal("-c work_mem=8MB", explicitReset.Options);
+
+        foreach (var bad in new[] { double.NaN, double.PositiveInfinity, 0, -1, 1e28 })
+            Assert.Throws<ArgumentOutOfRangeException>(() =>
+                Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db", settings with { RandomPageCost = bad }));
+        Assert.Null(new Npgsql.NpgsqlConnectionStringBuilder(
+            Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db", settings with { RandomPageCost = null })).Options);
+    }
+
+    [Fact]
     public void A_triggers_parallelism_binds_from_Actors_Journeys_and_defaults_to_512()
     {
         var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
