@@ -44,6 +44,7 @@ public static class DeliveryScenario
 {
     private const string Journey = "bench-delivery";
     private const string SteadyJourney = "bench-delivery-p99";
+    private const string WarmUpJourney = "bench-delivery-warm-up";
     private const int ProfilesPerTriggerMax = 10_000; // the trigger route's limit
     private const int SteadyTriggersPerSecond = 25;
     private const string CopySuffix = ":drain";
@@ -51,6 +52,7 @@ public static class DeliveryScenario
     public static async Task<List<Scenario>> RunAsync(BenchHost host, SmtpCountSink sink, BenchOptions o, CancellationToken ct)
     {
         var n = o.Quick ? 3_000 : 10_000;
+        var warm = n; // as many visitors of their own for the warm-up (so the measured ones have received nothing yet): per-batch methods must reach the JIT's call counts too
         string Id(int i) => $"anon:dl-{i}";
         using var marketing = host.Client(8, BenchHost.MarketingKey);
         var services = host.Host.App.Services;
@@ -62,7 +64,7 @@ public static class DeliveryScenario
         // Earlier groups' emails go to the same server: let the outbox drain so they neither compete nor get counted.
         await WaitForIdleOutboxAsync(host, schema, ct);
 
-        await Load.ForEachAsync("delivery: visitors with an address and consent (in-process Track)", n, o.InProcessConcurrency, async i =>
+        await Load.ForEachAsync("delivery: visitors with an address and consent (in-process Track)", n + warm, o.InProcessConcurrency, async i =>
         {
             var at = DateTimeOffset.UtcNow.AddDays(-1);
             var events = Payloads.History(new Random(70_000 + i), 3, TimeSpan.FromDays(10));
@@ -74,7 +76,17 @@ public static class DeliveryScenario
         }, ct);
         await CreateAndPublishAsync(marketing, Journey, ct);
         await CreateAndPublishAsync(marketing, SteadyJourney, ct);
+        await CreateAndPublishAsync(marketing, WarmUpJourney, ct);
         sink.Drain(); // whatever arrived before this group is not ours
+
+        // 0. Warm-up: the whole path (trigger, decision, outbox, render, compose, send, report) runs once on visitors of
+        // its own, until the JIT is done with it. Measured cold, the first phase paid for compiling itself (a sixth of
+        // the host's samples were in the JIT), while the MailKit reference below runs on code that is warm by then.
+        var warmUp = new Arrivals(k => k.Contains($":{WarmUpJourney}:", StringComparison.Ordinal));
+        await TriggerAsync(marketing, WarmUpJourney, "delivery-warm-up", Enumerable.Range(n, warm).Select(Id).ToArray(), ct);
+        await warmUp.WaitForAsync(sink, warm, "delivery: warm-up emails", ct);
+        await WaitForRowsAsync(host, schema, WarmUpJourney, warm, ct);
+        await Progress.SettleJitAsync("delivery", ct);
 
         // 1. Everyone at once, through the outbox.
         var load = SegmentsScenario.LoadAverage();
@@ -153,11 +165,12 @@ public static class DeliveryScenario
         var p99 = Ms(toAccepted, 99);
         Progress.Line($"delivery: decision to acceptance at {steadyRate:N0}/s: p50 {Ms(toAccepted, 50):N1}, p99 {p99:N1}, max {Ms(toAccepted, 100):N1} ms");
 
-        await ArchiveAsync(marketing, [Journey, SteadyJourney], ct);
+        await ArchiveAsync(marketing, [Journey, SteadyJourney, WarmUpJourney], ct);
         return
         [
             new("delivery-emails-per-s", rate, "emails/s", reference.Rate, ratio, "≥ 0.8× MailKit plain loop", ratio >= 0.8,
                 $"{n:N0} visitors (email address, email:marketing consent) triggered into a manual journey of one email send (HTML with 2 tracked links; " +
+                $"after a warm-up of {warm:N0} other visitors through a copy of the journey and the JIT settled; " +
                 $"{(n > ProfilesPerTriggerMax ? "POSTs" : "one POST")} of /v1/journeys/{{id}}/trigger with profiles), timed from the POST until the loopback SMTP server " +
                 $"(aiosmtpd, counts and stores nothing) had every message: {outboxElapsed.TotalSeconds:N2} s; the last decision was stored {decided.TotalSeconds:N2} s after the POST, " +
                 $"first to last arrival {firstToLast.TotalSeconds:N2} s; every key arrived once and every outbox row is sent; {setup} (defaults); " +

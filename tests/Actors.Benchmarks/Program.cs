@@ -4,8 +4,14 @@ using System.Runtime.InteropServices;
 using Actors.Benchmarks;
 
 // dotnet run -c Release --project tests/Actors.Benchmarks -- soak [--minutes 10]   (see SoakCommand)
-// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory,delivery]
+// dotnet run -c Release --project tests/Actors.Benchmarks -- [--quick] [--only=segments,journeys,ingest,decisions,stateless,activation,memory,delivery] [--jit=tiered]
 // Progress on stderr; the markdown table on stdout; JSON in artifacts/benchmarks/latest.json.
+// The table measures warm code: see SteadyStateJit (--jit=tiered for the runtime's defaults).
+if (args is not ["soak", ..] && SteadyStateJit.RestartIfTiered(args) is { } exitCode)
+{
+    Environment.ExitCode = exitCode;
+    return;
+}
 var options = BenchOptions.Parse(args);
 using var cancel = new CancellationTokenSource();
 // Ctrl+C or a kill: stop the phases and clean up (server, data folder) rather than die and leave PostgreSQL running.
@@ -31,7 +37,8 @@ Progress.Line("warning: a Debug build; figures are only meaningful with -c Relea
 #endif
 var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experiment: Marten Quick append" : "")
     + (options.WithoutOperatorViews ? ", experiment: no reporting daemon, no Orleans dashboard" : "")
-    + (options.ExtraHostArguments is { Count: > 0 } extra ? ", host arguments: " + string.Join(' ', extra) : "");
+    + (options.ExtraHostArguments is { Count: > 0 } extra ? ", host arguments: " + string.Join(' ', extra) : "")
+    + ", " + SteadyStateJit.Mode;
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
 var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
