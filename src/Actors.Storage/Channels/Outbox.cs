@@ -79,16 +79,36 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         return (int)(hash % Buckets);
     }
 
-    /// <summary>Adds the rows to the unit of work that appends their decisions (same transaction).</summary>
+    /// <summary>
+    /// Adds the rows to the unit of work that appends their decisions (same transaction), as one statement however
+    /// many there are: a trigger's batch of appends carries hundreds, and a statement each cost more than the rows.
+    /// </summary>
     public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages)
     {
-        foreach (var m in messages)
+        if (messages.Count == 0) return;
+        var keys = new string[messages.Count];
+        var channels = new string[messages.Count];
+        var buckets = new int[messages.Count];
+        var profiles = new string[messages.Count];
+        var bodies = new string[messages.Count];
+        var decided = new DateTimeOffset[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
         {
-            session.QueueSqlCommand(
-                $"insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
-                "values (?, ?, ?, ?, ?::jsonb, 'pending', ?, ?) on conflict (message_key) do nothing",
-                m.MessageKey, m.Channel, BucketOf(m.MessageKey), m.ProfileId, JsonSerializer.Serialize(m, Json), m.DecidedAt, m.DecidedAt);
+            var m = messages[i];
+            keys[i] = m.MessageKey;
+            channels[i] = m.Channel;
+            buckets[i] = BucketOf(m.MessageKey);
+            profiles[i] = m.ProfileId;
+            bodies[i] = JsonSerializer.Serialize(m, Json);
+            decided[i] = m.DecidedAt;
         }
+        // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it).
+        session.QueueSqlCommand(
+            $"insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
+            "select u.key, u.channel, u.bucket, u.profile, u.body::jsonb, 'pending', u.decided, u.decided " +
+            "from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[]) as u(key, channel, bucket, profile, body, decided) " +
+            "order by u.key on conflict (message_key) do nothing",
+            keys, channels, buckets, profiles, bodies, decided);
     }
 
     /// <summary>

@@ -98,6 +98,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         {
             await using var session = _store.LightweightSession();
             var plain = new List<StreamBatchWrite.StreamAppend>(batch.Count);
+            var outbound = new List<OutboundMessage>();
             foreach (var p in batch)
             {
                 if (StreamBatchWrite.NeedsMarten(p.Events))
@@ -106,9 +107,10 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
                     continue;
                 }
                 plain.Add(new(p.ProfileId, p.ExpectedVersion, p.Events));
-                if (p.Outbound is { Count: > 0 }) OutboxStore.Stage(session, _schema, p.Outbound);
+                if (p.Outbound is { Count: > 0 }) outbound.AddRange(p.Outbound);
             }
             StreamBatchWrite.Queue(session, _schema, plain);
+            OutboxStore.Stage(session, _schema, outbound);
             await session.SaveChangesAsync();
             foreach (var p in batch) p.Done.TrySetResult();
         }

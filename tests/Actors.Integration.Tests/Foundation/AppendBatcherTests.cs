@@ -228,6 +228,39 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.True(trips <= 20, $"{trips} round trips for {ids.Count} loads");
     }
 
+    [Fact]
+    public async Task Outbox_rows_of_a_batch_are_stored_once_each_with_their_appends_and_a_key_seen_before_is_skipped()
+    {
+        static Actors.Domain.Channels.OutboundMessage Message(string profile, string key) =>
+            new(key, profile, "email", "welcome", null, null, "marketing", "j1", 1, "s1", DateTimeOffset.UtcNow,
+                new Actors.Domain.Channels.MessageRecipient(profile, $"{profile}@shop.test", null, null, "lead", new Dictionary<string, string>(), [], [], [], null));
+        var run = Guid.NewGuid().ToString("N");
+        var ids = Enumerable.Range(0, 200).Select(i => $"outbox-{i}-{run}").ToList();
+        var repeated = $"{ids[0]}|j1|1|s1|shared";
+
+        // 200 appends at once (batches of up to 64), each with its message; the first two carry the same key as well,
+        // so that key comes twice into one batch (or two), and it must end as one row.
+        await Task.WhenAll(ids.Select((id, i) => Batcher.AppendAsync(id, 0, [View(i)],
+            i < 2 ? [Message(id, $"{id}|j1|1|s1|1"), Message(id, repeated)] : [Message(id, $"{id}|j1|1|s1|1")])));
+        // A retried decision writes the same key again later: still one row.
+        await Batcher.AppendAsync(ids[5], 1, [View(5)], [Message(ids[5], $"{ids[5]}|j1|1|s1|1")]);
+
+        await using var data = Npgsql.NpgsqlDataSource.Create(_connectionString);
+        await using var rows = data.CreateCommand(
+            $"select message_key, profile_id, status, bucket, message ->> 'channel' from actors.{Actors.Storage.Channels.OutboxStore.TableName} where message_key like '%' || @run || '%' or message_key like '%shared'");
+        rows.Parameters.AddWithValue("run", run);
+        var stored = new List<(string Key, string Profile, string Status, int Bucket, string Channel)>();
+        await using (var reader = await rows.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) stored.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetString(4)));
+
+        Assert.Equal(201, stored.Count);
+        Assert.Equal(stored.Count, stored.Select(r => r.Key).Distinct().Count());
+        Assert.All(stored, r => Assert.Equal(("pending", "email", Actors.Storage.Channels.OutboxStore.BucketOf(r.Key)), (r.Status, r.Channel, r.Bucket)));
+        Assert.Contains(Assert.Single(stored, r => r.Key == repeated).Profile, ids[..2]);
+        Assert.All(ids, id => Assert.Single(stored, r => r.Key == $"{id}|j1|1|s1|1"));
+        Assert.Equal(2, (await Batcher.ReadAsync(ids[5], new EventQuery(1, 10))).Count);
+    }
+
     /// <summary>Npgsql's operations (commands and batches, each one round trip) against this class's database while <paramref name="work"/> runs.</summary>
     private static async Task<(T Result, int RoundTrips)> CountingRoundTrips<T>(string database, Func<Task<T>> work)
     {
