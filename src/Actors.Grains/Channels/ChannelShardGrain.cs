@@ -68,19 +68,30 @@ public sealed partial class ChannelShardGrain(
         {
             var started = clock.GetUtcNow();
             bool more;
-            do
+            // A batch's outcomes are written into the visitors' streams while the next batch is claimed and sent: the
+            // rows are finished already, so nothing waits for the report but the report before it (one at a time).
+            var reporting = Task.CompletedTask;
+            try
             {
-                _wakeRequested = false;
-                var now = clock.GetUtcNow();
-                var limit = ClaimLimit();
-                var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct);
-                outage.Succeeded("channel delivery");
-                if (claimed.Count == 0) break;
-                var finished = await DeliverAsync(claimed, ct);
-                await ReportAsync(finished);
-                more = claimed.Count == limit || _wakeRequested;
+                do
+                {
+                    _wakeRequested = false;
+                    var now = clock.GetUtcNow();
+                    var limit = ClaimLimit();
+                    var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct);
+                    outage.Succeeded("channel delivery");
+                    if (claimed.Count == 0) break;
+                    var finished = await DeliverAsync(claimed, ct);
+                    await reporting;
+                    reporting = ReportAsync(finished);
+                    more = claimed.Count == limit || _wakeRequested;
+                }
+                while (more && clock.GetUtcNow() - started < TickBudget);
             }
-            while (more && clock.GetUtcNow() - started < TickBudget);
+            finally
+            {
+                await reporting; // never left running past the tick (it logs its own failures; the sweep retries them)
+            }
 
             if (clock.GetUtcNow() - _lastSweep > ReportSweepEvery)
             {
