@@ -55,9 +55,11 @@ public sealed partial class ChannelShardGrain(
     public Task Wake()
     {
         _wakeRequested = true;
-        if (!_pumping) _timer?.Change(TimeSpan.Zero, settings.PollEvery);
+        if (!_pumping) _timer?.Change(Linger, settings.PollEvery);
         return Task.CompletedTask;
     }
+
+    private TimeSpan Linger => settings.WakeLinger > TimeSpan.Zero ? settings.WakeLinger : TimeSpan.Zero;
 
     public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered));
 
@@ -85,6 +87,8 @@ public sealed partial class ChannelShardGrain(
                     await reporting;
                     reporting = ReportAsync(finished);
                     more = claimed.Count == limit || _wakeRequested;
+                    // Only woken again, with less than a full batch found: let the next decisions gather first.
+                    if (more && claimed.Count < limit && Linger > TimeSpan.Zero) await Task.Delay(Linger, clock, ct);
                 }
                 while (more && clock.GetUtcNow() - started < TickBudget);
             }
