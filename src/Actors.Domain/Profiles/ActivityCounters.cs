@@ -33,6 +33,7 @@ public sealed class ActivityCounters
 
     public void Add(string key, DateTimeOffset at, int count = 1, DateTimeOffset? newestSeen = null)
     {
+        key = CounterKeys.Share(key);
         RememberTime(key, at.UtcTicks);
         var newestDay = DayNumber(newestSeen ?? at);
         var day = DayNumber(at);
@@ -40,7 +41,8 @@ public sealed class ActivityCounters
         if (day < oldestKept) return;
         if (!Days.TryGetValue(key, out var buckets))
         {
-            buckets = new List<DayCount>(4);
+            // Most keys of a visitor have one or two buckets: room for one, grown when needed (a grain holds a dozen keys).
+            buckets = new List<DayCount>(1);
             Days[key] = buckets;
         }
 
@@ -117,6 +119,23 @@ public sealed class ActivityCounters
     public int Total(string key) => Days.TryGetValue(key, out var buckets) ? buckets.Sum(b => b.Count) : 0;
 
     public static int DayNumber(DateTimeOffset at) => (int)(at.UtcTicks / TimeSpan.TicksPerDay);
+}
+
+/// <summary>
+/// One string per counter key for the whole silo: every visitor grain counts the same few dozen keys
+/// ("product_viewed|category=shoes"), and a copy per grain was about a tenth of an idle grain's memory. Bounded, because
+/// categories come from the shops' events: past <see cref="MaxShared"/> keys, new ones are simply not shared.
+/// </summary>
+internal static class CounterKeys
+{
+    public const int MaxShared = 20_000;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Shared = new(StringComparer.Ordinal);
+
+    public static string Share(string key)
+    {
+        if (Shared.TryGetValue(key, out var shared)) return shared;
+        return Shared.Count < MaxShared ? Shared.GetOrAdd(key, key) : key;
+    }
 }
 
 /// <summary>A bucket: events from <see cref="Day"/> for <see cref="Span"/> days (1, or a merged month).</summary>

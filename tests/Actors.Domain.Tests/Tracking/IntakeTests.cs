@@ -104,6 +104,29 @@ public class IntakeTests
     }
 
     [Fact]
+    public void Visitors_counting_the_same_key_share_one_string_for_it_and_count_as_before()
+    {
+        var ana = new VisitorProfile("ana");
+        var ben = new VisitorProfile("ben");
+        ana.Apply(Make.View("s", "Shoes", T0));
+        ben.Apply(Make.View("s", "SHOES", T0.AddDays(1)));
+        ben.Apply(Make.View("s", "shoes", T0.AddDays(70))); // a second bucket, and the first one merged into its month
+
+        var anaKey = Assert.Single(ana.Counters.Days.Keys, k => k.Contains("category=", StringComparison.Ordinal));
+        var benKey = Assert.Single(ben.Counters.Days.Keys, k => k.Contains("category=", StringComparison.Ordinal));
+        Assert.Same(anaKey, benKey);
+        Assert.Same(ana.Counters.Latest.Keys.Single(k => k == anaKey), ben.Counters.Latest.Keys.Single(k => k == benKey));
+        Assert.Equal(1, ana.Counters.Total(anaKey));
+        Assert.Equal(2, ben.Counters.Total(benKey));
+        Assert.Equal(2, ben.Counters.Days[benKey].Count);
+
+        // A snapshot reads back the same counts (its keys are its own strings; only counting shares them).
+        var restored = JsonSerializer.Deserialize<VisitorProfile>(JsonSerializer.Serialize(ben))!;
+        Assert.Equal(2, restored.Counters.Total(benKey));
+        Assert.Equal(ben.Counters.Days[benKey], restored.Counters.Days[benKey]);
+    }
+
+    [Fact]
     public void Every_event_type_round_trips_through_json_with_its_stored_name()
     {
         foreach (var type in EventNames.EventTypes)
