@@ -124,15 +124,18 @@ public sealed class ActivityCounters
 /// <summary>
 /// One string per counter key for the whole silo: every visitor grain counts the same few dozen keys
 /// ("product_viewed|category=shoes"), and a copy per grain was about a tenth of an idle grain's memory. Bounded, because
-/// categories come from the shops' events: past <see cref="MaxShared"/> keys, new ones are simply not shared.
+/// categories come from the shops' events: past <see cref="MaxShared"/> keys, new ones are simply not shared, and a key
+/// longer than <see cref="MaxSharedLength"/> (a 10 KB "category") never is, so the pool stays a few megabytes at most.
 /// </summary>
 internal static class CounterKeys
 {
     public const int MaxShared = 20_000;
+    public const int MaxSharedLength = 200;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Shared = new(StringComparer.Ordinal);
 
     public static string Share(string key)
     {
+        if (key.Length > MaxSharedLength) return key;
         if (Shared.TryGetValue(key, out var shared)) return shared;
         return Shared.Count < MaxShared ? Shared.GetOrAdd(key, key) : key;
     }

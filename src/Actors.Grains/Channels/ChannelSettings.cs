@@ -18,9 +18,16 @@ public sealed record ChannelSettings
     /// <summary>
     /// How long a woken shard waits before it claims, so that the decisions of those milliseconds are claimed (and
     /// their rows updated) by one statement rather than one each: under a steady stream of decisions a shard was
-    /// claiming one or two rows at a time, hundreds of claims a second. Zero claims at once.
+    /// claiming one or two rows at a time, hundreds of claims a second. Zero claims at once. Taken within 0 and
+    /// <see cref="MaxWakeLinger"/> (<see cref="WakeLingerTaken"/>): "10" in a settings file is ten days, and a shard
+    /// waiting that long would deliver nothing but what its poll finds.
     /// </summary>
     public TimeSpan WakeLinger { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    public static readonly TimeSpan MaxWakeLinger = TimeSpan.FromSeconds(1);
+
+    /// <summary>The linger a shard uses: <see cref="WakeLinger"/> within 0 and <see cref="MaxWakeLinger"/>.</summary>
+    public TimeSpan WakeLingerTaken => WakeLinger < TimeSpan.Zero ? TimeSpan.Zero : WakeLinger > MaxWakeLinger ? MaxWakeLinger : WakeLinger;
 
     /// <summary>How long a claimed row stays with its claimer; after that (its node died) it is due again.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);

@@ -59,7 +59,7 @@ public sealed partial class ChannelShardGrain(
         return Task.CompletedTask;
     }
 
-    private TimeSpan Linger => settings.WakeLinger > TimeSpan.Zero ? settings.WakeLinger : TimeSpan.Zero;
+    private TimeSpan Linger => settings.WakeLingerTaken;
 
     public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered));
 

@@ -120,6 +120,14 @@ public class IntakeTests
         Assert.Equal(2, ben.Counters.Total(benKey));
         Assert.Equal(2, ben.Counters.Days[benKey].Count);
 
+        // A hostile 10 KB category is counted like any other, but its key is not kept in the silo-wide pool.
+        var huge = new string('x', 10_000);
+        ana.Apply(Make.View("s", huge, T0));
+        ben.Apply(Make.View("s", huge, T0));
+        var hugeKey = ActivityCounters.KeyFor(EventNames.ProductViewed, huge);
+        Assert.Equal(1, ana.Counters.Total(hugeKey));
+        Assert.NotSame(ana.Counters.Days.Keys.Single(k => k == hugeKey), ben.Counters.Days.Keys.Single(k => k == hugeKey));
+
         // A snapshot reads back the same counts (its keys are its own strings; only counting shares them).
         var restored = JsonSerializer.Deserialize<VisitorProfile>(JsonSerializer.Serialize(ben))!;
         Assert.Equal(2, restored.Counters.Total(benKey));

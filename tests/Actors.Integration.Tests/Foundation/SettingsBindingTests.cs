@@ -66,6 +66,22 @@ public class SettingsBindingTests
         Assert.NotSame(bound.Journeys, new ActorsSettings().Journeys);
     }
 
+    [Theory]
+    [InlineData("00:00:00.025", 25)]
+    [InlineData("00:00:00", 0)]
+    [InlineData("-00:00:01", 0)]
+    [InlineData("10", 1_000)] // ten days, by TimeSpan's reading: a shard must not wait that long
+    public void A_shards_wake_linger_binds_from_Actors_Channels_and_is_taken_within_0_and_1_s(string configured, int takenMs)
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Channels:WakeLinger"] = configured,
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(takenMs), bound.Channels.WakeLingerTaken);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), new ActorsSettings().Channels.WakeLingerTaken);
+    }
+
     [Fact]
     public void The_message_policy_binds_from_Actors_Messages_into_a_fresh_instance_per_host()
     {
