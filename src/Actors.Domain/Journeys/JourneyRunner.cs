@@ -199,10 +199,13 @@ public static class JourneyRunner
 
         var occurrence = (position?.Occurrence ?? 0) + 1;
         var heldOut = Holdout.IsHeldOut(profile.ProfileId, definition.Id, definition.HoldoutPercent);
+        // The entry places the visitor at the first step (and starts its wait): one event where there were two or three.
         Add(profile, toAppend, new JourneyEntered(definition.Id, definition.Version, occurrence, heldOut, reason)
-            { MessageId = $"{cause}:enter:{occurrence}", EventTime = now, ReceivedTime = now, TriggerId = triggerId });
-        var entered = profile.Journeys[definition.Id];
-        Advance(profile, definition, entered, null, "entered", definition.FirstStep, now, $"{cause}:{occurrence}", context, toAppend);
+        {
+            MessageId = $"{cause}:enter:{occurrence}", EventTime = now, ReceivedTime = now, TriggerId = triggerId,
+            StepId = definition.FirstStep, WaitUntil = WaitOnArrival(profile, definition, definition.FirstStep, now, context),
+        });
+        Run(profile, definition, profile.Journeys[definition.Id], definition.FirstStep, now, $"{cause}:{occurrence}", context, toAppend);
         return heldOut ? "held_out" : "entered";
     }
 
@@ -215,7 +218,7 @@ public static class JourneyRunner
             End(profile, definition, position, fromStep, outcome, "completed", now, cause, toAppend);
             return;
         }
-        Move(profile, definition, position, fromStep, outcome, next, null, now, cause, toAppend);
+        Move(profile, definition, position, fromStep, outcome, next, now, cause, context, toAppend);
         Run(profile, definition, position, next, now, cause, context, toAppend);
     }
 
@@ -235,14 +238,13 @@ public static class JourneyRunner
             string? next;
             switch (step)
             {
-                case WaitStep w:
-                    Move(profile, definition, position, w.Id, "waiting", w.Id, SafeTime.Add(now, w.Duration), now, $"{cause}:{taken}", toAppend);
-                    return;
-                case WaitUntilStep w:
-                    Move(profile, definition, position, w.Id, "waiting", w.Id, LocalTime.NextAt(now, w.TimeOfDay, w.Days, TimeZoneOf(profile, context.Policy)), now, $"{cause}:{taken}", toAppend);
-                    return;
-                case WaitForEventStep w:
-                    Move(profile, definition, position, w.Id, "waiting", w.Id, SafeTime.Add(now, w.Timeout), now, $"{cause}:{taken}", toAppend);
+                case WaitStep or WaitUntilStep or WaitForEventStep:
+                    // The event that brought the visitor here started the wait; only a visitor found here without one
+                    // (none of today's paths) gets an event of its own.
+                    if (position.StepId != step.Id || position.WaitUntil is null)
+                        Add(profile, toAppend, new JourneyStepTaken(definition.Id, definition.Version, position.Occurrence, step.Id, "waiting", step.Id,
+                                WaitOnArrival(profile, definition, step.Id, now, context))
+                            { MessageId = $"{cause}:{taken}:step:{step.Id}>{step.Id}", EventTime = now, ReceivedTime = now });
                     return;
                 case SendStep s:
                     if (!Send(profile, definition, position, s, now, $"{cause}:{taken}", context, toAppend)) return; // deferred: waits at this step
@@ -276,7 +278,7 @@ public static class JourneyRunner
                 End(profile, definition, position, step.Id, outcome, "completed", now, $"{cause}:{taken}", toAppend);
                 return;
             }
-            Move(profile, definition, position, step.Id, outcome, next, null, now, $"{cause}:{taken}", toAppend);
+            Move(profile, definition, position, step.Id, outcome, next, now, $"{cause}:{taken}", context, toAppend);
             current = next;
         }
         End(profile, definition, position, current, "too_many_steps", "too_many_steps", now, cause, toAppend);
@@ -353,10 +355,22 @@ public static class JourneyRunner
         List<VisitorEvent> toAppend) =>
         End(profile, definition, position, position.StepId, "archived", "journey_archived", now, $"{cause}:archived", toAppend);
 
+    /// <summary>Moves the visitor to <paramref name="toStep"/>; arriving at a wait starts it (see <see cref="WaitOnArrival"/>).</summary>
     private static void Move(VisitorProfile profile, JourneyDefinition definition, JourneyPosition position, string? fromStep, string outcome, string toStep,
-        DateTimeOffset? waitUntil, DateTimeOffset now, string cause, List<VisitorEvent> toAppend) =>
-        Add(profile, toAppend, new JourneyStepTaken(definition.Id, definition.Version, position.Occurrence, fromStep, outcome, toStep, waitUntil)
+        DateTimeOffset now, string cause, JourneyContext context, List<VisitorEvent> toAppend) =>
+        Add(profile, toAppend, new JourneyStepTaken(definition.Id, definition.Version, position.Occurrence, fromStep, outcome, toStep,
+                WaitOnArrival(profile, definition, toStep, now, context))
             { MessageId = $"{cause}:step:{fromStep}>{toStep}", EventTime = now, ReceivedTime = now });
+
+    /// <summary>Until when a visitor arriving now at <paramref name="stepId"/> waits there; null when it is not a wait.</summary>
+    private static DateTimeOffset? WaitOnArrival(VisitorProfile profile, JourneyDefinition definition, string stepId, DateTimeOffset now, JourneyContext context) =>
+        definition.Steps.GetValueOrDefault(stepId) switch
+        {
+            WaitStep w => SafeTime.Add(now, w.Duration),
+            WaitUntilStep w => LocalTime.NextAt(now, w.TimeOfDay, w.Days, TimeZoneOf(profile, context.Policy)),
+            WaitForEventStep w => SafeTime.Add(now, w.Timeout),
+            _ => null,
+        };
 
     private static void End(VisitorProfile profile, JourneyDefinition definition, JourneyPosition position, string? fromStep, string outcome, string reason,
         DateTimeOffset now, string cause, List<VisitorEvent> toAppend) =>

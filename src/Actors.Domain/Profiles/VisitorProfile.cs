@@ -319,6 +319,7 @@ public sealed class VisitorProfile
                 position.EntryReason = j.Reason;
                 position.EnteredAt = e.EventTime;
                 if (j.TriggerId is { } triggerId) position.RecordTrigger(triggerId);
+                if (j.StepId is { } first) (position.StepId, position.StepSince, position.WaitUntil) = (first, e.EventTime, j.WaitUntil);
                 break;
             }
             case JourneyStepTaken j:

@@ -223,12 +223,20 @@ public sealed record SegmentLeft(string SegmentId, int RuleVersion, string Reaso
 public sealed record JourneyEntered(string JourneyId, int JourneyVersion, int Occurrence, bool HeldOut, string Reason) : VisitorEvent
 {
     public string? TriggerId { get; init; }
+
+    /// <summary>
+    /// The step the visitor starts at, and until when it waits there when that step is a wait: the entry places them, so
+    /// no step event repeats it (null in streams from before this was recorded, where a <see cref="JourneyStepTaken"/> follows).
+    /// </summary>
+    public string? StepId { get; init; }
+
+    public DateTimeOffset? WaitUntil { get; init; }
 }
 
 /// <summary>
 /// Derived: the visitor is now at <see cref="StepId"/> of a journey (null: the passage ended), having left
 /// <see cref="FromStepId"/> by <see cref="Outcome"/> ("next", "branch:vip", "split:b", "event", "timeout", "sent"…).
-/// <see cref="WaitUntil"/> is set while the new step waits.
+/// <see cref="WaitUntil"/> is set when the new step is a wait: arriving starts the wait, in the same event.
 /// </summary>
 public sealed record JourneyStepTaken(
     string JourneyId, int JourneyVersion, int Occurrence, string? FromStepId, string Outcome, string? StepId, DateTimeOffset? WaitUntil) : VisitorEvent;

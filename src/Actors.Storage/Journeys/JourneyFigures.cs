@@ -95,16 +95,16 @@ public sealed class JourneyFigureReader(IDocumentStore store)
             }
         }
 
-        // Where visitors are now: each visitor's latest step, goal or exit in this journey; a step still open counts.
+        // Where visitors are now: each visitor's latest entry (which names the first step), step, goal or exit in this journey; a step still open counts.
         var inStep = new SortedDictionary<string, long>(StringComparer.Ordinal);
         await using (var steps = new NpgsqlCommand($"""
             select step, count(*) from (
                 select distinct on (stream_id) type, data ->> 'StepId' as step
                   from {events}
                  where data ? 'JourneyId' and data ->> 'JourneyId' = @journey
-                   and type in ('journey_step_taken', 'journey_goal_reached', 'journey_exited')
+                   and type in ('journey_entered', 'journey_step_taken', 'journey_goal_reached', 'journey_exited')
                  order by stream_id, seq_id desc) latest
-             where type = 'journey_step_taken' and step is not null
+             where type in ('journey_entered', 'journey_step_taken') and step is not null
              group by step
             """, connection))
         {

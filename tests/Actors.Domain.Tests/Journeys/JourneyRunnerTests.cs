@@ -75,6 +75,50 @@ public class JourneyRunnerTests
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
     }
 
+    [Fact]
+    public void Entering_places_the_visitor_and_starts_the_first_wait_in_the_one_entry_event_and_a_send_then_a_wait_is_one_step_event()
+    {
+        var context = Context(AbandonedCart());
+        var (profile, stream) = ConsentingVisitor();
+        var at = T0.AddMinutes(5);
+        var entry = Intake.Handle(profile, [Cart(at)], at, Settings, context).ToAppend.Where(e => e is not CartItemAdded).ToList();
+        stream.AddRange(entry);
+
+        // The entry alone: no step event repeats where it put the visitor or that the wait began.
+        var entered = Assert.IsType<JourneyEntered>(Assert.Single(entry, e => e is JourneyEntered or JourneyStepTaken));
+        Assert.Equal(("wait1", at.AddHours(1)), (entered.StepId, entered.WaitUntil));
+        Assert.Equal(("wait1", at, at.AddHours(1)), (profile.Journeys["cart"].StepId, profile.Journeys["cart"].StepSince, profile.Journeys["cart"].WaitUntil));
+
+        // Sent, then on to the next wait: the step event that arrives there carries the wait's end.
+        var first = Intake.HandleWakeUp(profile, at.AddHours(1), Settings, context);
+        stream.AddRange(first);
+        var steps = first.OfType<JourneyStepTaken>().ToList();
+        Assert.Equal([("wait1", "waited", "send1", (DateTimeOffset?)null), ("send1", "sent", "wait2", at.AddHours(25))],
+            steps.Select(s => (s.FromStepId, s.Outcome, s.StepId, s.WaitUntil)));
+        Assert.Equal(at.AddHours(25), Intake.NextWakeUp(profile, at.AddHours(1), Settings, context));
+
+        var replayed = ProfileFold.Fold("anon:v1", stream);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
+    }
+
+    [Fact]
+    public void A_stream_written_before_entries_named_their_step_replays_to_the_same_position_and_goes_on()
+    {
+        var context = Context(AbandonedCart());
+        var (_, stream) = ConsentingVisitor();
+        var at = T0.AddMinutes(5);
+        // As stored before: an entry without a step, a move to the first step, then the wait started by a step of its own.
+        stream.Add(new JourneyEntered("cart", 1, 1, false, "event cart_item_added") { MessageId = Make.Id(), EventTime = at, ReceivedTime = at });
+        stream.Add(new JourneyStepTaken("cart", 1, 1, null, "entered", "wait1", null) { MessageId = Make.Id(), EventTime = at, ReceivedTime = at });
+        stream.Add(new JourneyStepTaken("cart", 1, 1, "wait1", "waiting", "wait1", at.AddHours(1)) { MessageId = Make.Id(), EventTime = at, ReceivedTime = at });
+
+        var old = ProfileFold.Fold("anon:v1", stream);
+        Assert.Equal(("wait1", at.AddHours(1)), (old.Journeys["cart"].StepId, old.Journeys["cart"].WaitUntil));
+        var woken = Intake.HandleWakeUp(old, at.AddHours(1), Settings, context);
+        Assert.Equal("cart-1", Assert.Single(woken.OfType<MessageDecided>()).Template);
+        Assert.Equal(("wait2", at.AddHours(25)), (old.Journeys["cart"].StepId, old.Journeys["cart"].WaitUntil));
+    }
+
     private static SegmentContext WithStatus(JourneyDefinition journey, JourneyStatus status) =>
         SegmentContext.None with { Journeys = new JourneyContext([ActiveJourney.Of(journey, status)], NoQuietHours) { RecheckEvery = TimeSpan.FromMinutes(1) } };
 
