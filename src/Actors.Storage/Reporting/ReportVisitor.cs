@@ -65,7 +65,23 @@ public sealed class ReportVisitorProjection : SingleStreamProjection<ReportVisit
     public ReportVisitorProjection()
     {
         Name = ProjectionName;
+        // An allow-list, so the daemon does not even read the decisions that change nothing here: a journey's steps and
+        // exits, delivery outcomes and segment changes are most of the events a trigger or a send writes.
+        foreach (var type in EventNames.EventTypes)
+            if (!Unread.Contains(type)) IncludeType(type);
     }
+
+    /// <summary>
+    /// Derived events <see cref="Evolve"/> ignores. Being derived, none can start a document; the one thing they could
+    /// still do is move <see cref="ReportVisitor.FirstSeenAt"/> earlier, and they are dated when we decide them, never
+    /// before the visitor's own first event (short of a client clock running ahead).
+    /// </summary>
+    public static readonly IReadOnlySet<Type> Unread = new HashSet<Type>
+    {
+        typeof(SegmentEntered), typeof(SegmentLeft), typeof(ProfilesMerged), typeof(DeviceLinked), typeof(DeviceUnlinked),
+        typeof(ForwardingChanged), typeof(ProfilesUnmerged), typeof(MergeUndone), typeof(JourneyStepTaken), typeof(JourneyExited),
+        typeof(JourneyVersionChanged), typeof(MessageSent), typeof(MessageDelivered), typeof(MessageBounced), typeof(MessageFailed),
+    };
 
     public override ReportVisitor? Evolve(ReportVisitor? snapshot, string id, IEvent e)
     {
