@@ -99,12 +99,13 @@ public sealed partial class VisitorGrain(
         if (!segments.Context.Journeys.Journeys.Any(j => j.Latest.Id == journeyId)) await segments.RefreshAsync(CancellationToken.None);
 
         var outcome = "";
+        // A trigger keeps hundreds of these in flight; the shop's own requests are stored first (background lane).
         await AppendWithRetryAsync(() =>
         {
             var toAppend = new List<VisitorEvent>();
             outcome = JourneyRunner.Trigger(_profile, journeyId, triggerId, segments.Context.Journeys, clock.GetUtcNow(), toAppend);
             return toAppend;
-        });
+        }, background: true);
         await AfterChangeAsync();
         return outcome;
     }
@@ -242,7 +243,7 @@ public sealed partial class VisitorGrain(
     /// marked for reload: whatever throws (decide halfway through, the append, a reload) leaves memory to be rebuilt
     /// from the stream, never ahead of it.
     /// </summary>
-    private async Task AppendWithRetryAsync(Func<IReadOnlyList<VisitorEvent>> decide)
+    private async Task AppendWithRetryAsync(Func<IReadOnlyList<VisitorEvent>> decide, bool background = false)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -258,7 +259,9 @@ public sealed partial class VisitorGrain(
             try
             {
                 var outbound = OutboundMessage.Among(_profile, toAppend, popularity.Current);
-                await streams.AppendAsync(ProfileId, expected, toAppend, outbound);
+                await (background
+                    ? streams.AppendInBackgroundAsync(ProfileId, expected, toAppend, outbound)
+                    : streams.AppendAsync(ProfileId, expected, toAppend, outbound));
                 _needsReload = false;
                 if (outbound.Count > 0) WakeChannels(outbound);
                 metrics.EventsStored(toAppend.Count);

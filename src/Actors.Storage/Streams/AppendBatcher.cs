@@ -28,6 +28,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     private readonly IDocumentStore _store;
     private readonly ILogger<AppendBatcher> _logger;
     private readonly Channel<Pending> _queue;
+    private readonly Channel<Pending> _background; // appends no request waits on: a batch takes them after those of _queue
     private readonly Task[] _writers;
     private readonly int _maxBatch;
     private readonly int _capacity;
@@ -47,6 +48,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
         _capacity = Math.Max(1, settings.MaxPendingAppends);
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_capacity) { SingleReader = false, FullMode = BoundedChannelFullMode.Wait });
+        _background = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_capacity) { SingleReader = false, FullMode = BoundedChannelFullMode.Wait });
         // A few writers keep the database busy: while one batch commits, the next one fills.
         _writers = [.. Enumerable.Range(0, Math.Max(1, settings.AppendWriters)).Select(_ => Task.Run(WriteLoopAsync))];
     }
@@ -65,11 +67,18 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     public Task<IReadOnlyList<StoredEvent>> ReadAsync(string profileId, EventQuery query, CancellationToken ct = default) => _inner.ReadAsync(profileId, query, ct);
 
-    public Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default)
+    public Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default) =>
+        Enqueue(_queue, profileId, expectedVersion, events, outbound);
+
+    /// <summary>Queued apart: a batch is filled from <see cref="AppendAsync"/>'s queue first, so a trigger's thousands in flight do not queue ahead of the shop's requests.</summary>
+    public Task AppendInBackgroundAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default) =>
+        Enqueue(_background, profileId, expectedVersion, events, outbound);
+
+    private Task Enqueue(Channel<Pending> queue, string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound)
     {
         if (events.Count == 0) return Task.CompletedTask;
         var pending = new Pending(profileId, expectedVersion, events, outbound, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (_queue.Writer.TryWrite(pending))
+        if (queue.Writer.TryWrite(pending))
         {
             if (Volatile.Read(ref _shedding) == 1 && Interlocked.Exchange(ref _shedding, 0) == 1) LogQueueAccepting(_capacity);
             return pending.Done.Task;
@@ -80,15 +89,29 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         return Task.FromException(new AppendQueueFullException(_capacity));
     }
 
+    private static readonly Task<bool> Closed = Task.FromResult(false);
+    private static readonly Task<bool> Never = new TaskCompletionSource<bool>().Task;
+
     private async Task WriteLoopAsync()
     {
         var batch = new List<Pending>(_maxBatch);
-        while (await _queue.Reader.WaitToReadAsync())
+        // One wait per queue at a time, kept across batches: a new wait each time would pile up on a queue that stays empty.
+        Task<bool>? visitors = null, background = null;
+        while (visitors != Closed || background != Closed)
         {
             while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var next)) batch.Add(next);
-            if (batch.Count == 0) continue;
-            await CommitAsync(batch);
-            batch.Clear();
+            while (batch.Count < _maxBatch && _background.Reader.TryRead(out var next)) batch.Add(next);
+            if (batch.Count > 0)
+            {
+                await CommitAsync(batch);
+                batch.Clear();
+                continue;
+            }
+            visitors ??= _queue.Reader.WaitToReadAsync().AsTask();
+            background ??= _background.Reader.WaitToReadAsync().AsTask();
+            await Task.WhenAny(visitors == Closed ? Never : visitors, background == Closed ? Never : background);
+            if (visitors != Closed && visitors.IsCompleted) visitors = await visitors ? null : Closed;
+            if (background != Closed && background.IsCompleted) background = await background ? null : Closed;
         }
     }
 
@@ -150,6 +173,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     {
         _disposed = true;
         _queue.Writer.TryComplete();
+        _background.Writer.TryComplete();
         await Task.WhenAll(_writers);
     }
 

@@ -17,6 +17,13 @@ public interface IVisitorStreams
     /// </summary>
     Task AppendAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default);
 
+    /// <summary>
+    /// <see cref="AppendAsync"/> for work no visitor's request waits on (a marketer's trigger): stored the same way,
+    /// but where appends queue, after those a request is waiting for.
+    /// </summary>
+    Task AppendInBackgroundAsync(string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound = null, CancellationToken ct = default) =>
+        AppendAsync(profileId, expectedVersion, events, outbound, ct);
+
     Task SaveSnapshotAsync(VisitorProfile profile, CancellationToken ct = default);
 
     /// <summary>Stored events matching the query, oldest first.</summary>

@@ -47,6 +47,31 @@ public class AppendBatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_append_a_request_waits_for_is_stored_before_background_appends_queued_ahead_of_it_and_all_are_stored()
+    {
+        // One writer, one append a batch: the order of commits is the order the writer takes them.
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 1, AppendWriters = 1 });
+        await using var provider = services.BuildServiceProvider();
+        var batcher = provider.GetRequiredService<AppendBatcher>();
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task Track(Task append, string name) => append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(name); }, TaskScheduler.Default);
+
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var background = Enumerable.Range(0, 60)
+            .Select(i => Track(batcher.AppendInBackgroundAsync($"bg-{run}-{i}", 0, [View(i)]), $"bg-{i}")).ToList();
+        var request = Track(batcher.AppendAsync($"fg-{run}", 0, [View(1000)]), "request");
+        await Task.WhenAll([.. background, request]);
+
+        // The writer may hold one background append already (or two: the one it commits and the one it took next).
+        var position = order.ToList().IndexOf("request");
+        Assert.InRange(position, 0, 2);
+        Assert.Equal(61, order.Count);
+        Assert.Single(await batcher.ReadAsync($"fg-{run}", new EventQuery(1, 10)));
+        foreach (var i in new[] { 0, 30, 59 }) Assert.Single(await batcher.ReadAsync($"bg-{run}-{i}", new EventQuery(1, 10)));
+    }
+
+    [Fact]
     public async Task A_batch_writes_the_rows_Marten_writes_and_Marten_appends_after_them()
     {
         var marten = _services.GetRequiredService<MartenVisitorStreams>();

@@ -54,7 +54,7 @@ public class SettingsBindingTests
     }
 
     [Fact]
-    public void A_triggers_parallelism_binds_from_Actors_Journeys_and_defaults_to_512()
+    public void A_triggers_parallelism_binds_from_Actors_Journeys_and_defaults_to_1024()
     {
         var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -62,7 +62,7 @@ public class SettingsBindingTests
         }).Build().GetSection("Actors").Get<ActorsSettings>()!;
 
         Assert.Equal(64, bound.Journeys.TriggerParallelism);
-        Assert.Equal(512, new ActorsSettings().Journeys.TriggerParallelism);
+        Assert.Equal(1024, new ActorsSettings().Journeys.TriggerParallelism);
         Assert.NotSame(bound.Journeys, new ActorsSettings().Journeys);
     }
 
