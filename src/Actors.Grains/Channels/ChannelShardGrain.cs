@@ -277,7 +277,7 @@ public sealed partial class ChannelShardGrain(
             var events = group.Select(o => OutcomeEvent(o, now)).ToList();
             try
             {
-                await GrainFactory.GetGrain<IVisitorGrain>(group.Key).Track(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+                await GrainFactory.GetGrain<IVisitorGrain>(group.Key).ReportDelivery(new Immutable<IReadOnlyList<VisitorEvent>>(events));
                 lock (reported) reported.AddRange(group.Select(o => o.MessageKey));
             }
             catch (Exception e)

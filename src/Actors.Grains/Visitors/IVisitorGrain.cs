@@ -10,6 +10,12 @@ public interface IVisitorGrain : IGrainWithStringKey
     /// <summary>Applies and durably stores the events; completes only when they are in PostgreSQL.</summary>
     Task<TrackResult> Track(Immutable<IReadOnlyList<VisitorEvent>> events);
 
+    /// <summary>
+    /// What the channels learned of messages sent to this visitor (sent, failed, bounced), stored like <see cref="Track"/>
+    /// but behind the appends a visitor's request is waiting for: nobody waits on a delivery report.
+    /// </summary>
+    Task ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes);
+
     [ReadOnly]
     Task<Immutable<ProfileView>> GetProfile();
 

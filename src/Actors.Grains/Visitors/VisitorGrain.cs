@@ -68,15 +68,7 @@ public sealed partial class VisitorGrain(
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
             return await GrainFactory.GetGrain<IVisitorGrain>(target).Track(events);
-
-        IntakeResult result = null!;
-        await AppendWithRetryAsync(() =>
-        {
-            result = Intake.Handle(_profile, events.Value, clock.GetUtcNow(), settings.Lifecycle, segments.Context);
-            return result.ToAppend;
-        });
-
-        await AfterChangeAsync();
+        var result = await HandleAsync(events.Value, background: false);
         var acks = new EventAck[result.Outcomes.Count];
         var duplicates = 0;
         for (var i = 0; i < acks.Length; i++)
@@ -87,6 +79,29 @@ public sealed partial class VisitorGrain(
         }
         metrics.Duplicates(duplicates);
         return new TrackResult(ProfileId, _profile.Version, _profile.Stage.ToWire(), acks);
+    }
+
+    public async Task ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes)
+    {
+        await EnsureLoadedAsync();
+        if (_profile.ForwardTo is { } target)
+        {
+            await GrainFactory.GetGrain<IVisitorGrain>(target).ReportDelivery(outcomes);
+            return;
+        }
+        await HandleAsync(outcomes.Value, background: true);
+    }
+
+    private async Task<IntakeResult> HandleAsync(IReadOnlyList<VisitorEvent> events, bool background)
+    {
+        IntakeResult result = null!;
+        await AppendWithRetryAsync(() =>
+        {
+            result = Intake.Handle(_profile, events, clock.GetUtcNow(), settings.Lifecycle, segments.Context);
+            return result.ToAppend;
+        }, background);
+        await AfterChangeAsync();
+        return result;
     }
 
     public async Task<string> TriggerJourney(string journeyId, string triggerId)

@@ -72,6 +72,26 @@ public class AppendBatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_flood_of_requests_leaves_an_eighth_of_each_batch_to_background_appends()
+    {
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 8, AppendWriters = 1 });
+        await using var provider = services.BuildServiceProvider();
+        var batcher = provider.GetRequiredService<AppendBatcher>();
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task Track(Task append, string name) => append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(name); }, TaskScheduler.Default);
+
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var requests = Enumerable.Range(0, 120).Select(i => Track(batcher.AppendAsync($"fg-{run}-{i}", 0, [View(i)]), $"fg-{i}")).ToList();
+        var background = Track(batcher.AppendInBackgroundAsync($"bg-{run}", 0, [View(1000)]), "background");
+        await Task.WhenAll([.. requests, background]);
+
+        // Strict priority would store it last (121st); with a slot of each batch kept for it, in the first batches.
+        Assert.InRange(order.ToList().IndexOf("background"), 0, 23);
+        Assert.Equal(121, order.Count);
+    }
+
+    [Fact]
     public async Task A_batch_writes_the_rows_Marten_writes_and_Marten_appends_after_them()
     {
         var marten = _services.GetRequiredService<MartenVisitorStreams>();
