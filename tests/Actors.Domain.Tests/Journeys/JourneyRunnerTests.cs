@@ -39,6 +39,10 @@ public class JourneyRunnerTests
 
     private static CartItemAdded Cart(DateTimeOffset at) => SegmentKit.CartAdd("sku-1", at);
 
+    /// <summary>Folding the stream from its first event gives the journey positions the live profile has.</summary>
+    private static void AssertReplayGivesTheSamePositions(VisitorProfile live, List<VisitorEvent> stream) =>
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(live.Journeys), System.Text.Json.JsonSerializer.Serialize(ProfileFold.Fold(live.ProfileId, stream).Journeys));
+
     [Fact]
     public void An_abandoned_cart_gets_exactly_one_message_after_the_wait_and_the_second_a_day_later()
     {
@@ -71,8 +75,7 @@ public class JourneyRunnerTests
         Assert.Null(JourneyRunner.NextWakeUp(profile));
 
         // Replay from the first event gives the same positions.
-        var replayed = ProfileFold.Fold("anon:v1", stream);
-        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
+        AssertReplayGivesTheSamePositions(profile, stream);
     }
 
     [Fact]
@@ -97,8 +100,7 @@ public class JourneyRunnerTests
             steps.Select(s => (s.FromStepId, s.Outcome, s.StepId, s.WaitUntil)));
         Assert.Equal(at.AddHours(25), Intake.NextWakeUp(profile, at.AddHours(1), Settings, context));
 
-        var replayed = ProfileFold.Fold("anon:v1", stream);
-        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(replayed.Journeys));
+        AssertReplayGivesTheSamePositions(profile, stream);
     }
 
     [Fact]
@@ -159,8 +161,7 @@ public class JourneyRunnerTests
         Assert.False(waiting.Journeys["cart"].Inside);
         Assert.Null(JourneyRunner.NextWakeUp(waiting, archived.Journeys, T0.AddHours(1)));
         Assert.DoesNotContain(Intake.Handle(waiting, [Cart(T0.AddHours(2))], T0.AddHours(2), Settings, archived).ToAppend, e => e is JourneyEntered);
-        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(waiting.Journeys),
-            System.Text.Json.JsonSerializer.Serialize(ProfileFold.Fold("anon:v1", stream).Journeys));
+        AssertReplayGivesTheSamePositions(waiting, stream);
 
         var (active, _) = ConsentingVisitor("anon:v2");
         Intake.Handle(active, [Cart(T0)], T0, Settings, WithStatus(journey, JourneyStatus.Active));
@@ -328,7 +329,7 @@ public class JourneyRunnerTests
 
         Assert.Equal(template, Assert.Single(woken.OfType<MessageDecided>()).Template);
         Assert.Equal(moveInside, woken.Any(e => e is JourneyVersionChanged { FromVersion: 1, ToVersion: 2, StepId: "wait1" }));
-        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(profile.Journeys), System.Text.Json.JsonSerializer.Serialize(ProfileFold.Fold("anon:v1", stream).Journeys));
+        AssertReplayGivesTheSamePositions(profile, stream);
     }
 
     [Fact]

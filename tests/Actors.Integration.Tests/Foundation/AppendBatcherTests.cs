@@ -46,48 +46,45 @@ public class AppendBatcherTests : IAsyncLifetime
         }
     }
 
+    /// <summary>The order in which appends were stored, by a batcher of its own with one writer (so commits happen one batch at a time).</summary>
+    private async Task<List<string>> StoredOrderAsync(int maxBatch, Func<AppendBatcher, string, IEnumerable<(Task Append, string Name)>> enqueue)
+    {
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = maxBatch, AppendWriters = 1 });
+        await using var provider = services.BuildServiceProvider();
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var appends = enqueue(provider.GetRequiredService<AppendBatcher>(), Guid.NewGuid().ToString("N")[..8]).ToList();
+        await Task.WhenAll(appends.Select(a => a.Append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(a.Name); }, TaskScheduler.Default)));
+        return [.. order];
+    }
+
     [Fact]
     public async Task An_append_a_request_waits_for_is_stored_before_background_appends_queued_ahead_of_it_and_all_are_stored()
     {
-        // One writer, one append a batch: the order of commits is the order the writer takes them.
-        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
-        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 1, AppendWriters = 1 });
-        await using var provider = services.BuildServiceProvider();
-        var batcher = provider.GetRequiredService<AppendBatcher>();
-        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        Task Track(Task append, string name) => append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(name); }, TaskScheduler.Default);
-
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var background = Enumerable.Range(0, 60)
-            .Select(i => Track(batcher.AppendInBackgroundAsync($"bg-{run}-{i}", 0, [View(i)]), $"bg-{i}")).ToList();
-        var request = Track(batcher.AppendAsync($"fg-{run}", 0, [View(1000)]), "request");
-        await Task.WhenAll([.. background, request]);
+        var run = "";
+        var order = await StoredOrderAsync(1, (batcher, r) =>
+        {
+            run = r;
+            return [.. Enumerable.Range(0, 60).Select(i => (batcher.AppendInBackgroundAsync($"bg-{r}-{i}", 0, [View(i)]), $"bg-{i}")),
+                (batcher.AppendAsync($"fg-{r}", 0, [View(1000)]), "request")];
+        });
 
         // The writer may hold one background append already (or two: the one it commits and the one it took next).
-        var position = order.ToList().IndexOf("request");
-        Assert.InRange(position, 0, 2);
+        Assert.InRange(order.IndexOf("request"), 0, 2);
         Assert.Equal(61, order.Count);
-        Assert.Single(await batcher.ReadAsync($"fg-{run}", new EventQuery(1, 10)));
-        foreach (var i in new[] { 0, 30, 59 }) Assert.Single(await batcher.ReadAsync($"bg-{run}-{i}", new EventQuery(1, 10)));
+        Assert.Single(await Batcher.ReadAsync($"fg-{run}", new EventQuery(1, 10)));
+        foreach (var i in new[] { 0, 30, 59 }) Assert.Single(await Batcher.ReadAsync($"bg-{run}-{i}", new EventQuery(1, 10)));
     }
 
     [Fact]
     public async Task A_flood_of_requests_leaves_an_eighth_of_each_batch_to_background_appends()
     {
-        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
-        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 8, AppendWriters = 1 });
-        await using var provider = services.BuildServiceProvider();
-        var batcher = provider.GetRequiredService<AppendBatcher>();
-        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        Task Track(Task append, string name) => append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(name); }, TaskScheduler.Default);
-
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var requests = Enumerable.Range(0, 120).Select(i => Track(batcher.AppendAsync($"fg-{run}-{i}", 0, [View(i)]), $"fg-{i}")).ToList();
-        var background = Track(batcher.AppendInBackgroundAsync($"bg-{run}", 0, [View(1000)]), "background");
-        await Task.WhenAll([.. requests, background]);
+        var order = await StoredOrderAsync(8, (batcher, r) =>
+            [.. Enumerable.Range(0, 120).Select(i => (batcher.AppendAsync($"fg-{r}-{i}", 0, [View(i)]), $"fg-{i}")),
+                (batcher.AppendInBackgroundAsync($"bg-{r}", 0, [View(1000)]), "background")]);
 
         // Strict priority would store it last (121st); with a slot of each batch kept for it, in the first batches.
-        Assert.InRange(order.ToList().IndexOf("background"), 0, 23);
+        Assert.InRange(order.IndexOf("background"), 0, 23);
         Assert.Equal(121, order.Count);
     }
 
