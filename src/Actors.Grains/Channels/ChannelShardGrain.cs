@@ -35,6 +35,7 @@ public sealed partial class ChannelShardGrain(
     private IGrainTimer? _timer;
     private bool _pumping;
     private bool _wakeRequested;
+    private bool _lingering; // a wake armed the timer for the linger, and the tick has not started yet
     private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
     private long _sent, _failed, _retried, _recovered;
     private long _nextSendTicks; // the provider's rate limit: the earliest timestamp of the next send from this shard
@@ -55,7 +56,13 @@ public sealed partial class ChannelShardGrain(
     public Task Wake()
     {
         _wakeRequested = true;
-        if (!_pumping) _timer?.Change(Linger, settings.PollEvery);
+        // The first wake of an idle shard arms the linger; later ones join it. Re-arming on each wake would push the
+        // tick back every time, and a steady stream of decisions (a wake every few ms) would keep it from ever firing.
+        if (!_pumping && !_lingering)
+        {
+            _lingering = true;
+            _timer?.Change(Linger, settings.PollEvery);
+        }
         return Task.CompletedTask;
     }
 
@@ -66,6 +73,7 @@ public sealed partial class ChannelShardGrain(
     private async Task PumpAsync(CancellationToken ct)
     {
         _pumping = true;
+        _lingering = false;
         try
         {
             var started = clock.GetUtcNow();
