@@ -39,6 +39,28 @@ public sealed class RateLimitedDeliveryFixture : HostFixture
     ];
 }
 
+/// <summary>A published manual journey whose one step posts a transactional webhook to the receiver, at a path of its own.</summary>
+internal static class WebhookJourneys
+{
+    public static async Task<(string JourneyId, string Template)> PublishAsync(HttpClient marketing, WebhookReceiver receiver, string prefix)
+    {
+        var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", text = "hello", url = $"{receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        var journey = new
+        {
+            name = "Webhook " + template,
+            trigger = new { manual = true },
+            start = "post",
+            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+        };
+        var id = $"jw-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        return (id, template);
+    }
+}
+
 /// <summary>
 /// Tests that time deliveries against the clock: run one after the other, so that the wakes one of them fires do not
 /// slow the receiver whose arrival times the other counts.
@@ -58,19 +80,7 @@ public class RateLimitedDeliveryTests(RateLimitedDeliveryFixture host) : IClassF
     {
         var marketing = host.Client(HostFixture.MarketingKey);
         var ingest = host.Client();
-        var template = "paced-" + Guid.NewGuid().ToString("N")[..8];
-        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
-            new { channel = "webhook", text = "hello", url = $"{host.Receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
-        var journey = new
-        {
-            name = "Paced " + template,
-            trigger = new { manual = true },
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
-        };
-        var id = $"jr-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var (id, template) = await WebhookJourneys.PublishAsync(marketing, host.Receiver, "paced");
         var visitors = Enumerable.Range(0, 60).Select(i => $"rl-{template}-{i}").ToList();
         await Parallel.ForEachAsync(visitors, async (v, _) =>
             Assert.True((await ingest.PostAsJsonAsync($"/v1/visitors/{v}/events", new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode));
@@ -106,19 +116,7 @@ public class LingeringDeliveryTests(LingeringDeliveryFixture host) : IClassFixtu
     public async Task A_message_is_sent_one_linger_after_its_wake_while_wakes_keep_arriving_every_few_milliseconds()
     {
         var marketing = host.Client(HostFixture.MarketingKey);
-        var template = "linger-" + Guid.NewGuid().ToString("N")[..8];
-        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
-            new { channel = "webhook", text = "hello", url = $"{host.Receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
-        var journey = new
-        {
-            name = "Linger " + template,
-            trigger = new { manual = true },
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
-        };
-        var id = $"jl-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var (id, template) = await WebhookJourneys.PublishAsync(marketing, host.Receiver, "linger");
         var visitor = $"lg-{template}";
         Assert.True((await host.Client().PostAsJsonAsync($"/v1/visitors/{visitor}/events",
             new { @event = "Product Viewed", messageId = $"{visitor}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode);
