@@ -31,8 +31,10 @@ public enum DeliveryStatus
 /// <param name="GoneEndpoints">Push: the subscriptions whose endpoint answered 404/410 (to be recorded unsubscribed),
 /// also when another subscription of the visitor took the message.</param>
 /// <param name="Bounced">A rejection because the address does not exist (SMTP 550 for the recipient): recorded as a bounce.</param>
+/// <param name="Unreachable">A rejection because the visitor has no address on the channel (no email, phone number or push
+/// subscription): an expected outcome for anonymous visitors, recorded as failed like any other, but not an operator's warning.</param>
 public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessageId = null, string? Error = null, TimeSpan? RetryAfter = null, bool Unsubscribe = false,
-    IReadOnlyList<string>? GoneEndpoints = null, bool Bounced = false)
+    IReadOnlyList<string>? GoneEndpoints = null, bool Bounced = false, bool Unreachable = false)
 {
     public static DeliveryResult Bounce(string error) => new(DeliveryStatus.Rejected, Error: error, Bounced: true);
 
@@ -41,4 +43,6 @@ public sealed record DeliveryResult(DeliveryStatus Status, string? ProviderMessa
     public static DeliveryResult Retry(string error, TimeSpan? after = null) => new(DeliveryStatus.RetryLater, Error: error, RetryAfter: after);
 
     public static DeliveryResult Rejected(string error) => new(DeliveryStatus.Rejected, Error: error);
+
+    public static DeliveryResult NoAddress(string error) => new(DeliveryStatus.Rejected, Error: error, Unreachable: true);
 }

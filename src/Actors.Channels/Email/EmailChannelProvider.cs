@@ -17,7 +17,7 @@ public sealed partial class EmailChannelProvider(
     public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
     {
         if (EmailComposer.Recipient(message.Recipient.Email) is not { } to)
-            return Refused(message, DeliveryResult.Rejected("no_email_address"));
+            return Refused(message, DeliveryResult.NoAddress("no_email_address"));
 
         RenderedMessage rendered;
         try
@@ -47,6 +47,7 @@ public sealed partial class EmailChannelProvider(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Email {MessageKey}: {Status}")]
     private partial void LogHandedOver(string messageKey, DeliveryStatus status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Email {MessageKey} will not be sent: {Error}")]
+    // Debug: the channel shard logs every failed message with its reason, once.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Email {MessageKey} will not be sent: {Error}")]
     private partial void LogRejected(string messageKey, string? error);
 }

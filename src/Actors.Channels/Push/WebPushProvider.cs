@@ -27,7 +27,7 @@ public sealed partial class WebPushProvider(
     public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
     {
         var subscriptions = message.Recipient.PushSubscriptions;
-        if (subscriptions.Count == 0) return DeliveryResult.Rejected("no_push_subscription");
+        if (subscriptions.Count == 0) return DeliveryResult.NoAddress("no_push_subscription");
 
         RenderedMessage rendered;
         try

@@ -34,7 +34,7 @@ public sealed partial class SmsGatewayProvider : IChannelProvider
 
     public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
     {
-        if (E164(message.Recipient.Phone) is not { } to) return DeliveryResult.Rejected("no_phone_number");
+        if (E164(message.Recipient.Phone) is not { } to) return DeliveryResult.NoAddress("no_phone_number");
         RenderedMessage rendered;
         try
         {

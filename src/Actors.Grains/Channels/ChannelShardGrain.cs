@@ -191,7 +191,7 @@ public sealed partial class ChannelShardGrain(
                 Interlocked.Increment(ref _sent);
                 return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, "sent", result.ProviderMessageId, null, entry.Attempts, m.JourneyId, m.StepId);
             case DeliveryStatus.Rejected:
-                return await FailAsync(entry, result.Error ?? "rejected", ct, result.Bounced);
+                return await FailAsync(entry, result.Error ?? "rejected", ct, result.Bounced, result.Unreachable);
             default:
                 if (entry.Attempts >= settings.MaxAttempts)
                     return await FailAsync(entry, $"retries_exhausted after {entry.Attempts} attempts: {result.Error}", ct);
@@ -226,7 +226,7 @@ public sealed partial class ChannelShardGrain(
         }
     }
 
-    private async Task<UnreportedOutcome?> FailAsync(OutboxEntry entry, string error, CancellationToken ct, bool bounced = false)
+    private async Task<UnreportedOutcome?> FailAsync(OutboxEntry entry, string error, CancellationToken ct, bool bounced = false, bool unreachable = false)
     {
         var m = entry.Message;
         var finished = bounced
@@ -234,7 +234,11 @@ public sealed partial class ChannelShardGrain(
             : await outbox.MarkFailedAsync(m.MessageKey, error, clock.GetUtcNow(), ct);
         if (!finished) return null;
         Interlocked.Increment(ref _failed);
-        LogFailed(m.MessageKey, _channel, Actors.Domain.Privacy.PersonalText.Redact(error));
+        // A visitor with no address on the channel is an expected outcome (a campaign to anonymous visitors meets
+        // thousands): recorded in the stream and the metrics, logged at Debug, and a line per message at Warning would
+        // bury the failures an operator must act on (and cost a console write each).
+        if (unreachable) LogUnreachable(m.MessageKey, _channel, error);
+        else LogFailed(m.MessageKey, _channel, Actors.Domain.Privacy.PersonalText.Redact(error));
         return new UnreportedOutcome(m.MessageKey, m.ProfileId, m.Channel, bounced ? "bounced" : "failed", null, error, entry.Attempts, m.JourneyId, m.StepId);
     }
 
@@ -331,6 +335,9 @@ public sealed partial class ChannelShardGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageKey} ({Channel}) failed: {Error}")]
     private partial void LogFailed(string messageKey, string channel, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Message {MessageKey} ({Channel}) not sent, the visitor has no address on the channel: {Error}")]
+    private partial void LogUnreachable(string messageKey, string channel, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report delivery outcomes to {ProfileId} ({Error}: {Detail}); the sweep reports them later")]
     private partial void LogReportFailed(string profileId, string error, string detail);

@@ -7,7 +7,9 @@ using Actors.Domain.Channels;
 using Actors.Integration.Tests.Support;
 using Actors.Storage.Channels;
 using Microsoft.AspNetCore.Builder;
+using Actors.Grains.Channels;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Actors.Integration.Tests.Channels;
 
@@ -15,6 +17,15 @@ public sealed class DeliveryHostFixture : HostFixture
 {
     public const string Secret = "test-webhook-secret-0123456789-abcdef";
     public WebhookReceiver Receiver { get; } = new();
+
+    /// <summary>The channel shards' log lines, Debug and up (the host's other categories log at Warning).</summary>
+    public CapturingLoggerProvider ShardLogs { get; } = new();
+
+    protected override void Customize(WebApplicationBuilder builder)
+    {
+        builder.Logging.AddProvider(ShardLogs);
+        builder.Logging.AddFilter<CapturingLoggerProvider>(typeof(ChannelShardGrain).FullName, LogLevel.Debug);
+    }
 
     protected override IEnumerable<string> ExtraArguments() =>
     [
@@ -263,6 +274,44 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
 
         var counts = await host.Host.App.Services.GetRequiredService<OutboxStore>().CountsAsync();
         Assert.True(counts.GetValueOrDefault(("webhook", "failed")) >= 1);
+        // A refusal by the provider is something an operator must see.
+        var key = failed.GetProperty("data").GetProperty("messageKey").GetString()!;
+        Assert.Contains(host.ShardLogs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains(key, StringComparison.Ordinal) && e.Message.Contains("HTTP 400"));
+    }
+
+    [Fact]
+    public async Task An_email_to_visitors_without_an_address_fails_for_each_in_their_streams_and_logs_no_warning()
+    {
+        var template = "noaddr-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.True((await _marketing.PutAsJsonAsync($"/v1/templates/{template}", new { channel = "email", subject = "Hello", text = "Hello" })).IsSuccessStatusCode);
+        var id = $"je-{Guid.NewGuid():N}"[..20];
+        var journey = new
+        {
+            name = "Email " + id,
+            trigger = new { manual = true },
+            start = "mail",
+            steps = new object[] { new { id = "mail", send = new { channel = "email", template, kind = "transactional" } } },
+        };
+        Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await _marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var visitors = await Visitors(5); // anonymous: no email address
+        await Trigger(id, visitors);
+
+        var keys = new List<string>();
+        foreach (var visitor in visitors)
+        {
+            var failed = Assert.Single(await WaitForEvents(visitor, "message_failed", 1));
+            Assert.Equal("no_email_address", failed.GetProperty("data").GetProperty("reason").GetString());
+            keys.Add(failed.GetProperty("data").GetProperty("messageKey").GetString()!);
+        }
+        // Logged once each, at Debug: a campaign to anonymous visitors must not bury the warnings an operator acts on.
+        foreach (var key in keys)
+        {
+            var lines = host.ShardLogs.Entries.Where(e => e.Message.Contains(key, StringComparison.Ordinal)).ToList();
+            Assert.Equal(LogLevel.Debug, Assert.Single(lines).Level);
+        }
+        var figures = await _marketing.GetFromJsonAsync<JsonElement>($"/v1/journeys/{id}/figures");
+        Assert.Equal(5, figures.GetProperty("deliveryByStep").GetProperty("mail").GetProperty("failed").GetInt64());
     }
 
     [Fact]
