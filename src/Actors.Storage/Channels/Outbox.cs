@@ -66,8 +66,15 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         table.AddColumn<bool>("reported").NotNull().DefaultValueByExpression("false");
         // What a shard claims: open rows of its channel by due time. Finished rows leave the index.
         table.Indexes.Add(new IndexDefinition($"ix_{TableName}_due") { Columns = ["channel", "due_at"], Predicate = "status in ('pending', 'sending')" });
-        // Outcomes not yet written into the visitors' streams.
-        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported") { Columns = ["finished_at"], Predicate = "reported = false and status in ('sent', 'failed', 'bounced')" });
+        // Outcomes not yet written into the visitors' streams, per channel in the order the sweep reads them: every row
+        // passes through this index for a moment (finished, then reported), so it is mostly dead entries between two
+        // vacuums. An ordered index scan skips those it has found dead before; the bitmap scan the planner took on
+        // (finished_at) alone visited every one's heap page on every sweep (10 ms for 12,000 after a 10,000-visitor trigger).
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported_by_channel") { Columns = ["channel", "finished_at"], Predicate = "reported = false and status in ('sent', 'failed', 'bounced')" });
+        // A queue table: each row is updated three times within a second of its insert (claimed, finished, reported), so
+        // it makes dead rows at three times the send rate. Vacuumed after 1,000 of them, not after a fifth of the table,
+        // and analysed as often, so the claim and the sweep keep finding their rows through short indexes.
+        table.WithAutovacuum(vacuumThreshold: 1_000, vacuumScaleFactor: 0.02, analyzeThreshold: 1_000, analyzeScaleFactor: 0.02);
         return table;
     }
 

@@ -226,7 +226,8 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
     private async Task LaunchAsync(CancellationToken ct)
     {
-        var settings = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c shared_buffers=256MB";
+        // autovacuum_naptime: the outbox's dead rows (three per message) are vacuumed within 10 s, not a minute.
+        var settings = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c shared_buffers=256MB -c autovacuum_naptime=10s";
         if (!Options.Durable) settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
         foreach (var (name, value) in Options.ServerSettings)
         {

@@ -105,4 +105,51 @@ public class OutboxFinishTests : IAsyncLifetime
         Assert.Equal(("pending", null), rows[pending]);
         Assert.Equal(("sent", "first"), rows[twice]);
     }
+
+    [Fact]
+    public async Task The_outbox_is_vacuumed_after_a_thousand_dead_rows_and_an_older_database_loses_its_sweep_index_for_the_per_channel_one()
+    {
+        async Task<List<string>> IndexesAsync()
+        {
+            await using var command = _db.CreateCommand($"select indexname from pg_indexes where schemaname = 'actors' and tablename = '{OutboxStore.TableName}' order by 1");
+            var names = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+            return names;
+        }
+
+        await using (var command = _db.CreateCommand($"select array_to_string(reloptions, ',') from pg_class where oid = 'actors.{OutboxStore.TableName}'::regclass"))
+        {
+            var options = ((string)(await command.ExecuteScalarAsync())!).Split(',');
+            Assert.Contains("autovacuum_vacuum_threshold=1000", options);
+            Assert.Contains("autovacuum_vacuum_scale_factor=0.02", options);
+            Assert.Contains("autovacuum_analyze_threshold=1000", options);
+        }
+        Assert.Contains("ix_message_outbox_unreported_by_channel", await IndexesAsync());
+
+        // A database created before the index named its channel, and with the default vacuum thresholds.
+        await using (var command = _db.CreateCommand($"""
+            drop index actors.ix_message_outbox_unreported_by_channel;
+            create index ix_message_outbox_unreported on actors.{OutboxStore.TableName} (finished_at) where reported = false and status in ('sent', 'failed', 'bounced');
+            alter table actors.{OutboxStore.TableName} reset (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor, autovacuum_analyze_threshold, autovacuum_analyze_scale_factor);
+            """))
+            await command.ExecuteNonQueryAsync();
+        await _services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        var indexes = await IndexesAsync();
+        Assert.Contains("ix_message_outbox_unreported_by_channel", indexes);
+        Assert.DoesNotContain("ix_message_outbox_unreported", indexes);
+        await using (var command = _db.CreateCommand($"select array_to_string(reloptions, ',') from pg_class where oid = 'actors.{OutboxStore.TableName}'::regclass"))
+            Assert.Contains("autovacuum_vacuum_threshold=1000", ((string?)await command.ExecuteScalarAsync() ?? "").Split(','));
+
+        // The sweep still finds what it must: an unreported row of the channel and shard, not one of another channel.
+        await StageAsync(["sweep-email"], "failed");
+        await using (var command = _db.CreateCommand($"""
+            update actors.{OutboxStore.TableName} set finished_at = now() - interval '1 minute' where message_key = 'sweep-email';
+            insert into actors.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at, finished_at)
+                 values ('sweep-sms', 'sms', 0, 'p', jsonb_build_object(), 'failed', now(), now(), now() - interval '1 minute');
+            """))
+            await command.ExecuteNonQueryAsync();
+        var found = await Outbox.UnreportedAsync("email", 0, 1, DateTimeOffset.UtcNow.AddSeconds(-10), 500);
+        Assert.Equal("sweep-email", Assert.Single(found).MessageKey);
+    }
 }
