@@ -201,10 +201,14 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
 
     private async Task<HashSet<string>> MarkFinishedAsync(List<Finish> batch)
     {
+        // "is not distinct from", not "=": the same test for a column that is never null, but one from which the planner
+        // cannot prove the claim index's predicate (status in ('pending', 'sending')). With "=", statistics taken while
+        // few rows were in flight made it walk that whole index, every pending row of every channel, and compare keys
+        // (0.36 ms a statement while 10,000 rows waited); now it can only look each key up by the primary key.
         await using var command = dataSource.CreateCommand($"""
             update {Table} o set status = f.status, finished_at = f.at, provider_id = f.provider, last_error = f.error
               from unnest(@keys, @statuses, @ats, @providers, @errors) as f(key, status, at, provider, error)
-             where o.message_key = f.key and o.status = 'sending'
+             where o.message_key = f.key and o.status is not distinct from 'sending'
             returning o.message_key
             """);
         command.Parameters.Add(new NpgsqlParameter("keys", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = batch.Select(f => f.MessageKey).ToArray() });
@@ -228,7 +232,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     public async Task RetryLaterAsync(string messageKey, string error, DateTimeOffset dueAt, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand(
-            $"update {Table} set status = 'pending', due_at = @due, last_error = @error where message_key = @key and status = 'sending'");
+            // "is not distinct from": looked up by its key, never through the claim index (see MarkFinishedAsync).
+            $"update {Table} set status = 'pending', due_at = @due, last_error = @error where message_key = @key and status is not distinct from 'sending'");
         command.Parameters.AddWithValue("due", dueAt);
         command.Parameters.AddWithValue("error", Truncate(error)!);
         command.Parameters.AddWithValue("key", messageKey);

@@ -152,4 +152,41 @@ public class OutboxFinishTests : IAsyncLifetime
         var found = await Outbox.UnreportedAsync("email", 0, 1, DateTimeOffset.UtcNow.AddSeconds(-10), 500);
         Assert.Equal("sweep-email", Assert.Single(found).MessageKey);
     }
+
+    [Fact]
+    public async Task Finishing_looks_each_row_up_by_its_key_while_thousands_wait_even_under_statistics_taken_when_none_did()
+    {
+        // Statistics taken while nothing was in flight (as after a quiet hour), then a trigger's thousands pending: the
+        // planner believes the claim index holds one row.
+        await using (var command = _db.CreateCommand($"""
+            insert into actors.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at, finished_at)
+                 select 'done-' || i, 'email', i % 1024, 'p', jsonb_build_object(), 'sent', now(), now(), now() from generate_series(1, 2000) i;
+            analyze actors.{OutboxStore.TableName};
+            insert into actors.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at)
+                 select 'waiting-' || i, 'email', i % 1024, 'p', jsonb_build_object(), 'pending', now(), now() from generate_series(1, 5000) i;
+            """))
+            await command.ExecuteNonQueryAsync();
+        var keys = Enumerable.Range(0, 4).Select(i => $"in-flight-{i}").ToList();
+        await StageAsync([.. keys, "in-flight-retried"], "sending");
+
+        // One connection, so its own statistics can be flushed and read back at once.
+        await using var source = NpgsqlDataSource.Create(_connectionString + ";Maximum Pool Size=1");
+        await using var outbox = new OutboxStore(source, "actors");
+        async Task<long> ClaimIndexEntriesReadAsync()
+        {
+            await using (var flush = source.CreateCommand("select pg_stat_force_next_flush()")) await flush.ExecuteNonQueryAsync();
+            await using (var clear = source.CreateCommand("select pg_stat_clear_snapshot()")) await clear.ExecuteNonQueryAsync();
+            await using var read = source.CreateCommand($"select idx_tup_read from pg_stat_user_indexes where indexrelname = 'ix_{OutboxStore.TableName}_due'");
+            return (long)(await read.ExecuteScalarAsync())!;
+        }
+
+        var before = await ClaimIndexEntriesReadAsync();
+        var marked = await Task.WhenAll(keys.Select(k => outbox.MarkSentAsync(k, "provider-" + k, DateTimeOffset.UtcNow)));
+        await outbox.RetryLaterAsync("in-flight-retried", "HTTP 503", DateTimeOffset.UtcNow.AddMinutes(1));
+        var read = await ClaimIndexEntriesReadAsync() - before;
+
+        Assert.All(marked, Assert.True);
+        Assert.Equal("pending", (await outbox.FindAsync("in-flight-retried"))!.Status);
+        Assert.True(read < 100, $"finishing 4 rows and putting one back read {read:N0} entries of the claim index (5,005 rows wait in it)");
+    }
 }
