@@ -41,10 +41,16 @@ public sealed class SegmentStore(IDocumentStore store)
     public async Task<(IReadOnlyList<SegmentMember> Members, string? Next)> MembersAsync(string segmentId, string? after, int limit, CancellationToken ct = default)
     {
         await using var session = store.QuerySession();
+        var page = await MembersPage(session, segmentId, after, limit + 1).ToListAsync(ct);
+        return (page.Take(limit).ToList(), page.Count > limit ? page[limit - 1].ProfileId : null);
+    }
+
+    /// <summary>One page of members in profile order, after <paramref name="after"/>: a range of the (SegmentId, ProfileId) index.</summary>
+    public static IQueryable<SegmentMember> MembersPage(IQuerySession session, string segmentId, string? after, int take)
+    {
         var query = session.Query<SegmentMember>().Where(m => m.SegmentId == segmentId);
         if (after is not null) query = query.Where(m => string.Compare(m.ProfileId, after) > 0);
-        var page = await query.OrderBy(m => m.ProfileId).Take(limit + 1).ToListAsync(ct);
-        return (page.Take(limit).ToList(), page.Count > limit ? page[limit - 1].ProfileId : null);
+        return query.OrderBy(m => m.ProfileId).Take(take);
     }
 
     public async Task<int> CountAsync(string segmentId, CancellationToken ct = default)
