@@ -38,7 +38,7 @@ public sealed partial class ChannelShardGrain(
     private bool _lingering; // a wake armed the timer for the linger, and the tick has not started yet
     private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
     private long _sent, _failed, _retried, _recovered;
-    private long _nextSendTicks; // the provider's rate limit: the earliest timestamp of the next send from this shard
+    private readonly SendPacer _pacer = new(clock); // the provider's rate limit, this shard's share of it
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -262,21 +262,10 @@ public sealed partial class ChannelShardGrain(
     }
 
     /// <summary>The cluster-wide rate of the channel, split evenly between its shards.</summary>
-    private async Task PaceAsync(CancellationToken ct)
-    {
-        if (!settings.RatePerSecond.TryGetValue(_channel, out var rate) || rate <= 0) return;
-        var interval = (long)(TimeSpan.TicksPerSecond * _shards / rate);
-        long slot;
-        while (true)
-        {
-            var nowTicks = clock.GetUtcNow().UtcTicks;
-            var next = Interlocked.Read(ref _nextSendTicks);
-            slot = Math.Max(next, nowTicks);
-            if (Interlocked.CompareExchange(ref _nextSendTicks, slot + interval, next) == next) break;
-        }
-        var delay = TimeSpan.FromTicks(slot - clock.GetUtcNow().UtcTicks);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, clock, ct);
-    }
+    private Task PaceAsync(CancellationToken ct) =>
+        settings.RatePerSecond.TryGetValue(_channel, out var rate) && rate > 0
+            ? _pacer.WaitTurnAsync(TimeSpan.FromTicks((long)(TimeSpan.TicksPerSecond * _shards / rate)), ct)
+            : Task.CompletedTask;
 
     /// <summary>Writes outcomes into the visitors' streams; those that could not be written stay unreported for the sweep.</summary>
     private async Task ReportAsync(IReadOnlyList<UnreportedOutcome> outcomes)

@@ -171,13 +171,19 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
         var saved = await _marketing.PutAsJsonAsync($"/v1/templates/{template}",
             new { channel = "webhook", subject = "subject {{ message.template }}", text = "hello {{ visitor.profile_id }}", url = $"{host.Receiver.BaseUrl}/{template}" });
         Assert.True(saved.IsSuccessStatusCode, await saved.Content.ReadAsStringAsync());
-        var id = $"jw-{Guid.NewGuid():N}"[..20];
+        return await OneStepJourney("webhook", template, "post");
+    }
+
+    /// <summary>A published manual journey whose one step (<paramref name="step"/>) sends the template, transactional.</summary>
+    private async Task<string> OneStepJourney(string channel, string template, string step)
+    {
+        var id = $"j{channel[0]}-{Guid.NewGuid():N}"[..20];
         var journey = new
         {
-            name = "Order webhook " + id,
+            name = $"One {channel} {id}",
             trigger = new { manual = true },
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+            start = step,
+            steps = new object[] { new { id = step, send = new { channel, template, kind = "transactional" } } },
         };
         var create = await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey });
         Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());
@@ -284,16 +290,7 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     {
         var template = "noaddr-" + Guid.NewGuid().ToString("N")[..8];
         Assert.True((await _marketing.PutAsJsonAsync($"/v1/templates/{template}", new { channel = "email", subject = "Hello", text = "Hello" })).IsSuccessStatusCode);
-        var id = $"je-{Guid.NewGuid():N}"[..20];
-        var journey = new
-        {
-            name = "Email " + id,
-            trigger = new { manual = true },
-            start = "mail",
-            steps = new object[] { new { id = "mail", send = new { channel = "email", template, kind = "transactional" } } },
-        };
-        Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await _marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var id = await OneStepJourney("email", template, "mail");
         var visitors = await Visitors(5); // anonymous: no email address
         await Trigger(id, visitors);
 
@@ -319,16 +316,7 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     {
         var saved = await _marketing.PutAsJsonAsync("/v1/templates/sms-code", new { channel = "sms", text = "Your code is 1234 ({{ visitor.user_id }})" });
         Assert.True(saved.IsSuccessStatusCode, await saved.Content.ReadAsStringAsync());
-        var id = $"js-{Guid.NewGuid():N}"[..20];
-        var journey = new
-        {
-            name = "SMS code " + id,
-            trigger = new { manual = true },
-            start = "sms",
-            steps = new object[] { new { id = "sms", send = new { channel = "sms", template = "sms-code", kind = "transactional" } } },
-        };
-        Assert.Equal(HttpStatusCode.Created, (await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await _marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var id = await OneStepJourney("sms", "sms-code", "sms");
         var user = $"sms-{Guid.NewGuid():N}"[..16];
         var identify = await _ingest.PostAsJsonAsync("/v1/identify", new { userId = user, messageId = $"{user}-id", traits = new { phone = "+34 600 111 222" } });
         Assert.True(identify.IsSuccessStatusCode, await identify.Content.ReadAsStringAsync());

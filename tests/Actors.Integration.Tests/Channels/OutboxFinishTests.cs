@@ -11,6 +11,7 @@ namespace Actors.Integration.Tests.Channels;
 /// <summary>Finished rows are marked in groups (one statement for the sends that finished together), each caller still told whether its row was the one in flight.</summary>
 public class OutboxFinishTests : IAsyncLifetime
 {
+    private EventStoreDatabase _database = null!;
     private string _connectionString = "";
     private ServiceProvider _services = null!;
     private NpgsqlDataSource _db = null!;
@@ -18,19 +19,15 @@ public class OutboxFinishTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _connectionString = await TestPostgres.CreateDatabaseAsync(nameof(OutboxFinishTests));
-        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
-        services.AddActorsEventStore(_connectionString, new EventStoreSettings { RunProjections = false });
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        _database = await EventStoreDatabase.CreateAsync(nameof(OutboxFinishTests), new EventStoreSettings { RunProjections = false });
+        (_connectionString, _services) = (_database.ConnectionString, _database.Services);
         _db = NpgsqlDataSource.Create(_connectionString);
     }
 
     public async Task DisposeAsync()
     {
         await _db.DisposeAsync();
-        await _services.DisposeAsync();
-        await TestPostgres.DropDatabaseAsync(_connectionString);
+        await _database.DisposeAsync();
     }
 
     private async Task StageAsync(IEnumerable<string> keys, string status)

@@ -9,24 +9,18 @@ namespace Actors.Integration.Tests.Foundation;
 
 public class AppendBatcherTests : IAsyncLifetime
 {
+    private EventStoreDatabase _database = null!;
     private string _connectionString = "";
     private ServiceProvider _services = null!;
     private AppendBatcher Batcher => _services.GetRequiredService<AppendBatcher>();
 
     public async Task InitializeAsync()
     {
-        _connectionString = await TestPostgres.CreateDatabaseAsync(nameof(AppendBatcherTests));
-        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
-        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 64, AppendWriters = 2 });
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IDocumentStore>().Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        _database = await EventStoreDatabase.CreateAsync(nameof(AppendBatcherTests), new EventStoreSettings { MaxAppendBatch = 64, AppendWriters = 2 });
+        (_connectionString, _services) = (_database.ConnectionString, _database.Services);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await TestPostgres.DropDatabaseAsync(_connectionString);
-    }
+    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     private static VisitorEvent View(int i) =>
         new ProductViewed($"sku-{i}", "shoes", null, 1m) { MessageId = Guid.NewGuid().ToString(), EventTime = DateTimeOffset.UtcNow, ReceivedTime = DateTimeOffset.UtcNow };

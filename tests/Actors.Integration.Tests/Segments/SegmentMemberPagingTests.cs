@@ -16,17 +16,15 @@ namespace Actors.Integration.Tests.Segments;
 public class SegmentMemberPagingTests : IAsyncLifetime
 {
     private const int Members = 5_000;
+    private EventStoreDatabase _database = null!;
     private string _connectionString = "";
     private ServiceProvider _services = null!;
-    private IDocumentStore Store => _services.GetRequiredService<IDocumentStore>();
+    private IDocumentStore Store => _database.Store;
 
     public async Task InitializeAsync()
     {
-        _connectionString = await TestPostgres.CreateDatabaseAsync(nameof(SegmentMemberPagingTests));
-        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
-        services.AddActorsEventStore(_connectionString, new EventStoreSettings { RunProjections = false });
-        _services = services.BuildServiceProvider();
-        await Store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        _database = await EventStoreDatabase.CreateAsync(nameof(SegmentMemberPagingTests), new EventStoreSettings { RunProjections = false });
+        (_connectionString, _services) = (_database.ConnectionString, _database.Services);
 
         // A large segment, a small one beside it, and statistics that know it.
         var members = Enumerable.Range(0, Members).Select(i => Member("big", $"anon:v-{i:D5}"))
@@ -40,11 +38,7 @@ public class SegmentMemberPagingTests : IAsyncLifetime
     private static SegmentMember Member(string segment, string profile) =>
         new(SegmentMember.IdFor(segment, profile), segment, profile, 1, DateTimeOffset.UtcNow);
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await TestPostgres.DropDatabaseAsync(_connectionString);
-    }
+    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task Paging_through_a_segment_gives_every_member_once_in_order()
