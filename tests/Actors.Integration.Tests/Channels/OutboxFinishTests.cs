@@ -3,7 +3,6 @@ using Actors.Storage.Channels;
 using Actors.Storage.Streams;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Actors.Integration.Tests.Channels;

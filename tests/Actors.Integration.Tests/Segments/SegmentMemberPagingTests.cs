@@ -4,7 +4,6 @@ using Actors.Storage.Streams;
 using Marten;
 using Marten.Linq;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Actors.Integration.Tests.Segments;
@@ -72,5 +71,20 @@ public class SegmentMemberPagingTests : IAsyncLifetime
         var text = string.Join("\n", plan);
         Assert.DoesNotContain("Sort", text);
         Assert.Contains("Index Scan", text);
+    }
+
+    [Fact]
+    public async Task The_longest_ids_the_edge_allows_fit_the_index_and_page_like_any_other()
+    {
+        // A 64-character segment id (the API's limit) and profile ids of 300 characters of 3 bytes each in UTF-8 (over
+        // any id the ingest keeps): about 1 KB an index row, well under PostgreSQL's 2,704-byte limit for one.
+        var segment = new string('s', 64);
+        var profiles = Enumerable.Range(0, 3).Select(i => $"user:{i}" + new string('\u20ac', 293)).ToList();
+        await Store.BulkInsertAsync(profiles.Select(p => Member(segment, p)).ToList());
+        var store = _services.GetRequiredService<SegmentStore>();
+        var (first, next) = await store.MembersAsync(segment, null, 2);
+        var (second, last) = await store.MembersAsync(segment, next, 2);
+        Assert.Equal(profiles, first.Concat(second).Select(m => m.ProfileId));
+        Assert.Null(last);
     }
 }
