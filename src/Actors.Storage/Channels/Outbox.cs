@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using Actors.Domain.Channels;
+using Actors.Storage.Streams;
 using Marten;
 using Npgsql;
 using NpgsqlTypes;
@@ -90,9 +91,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     /// Adds the rows to the unit of work that appends their decisions (same transaction), as one statement however
     /// many there are: a trigger's batch of appends carries hundreds, and a statement each cost more than the rows.
     /// </summary>
-    public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages)
+    public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages) =>
+        Statement(schema, messages)?.QueueIn(session);
+
+    /// <summary>The rows' INSERT as one statement (null for none), for the batch that appends their decisions.</summary>
+    public static BatchStatement? Statement(string schema, IReadOnlyList<OutboundMessage> messages)
     {
-        if (messages.Count == 0) return;
+        if (messages.Count == 0) return null;
         var keys = new string[messages.Count];
         var channels = new string[messages.Count];
         var buckets = new int[messages.Count];
@@ -110,12 +115,12 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             decided[i] = m.DecidedAt;
         }
         // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it).
-        session.QueueSqlCommand(
+        return new BatchStatement(
             $"insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
             "select u.key, u.channel, u.bucket, u.profile, u.body::jsonb, 'pending', u.decided, u.decided " +
             "from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[]) as u(key, channel, bucket, profile, body, decided) " +
             "order by u.key on conflict (message_key) do nothing",
-            keys, channels, buckets, profiles, bodies, decided);
+            [keys, channels, buckets, profiles, bodies, decided]);
     }
 
     /// <summary>

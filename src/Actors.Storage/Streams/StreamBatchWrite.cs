@@ -76,10 +76,10 @@ public static class StreamBatchWrite
     /// <summary>One stream's append as the batch statement takes it.</summary>
     public readonly record struct StreamAppend(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events);
 
-    /// <summary>Adds the appends to the session's unit of work as one statement (committed with the rest of the session).</summary>
-    public static void Queue(IDocumentSession session, string schema, IReadOnlyList<StreamAppend> appends)
+    /// <summary>The appends as one statement (null for none), serialized as Marten would store each event.</summary>
+    public static BatchStatement? Statement(StoreOptions options, string schema, IReadOnlyList<StreamAppend> appends)
     {
-        if (appends.Count == 0) return;
+        if (appends.Count == 0) return null;
         var count = 0;
         foreach (var a in appends) count += a.Events.Count;
         var streamIds = new string[appends.Count];
@@ -93,7 +93,6 @@ public static class StreamBatchWrite
         var bodies = new string[count];
         var stamps = new DateTimeOffset[count];
         var now = DateTimeOffset.UtcNow;
-        var options = (StoreOptions)session.DocumentStore.Options;
         var events = (Marten.Events.EventGraph)options.Events;
         var serializer = options.Serializer();
         var n = 0;
@@ -116,8 +115,8 @@ public static class StreamBatchWrite
                 stamps[n] = now;
             }
         }
-        session.QueueSqlCommand(
+        return new BatchStatement(
             $"call {schema}.{FunctionName}(?::varchar[], ?::bigint[], ?::int[], ?::uuid[], ?::varchar[], ?::bigint[], ?::varchar[], ?::varchar[], ?::jsonb[], ?::timestamptz[])",
-            streamIds, expected, appended, ids, streams, versions, types, dotnetTypes, bodies, stamps);
+            [streamIds, expected, appended, ids, streams, versions, types, dotnetTypes, bodies, stamps]);
     }
 }

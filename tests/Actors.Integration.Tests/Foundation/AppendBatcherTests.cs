@@ -267,9 +267,6 @@ public class AppendBatcherTests : IAsyncLifetime
     [Fact]
     public async Task Outbox_rows_of_a_batch_are_stored_once_each_with_their_appends_and_a_key_seen_before_is_skipped()
     {
-        static Actors.Domain.Channels.OutboundMessage Message(string profile, string key) =>
-            new(key, profile, "email", "welcome", null, null, "marketing", "j1", 1, "s1", DateTimeOffset.UtcNow,
-                new Actors.Domain.Channels.MessageRecipient(profile, $"{profile}@shop.test", null, null, "lead", new Dictionary<string, string>(), [], [], [], null));
         var run = Guid.NewGuid().ToString("N");
         var ids = Enumerable.Range(0, 200).Select(i => $"outbox-{i}-{run}").ToList();
         var repeated = $"{ids[0]}|j1|1|s1|shared";
@@ -295,6 +292,38 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Contains(Assert.Single(stored, r => r.Key == repeated).Profile, ids[..2]);
         Assert.All(ids, id => Assert.Single(stored, r => r.Key == $"{id}|j1|1|s1|1"));
         Assert.Equal(2, (await Batcher.ReadAsync(ids[5], new EventQuery(1, 10))).Count);
+    }
+
+    private static Actors.Domain.Channels.OutboundMessage Message(string profile, string key, string channel = "email") =>
+        new(key, profile, channel, "welcome", null, null, "marketing", "j1", 1, "s1", DateTimeOffset.UtcNow,
+            new Actors.Domain.Channels.MessageRecipient(profile, $"{profile}@shop.test", null, null, "lead", new Dictionary<string, string>(), [], [], [], null));
+
+    [Fact]
+    public async Task An_outbox_row_the_server_refuses_takes_its_append_with_it_and_the_rest_of_the_batch_is_stored()
+    {
+        // A decision must never be stored without its row: the append and the outbox INSERT are two statements of one
+        // batch, which PostgreSQL commits or rolls back together. A constraint of the test's own refuses one row.
+        await using var data = Npgsql.NpgsqlDataSource.Create(_connectionString);
+        await using (var refuse = data.CreateCommand($"alter table actors.{Actors.Storage.Channels.OutboxStore.TableName} add constraint refused_by_test check (channel <> 'refused')"))
+            await refuse.ExecuteNonQueryAsync();
+        var run = Guid.NewGuid().ToString("N");
+        var refused = $"refused-{run}";
+        var others = Enumerable.Range(0, 100).Select(i => $"kept-{i}-{run}").ToList();
+
+        var bad = Batcher.AppendAsync(refused, 0, [View(1)], [Message(refused, $"{refused}|j1|1|s1|1", "refused")]);
+        var fine = others.Select(id => Batcher.AppendAsync(id, 0, [View(2)], [Message(id, $"{id}|j1|1|s1|1")])).ToList();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => bad);
+        Assert.True(StoreFailures.BlamesOneAppend(error), error.ToString());
+        await Task.WhenAll(fine); // split one by one: had their appends been committed with the failed batch, each would now conflict
+        Assert.Empty(await Batcher.ReadAsync(refused, new EventQuery(1, 10)));
+        foreach (var id in others) Assert.Single(await Batcher.ReadAsync(id, new EventQuery(1, 10)));
+        await using var count = data.CreateCommand($"select count(*) filter (where profile_id = @refused), count(*) from actors.{Actors.Storage.Channels.OutboxStore.TableName} where message_key like '%' || @run || '%'");
+        count.Parameters.AddWithValue("refused", refused);
+        count.Parameters.AddWithValue("run", run);
+        await using var reader = await count.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Assert.Equal((0L, 100L), (reader.GetInt64(0), reader.GetInt64(1)));
     }
 
     /// <summary>Npgsql's operations (commands and batches, each one round trip) against this class's database while <paramref name="work"/> runs.</summary>
