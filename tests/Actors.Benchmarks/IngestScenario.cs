@@ -58,6 +58,8 @@ public static class IngestScenario
             new("ingest-new-visitors-p99-ms", fresh.Ms(99), "ms", rawP99, fresh.Ms(99) / rawP99, "≤ 2× raw INSERT p99", fresh.Ms(99) <= 2 * rawP99,
                 $"p99 of the `ingest-new-visitors` row against the INSERT reference's p99"),
         };
+        // The same two loads from separate processes (wrk, pgbench), as issue 14 measured them.
+        results.AddRange(await ExternalIngest.RunAsync(host, o, ct));
         // Counted, not timed: where a new visitor's first event goes (statements, round trips, activations).
         diagnostics.Add(await IngestDiagnostics.NewVisitorsAsync(host, client, o.Quick ? 2_000 : 5_000, c, ct));
         diagnostics.Add(await IngestDiagnostics.ReturningVisitorsAsync(host, client, o.Quick ? 2_000 : 5_000, c, _ => $"ing-{Random.Shared.Next(o.IngestUsers)}", ct));
