@@ -45,7 +45,8 @@ public static partial class ExternalIngest
             var after = await PgbenchAsync(host, pgbench, insert, template, c, seconds, "pgbench single-row INSERTs (after)", ct);
             var raw = (before.PerSecond + after.PerSecond) / 2;
             var reference = $"reference: pgbench (-M extended, {c} clients, 2 threads), one durable single-row INSERT of the same JSON per transaction, " +
-                $"mean of {before.PerSecond:N0}/s before and {after.PerSecond:N0}/s after (mean latency {before.MeanMs:N2} / {after.MeanMs:N2} ms)";
+                $"mean of {before.PerSecond:N0}/s before and {after.PerSecond:N0}/s after (mean latency {before.MeanMs:N2} / {after.MeanMs:N2} ms, p99 {before.P99Ms:N2} / {after.P99Ms:N2} ms)";
+            var rawP99 = (before.P99Ms + after.P99Ms) / 2;
             return
             [
                 new("ingest-wrk", returning.PerSecond, "events/s", raw, returning.PerSecond / raw, "≥ 1.0× pgbench INSERT", returning.PerSecond / raw >= 1.0,
@@ -53,6 +54,10 @@ public static partial class ExternalIngest
                     $"{o.IngestUsers:N0} returning visitors (active), p50 {returning.P50Ms:N2}, p99 {returning.P99Ms:N2} ms; non-2xx {returning.Errors}; {reference}"),
                 new("ingest-new-visitors-wrk", fresh.PerSecond, "events/s", raw, fresh.PerSecond / raw, "≥ 0.5× pgbench INSERT", fresh.PerSecond / raw >= 0.5,
                     $"as `ingest-wrk`, every request a visitor never seen before, p50 {fresh.P50Ms:N2}, p99 {fresh.P99Ms:N2} ms; non-2xx {fresh.Errors}; {reference}"),
+                new("ingest-wrk-p99-ms", returning.P99Ms, "ms", rawP99, returning.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", returning.P99Ms <= 2 * rawP99,
+                    $"p99 of `ingest-wrk` (wrk's latency distribution) against pgbench's p99 (its per-transaction log), mean of before and after"),
+                new("ingest-new-visitors-wrk-p99-ms", fresh.P99Ms, "ms", rawP99, fresh.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", fresh.P99Ms <= 2 * rawP99,
+                    $"p99 of `ingest-new-visitors-wrk` against pgbench's p99"),
             ];
         }
         finally
@@ -63,7 +68,7 @@ public static partial class ExternalIngest
 
     private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors);
 
-    private sealed record PgbenchResult(double PerSecond, double MeanMs);
+    private sealed record PgbenchResult(double PerSecond, double MeanMs, double P99Ms);
 
     /// <summary>One Lua state per wrk thread: each numbers its own requests, so message and visitor ids never repeat.</summary>
     private static string LuaScript(string template, int users, string key) => $$"""
@@ -119,7 +124,10 @@ public static partial class ExternalIngest
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Every transaction's latency goes to a log per thread (-l), from which the p99 is taken.
+        var logs = Directory.CreateTempSubdirectory("actors-bench-pgbench-");
         foreach (var a in new[] { "-n", "-M", "extended", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", "2",
+                     "-l", "--log-prefix", Path.Combine(logs.FullName, "tx"),
                      "-T", seconds.ToString(CultureInfo.InvariantCulture), "-f", script,
                      "-D", "json=" + json, "-D", $"stream=anon:pgb-{Guid.NewGuid():N}-",
                      "-h", csb.Host!, "-p", csb.Port.ToString(CultureInfo.InvariantCulture), "-U", csb.Username!, csb.Database! })
@@ -129,8 +137,9 @@ public static partial class ExternalIngest
         var tps = TpsPattern().Match(output);
         var latency = LatencyAveragePattern().Match(output);
         if (!tps.Success) throw new InvalidOperationException($"{label}: no tps in pgbench's output:\n{output}\n{error}");
-        var result = new PgbenchResult(Parse(tps.Groups[1].Value), latency.Success ? Parse(latency.Groups[1].Value) : double.NaN);
-        Progress.Line($"{label}: {result.PerSecond:N0}/s, mean latency {result.MeanMs:N2} ms");
+        var result = new PgbenchResult(Parse(tps.Groups[1].Value), latency.Success ? Parse(latency.Groups[1].Value) : double.NaN, LoggedP99Ms(logs));
+        logs.Delete(recursive: true);
+        Progress.Line($"{label}: {result.PerSecond:N0}/s, mean latency {result.MeanMs:N2} ms, p99 {result.P99Ms:N2} ms");
         return result;
     }
 
@@ -160,6 +169,21 @@ public static partial class ExternalIngest
         await process.WaitForExitAsync(ct);
         if (process.ExitCode != 0) throw new InvalidOperationException($"{label}: {start.FileName} exited with {process.ExitCode}:\n{await output}\n{await error}");
         return (await output, await error);
+    }
+
+    /// <summary>The p99 of the transactions pgbench logged ("client transaction latency_us script epoch us" per line).</summary>
+    private static double LoggedP99Ms(DirectoryInfo logs)
+    {
+        var latencies = new List<long>();
+        foreach (var file in logs.EnumerateFiles("tx*"))
+            foreach (var line in File.ReadLines(file.FullName))
+            {
+                var fields = line.Split(' ');
+                if (fields.Length >= 3 && long.TryParse(fields[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var us)) latencies.Add(us);
+            }
+        if (latencies.Count == 0) return double.NaN;
+        latencies.Sort();
+        return latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)] / 1000.0;
     }
 
     /// <summary>wrk's latency distribution line ("99%   12.34ms"), in ms.</summary>

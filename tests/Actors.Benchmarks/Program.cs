@@ -66,7 +66,7 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend, [.. smtp
 }
 
 // The scenarios first, in its order; extra figures (scale curve, replay rate) after.
-string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-visitors-p99-ms", "ingest-wrk", "ingest-new-visitors-wrk", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost", "delivery-emails-per-s", "decision-to-provider-p99", "delivery-outbox-drain-per-s"];
+string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-visitors-p99-ms", "ingest-wrk", "ingest-wrk-p99-ms", "ingest-new-visitors-wrk", "ingest-new-visitors-wrk-p99-ms", "decisions", "decisions-p99-ms", "onsite-decisions", "onsite-decisions-p99-ms", "stateless-reads", "stateless-writes", "activation-100k-vs-10", "bytes-per-grain", "segments-100-cost", "segments-10-cost", "rule-evaluations-per-s-per-core", "journey-trigger-100k", "journey-trigger-10k", "journey-event-to-decision-p99", "journeys-20-cost", "delivery-emails-per-s", "decision-to-provider-p99", "delivery-outbox-drain-per-s"];
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted, diagnostics);
 // A partial run (--only) must not pass for the latest full picture.
