@@ -51,9 +51,9 @@ public static partial class ExternalIngest
             [
                 new("ingest-wrk", returning.PerSecond, "events/s", raw, returning.PerSecond / raw, "≥ 1.0× pgbench INSERT", returning.PerSecond / raw >= 1.0,
                     $"wrk (2 threads, {c} connections, {seconds} s, no warm-up of its own: the HTTP rows above warmed the path), one track message a request to " +
-                    $"{o.IngestUsers:N0} returning visitors (active), p50 {returning.P50Ms:N2}, p99 {returning.P99Ms:N2} ms; non-2xx {returning.Errors}; {reference}"),
+                    $"{o.IngestUsers:N0} returning visitors (active), p50 {returning.P50Ms:N2}, p99 {returning.P99Ms:N2} ms; non-2xx {returning.Errors}; host process: {returning.Gc}; {reference}"),
                 new("ingest-new-visitors-wrk", fresh.PerSecond, "events/s", raw, fresh.PerSecond / raw, "≥ 0.5× pgbench INSERT", fresh.PerSecond / raw >= 0.5,
-                    $"as `ingest-wrk`, every request a visitor never seen before, p50 {fresh.P50Ms:N2}, p99 {fresh.P99Ms:N2} ms; non-2xx {fresh.Errors}; {reference}"),
+                    $"as `ingest-wrk`, every request a visitor never seen before, p50 {fresh.P50Ms:N2}, p99 {fresh.P99Ms:N2} ms; non-2xx {fresh.Errors}; host process: {fresh.Gc}; {reference}"),
                 new("ingest-wrk-p99-ms", returning.P99Ms, "ms", rawP99, returning.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", returning.P99Ms <= 2 * rawP99,
                     $"p99 of `ingest-wrk` (wrk's latency distribution) against pgbench's p99 (its per-transaction log), mean of before and after"),
                 new("ingest-new-visitors-wrk-p99-ms", fresh.P99Ms, "ms", rawP99, fresh.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", fresh.P99Ms <= 2 * rawP99,
@@ -66,7 +66,11 @@ public static partial class ExternalIngest
         }
     }
 
-    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors);
+    /// <param name="GcPause">Time the host's process spent paused for garbage collection during the phase (it shares the process).</param>
+    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors, TimeSpan GcPause, int Gen0, int Gen1, int Gen2)
+    {
+        public string Gc => $"GC paused {GcPause.TotalMilliseconds:N0} ms in {Gen0} gen0, {Gen1} gen1, {Gen2} gen2 collections";
+    }
 
     private sealed record PgbenchResult(double PerSecond, double MeanMs, double P99Ms);
 
@@ -149,13 +153,15 @@ public static partial class ExternalIngest
         foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", $"{seconds}s", "--latency", "-s", script,
                      baseAddress.ToString().TrimEnd('/'), "--", mode })
             start.ArgumentList.Add(a);
+        var (pause, gen0, gen1, gen2) = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
         var (output, error) = await RunAsync(start, label, seconds, ct);
+        var gc = (GC.GetTotalPauseDuration() - pause, GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2);
         var rate = RequestsPattern().Match(output);
         if (!rate.Success) throw new InvalidOperationException($"{label}: no rate in wrk's output:\n{output}\n{error}");
         var non2xx = Non2xxPattern().Match(output);
         var errors = non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors);
-        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}");
+        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, gc.Item1, gc.Item2, gc.Item3, gc.Item4);
+        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; {result.Gc}");
         if (errors > 0) Progress.Line($"  {label}: wrk's output:\n{output}");
         return result;
     }
