@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -25,7 +26,6 @@ public static class RequestBody
         }
         var result = await ReadCoreAsync(request, limit);
         request.HttpContext.Items[ParsedKey] = result;
-        if (result.Document is not null) request.HttpContext.Response.RegisterForDispose(result.Document);
         return result;
     }
 
@@ -38,36 +38,78 @@ public static class RequestBody
         else if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
             return new Result(null, Problems.BadRequest($"Content-Encoding '{encoding}' is not supported; use gzip or none."));
 
-        var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
+        // Read into a pooled array: the document parses it in place and keeps pointing into it, so the array goes back to
+        // the pool only with the document, at the end of the response. (A fresh 16 KB chunk and a growing MemoryStream per
+        // request were most of the ingest path's garbage: 96 MB a second at 6,000 requests, a gen0 collection every few.)
+        var length = 0;
+        var buffer = ArrayPool<byte>.Shared.Rent(InitialSize(request.ContentLength, encoding.Length > 0, limit));
         try
         {
             int read;
-            while ((read = await body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+            while ((read = await body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted)) > 0)
             {
-                if (buffer.Length + read > limit) return new Result(null, Problems.TooLarge(limit));
-                buffer.Write(chunk, 0, read);
+                length += read;
+                if (length > limit) return Give(buffer, new Result(null, Problems.TooLarge(limit)));
+                if (length == buffer.Length) buffer = Grow(buffer, length, limit);
             }
         }
         catch (InvalidDataException)
         {
-            return new Result(null, Problems.BadRequest("The body is not valid gzip."));
+            return Give(buffer, new Result(null, Problems.BadRequest("The body is not valid gzip.")));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
 
-        if (buffer.Length == 0) return new Result(null, Problems.BadRequest("The body is empty; a JSON object is expected."));
+        if (length == 0) return Give(buffer, new Result(null, Problems.BadRequest("The body is empty; a JSON object is expected.")));
         try
         {
-            var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            var document = JsonDocument.Parse(buffer.AsMemory(0, length));
             if (JsonText.UnreadableName(document.RootElement) is { } at)
             {
                 document.Dispose();
-                return new Result(null, Problems.Invalid([(at, JsonText.SurrogateNameMessage)]));
+                return Give(buffer, new Result(null, Problems.Invalid([(at, JsonText.SurrogateNameMessage)])));
             }
-            return new Result(document, null, (int)buffer.Length);
+            request.HttpContext.Response.RegisterForDispose(new ParsedBody(document, buffer));
+            return new Result(document, null, length);
         }
         catch (JsonException e)
         {
-            return new Result(null, Problems.Invalid([("body", $"Not valid JSON: {e.Message}")]));
+            return Give(buffer, new Result(null, Problems.Invalid([("body", $"Not valid JSON: {e.Message}")])));
+        }
+    }
+
+    /// <summary>Room for the whole body when its length is known (plus one byte, to see the end without growing).</summary>
+    private static int InitialSize(long? contentLength, bool compressed, int limit) =>
+        !compressed && contentLength is > 0 and var n ? (int)Math.Min(n + 1, limit + 1L) : Math.Min(4 * 1024, limit + 1);
+
+    /// <summary>A pooled array twice as large (at most one byte over the limit, enough to see it broken), with the bytes read so far.</summary>
+    private static byte[] Grow(byte[] buffer, int length, int limit)
+    {
+        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, limit + 1L));
+        buffer.AsSpan(0, length).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return larger;
+    }
+
+    private static Result Give(byte[] buffer, Result result)
+    {
+        ArrayPool<byte>.Shared.Return(buffer);
+        return result;
+    }
+
+    /// <summary>When the response is done: the document, then the pooled array it points into.</summary>
+    private sealed class ParsedBody(JsonDocument document, byte[] buffer) : IDisposable
+    {
+        private byte[]? _buffer = buffer;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _buffer, null) is not { } b) return;
+            document.Dispose();
+            ArrayPool<byte>.Shared.Return(b);
         }
     }
 }

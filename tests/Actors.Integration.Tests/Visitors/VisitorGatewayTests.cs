@@ -165,6 +165,86 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Equal(1, (await Profile(visitor)).GetProperty("version").GetInt64());
     }
 
+    /// <summary>A body whose length the client does not say (chunked), as browsers' and SDKs' streams send it.</summary>
+    private sealed class UnknownLength(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+
+    private static object[] ViewsOf(string visitor, int count, string tag) =>
+        [.. Enumerable.Range(0, count).Select(i => (object)new
+        {
+            type = "track", anonymousId = visitor, @event = "Product Viewed", messageId = $"{visitor}-{tag}-{i}",
+            properties = new { product_id = $"{tag}-{i}", category = "Shoes", name = new string('n', 150) },
+        })];
+
+    private async Task<List<string>> StoredSkus(string visitor)
+    {
+        var skus = new List<string>();
+        long? next = 1;
+        while (next is { } from)
+        {
+            var page = await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/anon:{visitor}/events?from={from}&limit=500");
+            skus.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("data").GetProperty("sku").GetString()!));
+            next = page.GetProperty("next").ValueKind == JsonValueKind.Number ? page.GetProperty("next").GetInt64() : null;
+        }
+        return skus;
+    }
+
+    [Fact]
+    public async Task Bodies_of_unknown_length_and_gzip_batches_that_inflate_far_are_read_whole_and_one_byte_over_the_limit_is_refused()
+    {
+        // The body is read into a pooled buffer sized from Content-Length, or grown from 4 KB when there is none.
+        var visitor = NewVisitor();
+        var chunked = new StreamContent(new UnknownLength(JsonSerializer.SerializeToUtf8Bytes(new { batch = ViewsOf(visitor, 400, "chunked") })));
+        chunked.Headers.ContentType = new("application/json");
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/batch") { Content = chunked })
+        {
+            request.Headers.TransferEncodingChunked = true;
+            Assert.Equal(HttpStatusCode.OK, (await _ingest.SendAsync(request)).StatusCode);
+        }
+
+        using var compressed = new MemoryStream();
+        var json = JsonSerializer.SerializeToUtf8Bytes(new { batch = ViewsOf(visitor, 400, "gzip") });
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)) gzip.Write(json);
+        Assert.True(compressed.Length * 10 < json.Length, $"{compressed.Length} bytes inflate to {json.Length}");
+        var zipped = new ByteArrayContent(compressed.ToArray());
+        zipped.Headers.ContentType = new("application/json");
+        zipped.Headers.ContentEncoding.Add("gzip");
+        Assert.Equal(HttpStatusCode.OK, (await _ingest.PostAsync("/v1/batch", zipped)).StatusCode);
+
+        var skus = await StoredSkus(visitor);
+        Assert.Equal([.. Enumerable.Range(0, 400).Select(i => $"chunked-{i}"), .. Enumerable.Range(0, 400).Select(i => $"gzip-{i}")], skus);
+
+        // Exactly the batch limit (500 KB) of JSON passes the size check; one byte more is refused, with or without a length.
+        var other = NewVisitor();
+        var padded = JsonSerializer.SerializeToUtf8Bytes(new { batch = ViewsOf(other, 1, "limit") });
+        byte[] Sized(int size) => [.. padded, .. Enumerable.Repeat((byte)' ', size - padded.Length)];
+        foreach (var (size, expected) in new[] { (500 * 1024, HttpStatusCode.OK), (500 * 1024 + 1, HttpStatusCode.RequestEntityTooLarge) })
+        {
+            var plain = new ByteArrayContent(Sized(size));
+            plain.Headers.ContentType = new("application/json");
+            Assert.Equal(expected, (await _ingest.PostAsync("/v1/batch", plain)).StatusCode);
+            var streamed = new StreamContent(new UnknownLength(Sized(size)));
+            streamed.Headers.ContentType = new("application/json");
+            Assert.Equal(expected, (await _ingest.PostAsync("/v1/batch", streamed)).StatusCode);
+        }
+        Assert.Equal(["limit-0"], await StoredSkus(other)); // the first accepted body stored it; the second was a retry of it
+    }
+
+    [Fact]
+    public async Task Many_bodies_at_once_each_store_their_own_content()
+    {
+        // Bodies of different sizes in pooled buffers at the same time: each is parsed from its own bytes only (a reused,
+        // larger array still holds another request's bytes past this body's end).
+        var visitors = Enumerable.Range(0, 64).Select(_ => NewVisitor()).ToList();
+        var responses = await Task.WhenAll(visitors.Select((visitor, n) =>
+            _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events", ViewsOf(visitor, 1 + n % 7, visitor))));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        for (var n = 0; n < visitors.Count; n++)
+            Assert.Equal([.. Enumerable.Range(0, 1 + n % 7).Select(i => $"{visitors[n]}-{i}")], await StoredSkus(visitors[n]));
+    }
+
     [Fact]
     public async Task An_ingest_key_reads_only_a_minimal_view_and_a_marketing_key_the_full_profile()
     {
