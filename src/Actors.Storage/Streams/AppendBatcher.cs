@@ -39,15 +39,15 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
 
     private sealed record Pending(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events, IReadOnlyList<OutboundMessage>? Outbound, TaskCompletionSource Done);
 
-    /// <param name="dataSource">The batcher's own pool (its writers hold one connection each); disposed with it.</param>
-    public AppendBatcher(MartenVisitorStreams inner, StreamHeads heads, IDocumentStore store, NpgsqlDataSource dataSource, EventStoreSettings settings, ILogger<AppendBatcher> logger)
+    public AppendBatcher(MartenVisitorStreams inner, StreamHeads heads, IDocumentStore store, EventStoreSettings settings, ILogger<AppendBatcher> logger)
     {
         _inner = inner;
         _heads = heads;
         _snapshotEvery = settings.SnapshotEvery;
         _schema = settings.Schema;
         _store = store;
-        _dataSource = dataSource;
+        // Marten's own pool, as its sessions used: plain batches take no more connections than before.
+        _dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
         _capacity = Math.Max(1, settings.MaxPendingAppends);
@@ -204,7 +204,6 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _queue.Writer.TryComplete();
         _background.Writer.TryComplete();
         await Task.WhenAll(_writers);
-        await _dataSource.DisposeAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} appends failed ({Error}); committing them one by one")]

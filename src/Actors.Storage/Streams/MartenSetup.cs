@@ -33,10 +33,7 @@ public static class MartenSetup
         // Its own pool, as the outbox's: activations' lookups must not wait behind the append batcher's connections.
         services.AddSingleton(sp => new StreamHeads(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema,
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StreamHeads>>()));
-        // Its own pool too: the writers' connections, each committing a batch at a time.
-        services.AddSingleton(sp => new AppendBatcher(sp.GetRequiredService<MartenVisitorStreams>(), sp.GetRequiredService<StreamHeads>(),
-            sp.GetRequiredService<IDocumentStore>(), NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AppendBatcher>>()));
+        services.AddSingleton<AppendBatcher>();
         services.AddSingleton<IVisitorStreams>(sp => sp.GetRequiredService<AppendBatcher>());
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<InstallationSecrets>();

@@ -55,7 +55,14 @@ public static class TestPostgres
 
         var folder = NewDataFolder();
         var embedded = await EmbeddedPostgres.StartAsync(
-            new EmbeddedPostgresOptions { DataDirectory = folder, Durable = false, Database = "postgres" }, NullLogger.Instance);
+            new EmbeddedPostgresOptions
+            {
+                DataDirectory = folder, Durable = false, Database = "postgres",
+                // Every test host (a silo, its pools, the daemon) shares this one server: at the suite's busiest moment
+                // 285-289 client connections were counted against the host's default of 300 (297 usable), and one more
+                // pool opening then is refused (53300) in the middle of whatever test it serves.
+                ServerSettings = new Dictionary<string, string> { ["max_connections"] = "600" },
+            }, NullLogger.Instance);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             embedded.StopAsync().GetAwaiter().GetResult();
