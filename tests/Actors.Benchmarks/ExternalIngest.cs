@@ -110,10 +110,7 @@ public static partial class ExternalIngest
     /// </summary>
     private static async Task<string> PgbenchScriptAsync(BenchHost host, CancellationToken ct)
     {
-        await using (var create = host.Database.CreateCommand(
-            "CREATE TABLE IF NOT EXISTS bench_raw_events (seq_id bigserial PRIMARY KEY, id uuid NOT NULL, stream_id text NOT NULL, " +
-            "version bigint NOT NULL, type text NOT NULL, data jsonb NOT NULL, timestamp timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))"))
-            await create.ExecuteNonQueryAsync(ct);
+        await IngestScenario.EnsureRawTableAsync(host, ct);
         return "\\set version random(1, 9000000000000000000)\n" +
             "INSERT INTO bench_raw_events (id, stream_id, version, type, data, timestamp) " +
             "VALUES (gen_random_uuid(), :stream::text || :client_id::text, :version::bigint, 'product_viewed', :json::jsonb, now());\n";

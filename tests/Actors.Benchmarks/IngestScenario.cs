@@ -109,13 +109,19 @@ public static class IngestScenario
         }, ct);
     }
 
-    /// <summary>Rows shaped like a stored event (id, stream id, version, type, jsonb data, time), one durable INSERT each.</summary>
+    /// <summary>The INSERT references' table: rows shaped like a stored event (id, stream id, version, type, jsonb data, time).</summary>
+    internal static async Task EnsureRawTableAsync(BenchHost host, CancellationToken ct)
+    {
+        await using var create = host.Database.CreateCommand(
+            "CREATE TABLE IF NOT EXISTS bench_raw_events (seq_id bigserial PRIMARY KEY, id uuid NOT NULL, stream_id text NOT NULL, " +
+            "version bigint NOT NULL, type text NOT NULL, data jsonb NOT NULL, timestamp timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))");
+        await create.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Rows shaped like a stored event, one durable INSERT each.</summary>
     private static async Task<LoadResult> RawInsertsAsync(BenchHost host, BenchOptions o, string label, CancellationToken ct)
     {
-        await using (var create = host.Database.CreateCommand(
-            "CREATE TABLE IF NOT EXISTS bench_raw_events (seq_id bigserial PRIMARY KEY, id uuid NOT NULL, stream_id text NOT NULL, " +
-            "version bigint NOT NULL, type text NOT NULL, data jsonb NOT NULL, timestamp timestamptz NOT NULL DEFAULT now(), UNIQUE (stream_id, version))"))
-            await create.ExecuteNonQueryAsync(ct);
+        await EnsureRawTableAsync(host, ct);
 
         var users = o.IngestUsers;
         var versions = new long[users];
