@@ -232,6 +232,64 @@ public class VisitorGatewayTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Equal(["limit-0"], await StoredSkus(other)); // the first accepted body stored it; the second was a retry of it
     }
 
+    /// <summary>Gives half its bytes, then fails: a client that dies in the middle of sending its body.</summary>
+    private sealed class DiesMidway(byte[] bytes) : Stream
+    {
+        private int _at;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _at; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_at >= bytes.Length / 2) throw new IOException("the client died");
+            var n = Math.Min(count, bytes.Length / 2 - _at);
+            Array.Copy(bytes, _at, buffer, offset, n);
+            _at += n;
+            return n;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task Hostile_bodies_of_unknown_length_get_a_4xx_and_a_client_dying_mid_body_stores_nothing()
+    {
+        var visitor = NewVisitor();
+        string[] hostile =
+        [
+            "{\"type\":\"track\",\"event\":\"Bad\\u0000Name\",\"messageId\":\"m-nul\"}",
+            "{\"type\":\"track\",\"event\":\"Cart Viewed\",\"messageId\":\"m-sur\",\"properties\":{\"\\ud800\":1}}",
+            "{\"type\":\"track\",\"event\":\"Cart Viewed\",\"messageId\":\"m-9999\",\"timestamp\":\"9999-12-31T23:59:59Z\"}",
+            "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"m-1e28\",\"properties\":{\"order_id\":\"o-1\",\"total\":1e28}}",
+            $"{{\"type\":\"track\",\"event\":\"Cart Viewed\",\"messageId\":\"{new string('m', 10 * 1024)}\"}}",
+            "{\"type\":\"track\",\"event\":",
+            "\u0000\u0000",
+        ];
+        foreach (var body in hostile)
+        {
+            var content = new StreamContent(new UnknownLength(System.Text.Encoding.UTF8.GetBytes(body)));
+            content.Headers.ContentType = new("application/json");
+            var response = await _ingest.PostAsync($"/v1/visitors/{visitor}/events", content);
+            Assert.True((int)response.StatusCode is 200 or 400 or 413 or 422, $"{(int)response.StatusCode} for {body[..Math.Min(80, body.Length)]}: {await response.Content.ReadAsStringAsync()}");
+        }
+        Assert.Equal(HttpStatusCode.RequestUriTooLong, (await _ingest.PostAsync($"/v1/visitors/{new string('v', 10 * 1024)}/events",
+            new StreamContent(new UnknownLength("{}"u8.ToArray())) { Headers = { ContentType = new("application/json") } })).StatusCode);
+
+        // A client that dies halfway through its body: nothing of it is stored, and the next request is served as usual.
+        var dying = NewVisitor();
+        var json = JsonSerializer.SerializeToUtf8Bytes(new { batch = ViewsOf(dying, 50, "dying") });
+        var halfway = new StreamContent(new DiesMidway(json));
+        halfway.Headers.ContentType = new("application/json");
+        await Assert.ThrowsAnyAsync<Exception>(() => _ingest.PostAsync("/v1/batch", halfway));
+        Assert.Equal(0, (await Profile(dying)).GetProperty("version").GetInt64());
+        Assert.Equal(HttpStatusCode.OK, (await _ingest.PostAsJsonAsync($"/v1/visitors/{dying}/events", ViewsOf(dying, 1, "after"))).StatusCode);
+        Assert.Equal(["after-0"], await StoredSkus(dying));
+    }
+
     [Fact]
     public async Task Many_bodies_at_once_each_store_their_own_content()
     {
