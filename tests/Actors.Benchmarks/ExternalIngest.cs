@@ -66,11 +66,8 @@ public static partial class ExternalIngest
         }
     }
 
-    /// <param name="GcPause">Time the host's process spent paused for garbage collection during the phase (it shares the process).</param>
-    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors, TimeSpan GcPause, int Gen0, int Gen1, int Gen2)
-    {
-        public string Gc => $"GC paused {GcPause.TotalMilliseconds:N0} ms in {Gen0} gen0, {Gen1} gen1, {Gen2} gen2 collections";
-    }
+    /// <param name="Gc">The host's collections during the phase (it shares the process).</param>
+    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors, GcWindow Gc);
 
     private sealed record PgbenchResult(double PerSecond, double MeanMs, double P99Ms);
 
@@ -150,14 +147,14 @@ public static partial class ExternalIngest
         foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", $"{seconds}s", "--latency", "-s", script,
                      baseAddress.ToString().TrimEnd('/'), "--", mode })
             start.ArgumentList.Add(a);
-        var (pause, gen0, gen1, gen2) = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var gc = GcWindow.Start();
         var (output, error) = await RunAsync(start, label, seconds, ct);
-        var gc = (GC.GetTotalPauseDuration() - pause, GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2);
+        var collections = gc.Since();
         var rate = RequestsPattern().Match(output);
         if (!rate.Success) throw new InvalidOperationException($"{label}: no rate in wrk's output:\n{output}\n{error}");
         var non2xx = Non2xxPattern().Match(output);
         var errors = non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, gc.Item1, gc.Item2, gc.Item3, gc.Item4);
+        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, collections);
         Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; {result.Gc}");
         if (errors > 0) Progress.Line($"  {label}: wrk's output:\n{output}");
         return result;

@@ -53,6 +53,33 @@ public class AppendBatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_append_statement_is_prepared_on_its_connection_after_two_uses_and_stays_prepared()
+    {
+        // One writer appending one visitor after another uses one pooled connection; the server's own list of that
+        // session's prepared statements must name the append procedure, else every batch is parsed and planned again.
+        var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
+        services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = 8, AppendWriters = 1 });
+        await using var provider = services.BuildServiceProvider();
+        var batcher = provider.GetRequiredService<AppendBatcher>();
+        var id = $"prepared-{Guid.NewGuid():N}";
+        for (var i = 0; i < 4; i++) await batcher.AppendAsync(id, i, [View(i)]);
+
+        var store = (DocumentStore)provider.GetRequiredService<IDocumentStore>();
+        var dataSource = ((Weasel.Postgresql.PostgresqlDatabase)store.Storage.Database).DataSource;
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand("select statement from pg_prepared_statements where not from_sql", connection);
+        var prepared = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) prepared.Add(reader.GetString(0));
+        Assert.Contains(prepared, s => s.Contains("append_visitor_streams", StringComparison.Ordinal));
+
+        // Still correct on the prepared path: the stream has the four events in order, and more appends go on.
+        for (var i = 4; i < 8; i++) await batcher.AppendAsync(id, i, [View(i)]);
+        var events = await batcher.ReadAsync(id, new EventQuery(1, 100));
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"sku-{i}"), events.Select(e => ((ProductViewed)e.Event).Sku));
+    }
+
+    [Fact]
     public async Task An_append_a_request_waits_for_is_stored_before_background_appends_queued_ahead_of_it_and_all_are_stored()
     {
         var run = "";

@@ -33,13 +33,20 @@ public class SettingsBindingTests
     }
 
     [Fact]
-    public void The_event_stores_connections_plan_cheap_random_reads_and_skip_the_reset_unless_the_string_says_otherwise()
+    public void The_event_stores_connections_plan_cheap_random_reads_prepare_their_statements_and_skip_the_reset_unless_the_string_says_otherwise()
     {
         var settings = new Actors.Storage.Streams.EventStoreSettings();
         var plain = new Npgsql.NpgsqlConnectionStringBuilder(
             Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db;Username=u;Password=reset-me", settings));
         Assert.True(plain.NoResetOnClose); // a password mentioning "reset" is not a setting
         Assert.Equal("-c random_page_cost=1.1", plain.Options);
+        Assert.Equal(Actors.Storage.Streams.MartenSetup.AutoPreparedStatements, plain.MaxAutoPrepare);
+        Assert.Equal(2, plain.AutoPrepareMinUsages);
+
+        var noPreparing = new Npgsql.NpgsqlConnectionStringBuilder(
+            Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db;Max Auto Prepare=0;AutoPrepareMinUsages=7", settings));
+        Assert.Equal(0, noPreparing.MaxAutoPrepare);
+        Assert.Equal(7, noPreparing.AutoPrepareMinUsages);
 
         var explicitReset = new Npgsql.NpgsqlConnectionStringBuilder(
             Actors.Storage.Streams.MartenSetup.ForEventStore("Host=db;No Reset On Close=false;Options=-c work_mem=8MB", settings));
