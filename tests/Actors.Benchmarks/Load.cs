@@ -86,6 +86,9 @@ public static class Load
         var histograms = new LongHistogram[workers];
         var ops = new long[workers];
         var errors = new long[workers];
+        // Slow requests by second of the window: a tail spread evenly is load, one packed into a second or two is an event
+        // (a collection, a checkpoint, a vacuum) that the progress line then places in time.
+        var slowBySecond = new long[(int)Math.Ceiling(duration.TotalSeconds) + 1];
         var total = (long)(rate * duration.TotalSeconds);
         long next = -1;
         var gc = GcWindow.Start();
@@ -121,7 +124,9 @@ public static class Load
                 if (ok)
                 {
                     ops[w]++;
-                    h.RecordValue(Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp())));
+                    var micros = Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp()));
+                    h.RecordValue(micros);
+                    if (micros > SlowMicros) Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - start) / Stopwatch.Frequency))]);
                 }
                 else errors[w]++;
             }
@@ -134,8 +139,13 @@ public static class Load
         foreach (var h in histograms) merged.Add(h);
         var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(start), merged, gc.Since());
         Progress.Line($"{label}: {result.Summary}");
+        if (slowBySecond.Sum() > 0)
+            Progress.Line($"  {label}: requests over {SlowMicros / 1000} ms by second of the window: " +
+                string.Join(", ", slowBySecond.Select((n, second) => (n, second)).Where(x => x.n > 0).Select(x => $"{x.second}s:{x.n}")));
         return result;
     }
+
+    private const long SlowMicros = 50_000;
 
     /// <summary>Runs <paramref name="op"/> for 0..count-1 with bounded parallelism (setup work, not measured).</summary>
     public static async Task ForEachAsync(string label, int count, int parallelism, Func<int, Task> op, CancellationToken ct)

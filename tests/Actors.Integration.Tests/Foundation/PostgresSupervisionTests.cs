@@ -273,7 +273,7 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_server_the_host_stops_on_purpose_is_not_restarted()
+    public async Task The_hosts_own_server_runs_with_its_write_settings_and_once_stopped_on_purpose_is_not_restarted()
     {
         var folder = TestPostgres.NewDataFolder();
         try
@@ -282,6 +282,22 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/v1/visitors/stop-visitor/events", Event("stop-1"))).StatusCode);
             var postgres = host.Postgres!;
             Assert.True(postgres.IsRunning);
+
+            // Its write settings: checkpoints spaced by 4 GB of WAL or 15 min (1 GB forced one every 15-25 s under load,
+            // each followed by a burst of whole-page writes), page images compressed, dead outbox rows looked at every 10 s.
+            await using (var connection = new Npgsql.NpgsqlConnection(postgres.ConnectionString()))
+            {
+                await connection.OpenAsync();
+                async Task<string> Show(string name)
+                {
+                    await using var show = new Npgsql.NpgsqlCommand($"show {name}", connection);
+                    return (string)(await show.ExecuteScalarAsync())!;
+                }
+                Assert.Equal("4GB", await Show("max_wal_size"));
+                Assert.Equal("15min", await Show("checkpoint_timeout"));
+                Assert.Equal("lz4", await Show("wal_compression"));
+                Assert.Equal("10s", await Show("autovacuum_naptime"));
+            }
 
             // The database stopped through the host (as its shutdown does) while the supervisor still runs.
             await postgres.StopAsync();
