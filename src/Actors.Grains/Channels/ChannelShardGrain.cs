@@ -13,8 +13,8 @@ namespace Actors.Grains.Channels;
 /// provider allows: the row exists before any attempt (written with the decision); it is claimed with a lease before
 /// the provider is called; it is marked sent right after the provider accepts, one row at a time (the window in which
 /// a crash leaves "accepted but not recorded" is one provider round trip and one UPDATE wide); the outcome is then
-/// written into the visitor's stream, and a row whose outcome is not there yet is reported again later (a duplicate
-/// report is recognised by its message id).
+/// written into the visitor's stream, marking the row reported in the same transaction, and a row whose outcome is not
+/// there yet is reported again later (a duplicate report is recognised by its message id).
 /// </summary>
 public sealed partial class ChannelShardGrain(
     OutboxStore outbox,
@@ -267,25 +267,30 @@ public sealed partial class ChannelShardGrain(
             ? _pacer.WaitTurnAsync(TimeSpan.FromTicks((long)(TimeSpan.TicksPerSecond * _shards / rate)), ct)
             : Task.CompletedTask;
 
-    /// <summary>Writes outcomes into the visitors' streams; those that could not be written stay unreported for the sweep.</summary>
+    /// <summary>
+    /// Writes outcomes into the visitors' streams; the append marks their rows reported in the same transaction. Those
+    /// that could not be written stay unreported for the sweep; those the stream had already (a report repeated after a
+    /// crash, or by the sweep) are marked here.
+    /// </summary>
     private async Task ReportAsync(IReadOnlyList<UnreportedOutcome> outcomes)
     {
         if (outcomes.Count == 0) return;
-        var reported = new List<string>(outcomes.Count);
+        var reported = new List<string>();
         var now = clock.GetUtcNow();
         await Task.WhenAll(outcomes.GroupBy(o => o.ProfileId, StringComparer.Ordinal).Select(async group =>
         {
             var events = group.Select(o => OutcomeEvent(o, now)).ToList();
             try
             {
-                await GrainFactory.GetGrain<IVisitorGrain>(group.Key).ReportDelivery(new Immutable<IReadOnlyList<VisitorEvent>>(events));
-                lock (reported) reported.AddRange(group.Select(o => o.MessageKey));
+                var already = await GrainFactory.GetGrain<IVisitorGrain>(group.Key).ReportDelivery(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+                if (already > 0) lock (reported) reported.AddRange(group.Select(o => o.MessageKey));
             }
             catch (Exception e)
             {
                 LogReportFailed(group.Key, e.GetType().Name, e.Message);
             }
         }));
+        if (reported.Count == 0) return;
         try
         {
             await outbox.MarkReportedAsync(reported);

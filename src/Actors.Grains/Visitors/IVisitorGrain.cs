@@ -12,9 +12,11 @@ public interface IVisitorGrain : IGrainWithStringKey
 
     /// <summary>
     /// What the channels learned of messages sent to this visitor (sent, failed, bounced), stored like <see cref="Track"/>
-    /// but behind the appends a visitor's request is waiting for: nobody waits on a delivery report.
+    /// but behind the appends a visitor's request is waiting for: nobody waits on a delivery report. The append marks the
+    /// outcomes' outbox rows reported in its own transaction; returns how many outcomes were in the stream already
+    /// (appended before, nothing marked now), whose rows the caller marks itself.
     /// </summary>
-    Task ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes);
+    Task<int> ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes);
 
     [ReadOnly]
     Task<Immutable<ProfileView>> GetProfile();

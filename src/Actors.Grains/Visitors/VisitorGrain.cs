@@ -81,15 +81,13 @@ public sealed partial class VisitorGrain(
         return new TrackResult(ProfileId, _profile.Version, _profile.Stage.ToWire(), acks);
     }
 
-    public async Task ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes)
+    public async Task<int> ReportDelivery(Immutable<IReadOnlyList<VisitorEvent>> outcomes)
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-        {
-            await GrainFactory.GetGrain<IVisitorGrain>(target).ReportDelivery(outcomes);
-            return;
-        }
-        await HandleAsync(outcomes.Value, background: true);
+            return await GrainFactory.GetGrain<IVisitorGrain>(target).ReportDelivery(outcomes);
+        var result = await HandleAsync(outcomes.Value, background: true);
+        return result.Outcomes.Count(o => o.Status == IntakeStatus.Duplicate);
     }
 
     private async Task<IntakeResult> HandleAsync(IReadOnlyList<VisitorEvent> events, bool background)

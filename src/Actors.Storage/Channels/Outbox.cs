@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using Actors.Domain.Channels;
+using Actors.Domain.Tracking;
 using Actors.Storage.Streams;
 using Marten;
 using Npgsql;
@@ -121,6 +122,35 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             "from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[]) as u(key, channel, bucket, profile, body, decided) " +
             "order by u.key on conflict (message_key) do nothing",
             [keys, channels, buckets, profiles, bodies, decided]);
+    }
+
+    /// <summary>
+    /// Marks reported, in the transaction that appends them, the rows whose outcome these events put into the visitor's
+    /// stream (null when none do): the report and its mark commit together, in the append's round trip, instead of an
+    /// UPDATE of its own after it. A row is marked only if its status is the one the event records, so a bounce a
+    /// provider reports later (through the visitor's events) never marks a row whose "sent" is not in the stream yet.
+    /// </summary>
+    public static BatchStatement? ReportedStatement(string schema, IEnumerable<VisitorEvent> events)
+    {
+        List<string>? keys = null, statuses = null;
+        foreach (var e in events)
+        {
+            var (key, status) = e switch
+            {
+                MessageSent m => (m.MessageKey, "sent"),
+                MessageFailed m => (m.MessageKey, "failed"),
+                MessageBounced m => (m.MessageKey, "bounced"),
+                _ => (null, null),
+            };
+            if (key is null) continue;
+            (keys ??= []).Add(key);
+            (statuses ??= []).Add(status!);
+        }
+        if (keys is null) return null;
+        return new BatchStatement(
+            $"update {schema}.{TableName} o set reported = true from unnest(?::varchar[], ?::varchar[]) as r(key, status) " +
+            "where o.message_key = r.key and o.status = r.status and not o.reported",
+            [keys.ToArray(), statuses!.ToArray()]);
     }
 
     /// <summary>

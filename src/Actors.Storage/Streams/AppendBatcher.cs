@@ -141,13 +141,15 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
             }
             var appends = StreamBatchWrite.Statement((StoreOptions)_store.Options, _schema, plain);
             var rows = OutboxStore.Statement(_schema, outbound);
-            if (throughMarten.Count == 0) await CommitPlainAsync(appends, rows);
+            var reported = OutboxStore.ReportedStatement(_schema, plain.SelectMany(a => a.Events));
+            if (throughMarten.Count == 0) await CommitPlainAsync(appends, rows, reported);
             else
             {
                 await using var session = _store.LightweightSession();
                 foreach (var p in throughMarten) MartenVisitorStreams.Stage(session, p.ProfileId, p.ExpectedVersion, p.Events, p.Outbound);
                 appends?.QueueIn(session);
                 rows?.QueueIn(session);
+                reported?.QueueIn(session);
                 await session.SaveChangesAsync();
             }
             foreach (var p in batch) p.Done.TrySetResult();
@@ -176,12 +178,12 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
     /// statements sent under one Sync as one implicit transaction (all or none), so the append and its outbox rows
     /// commit in one round trip, where a session's BEGIN … COMMIT took two.
     /// </summary>
-    private async Task CommitPlainAsync(BatchStatement? appends, BatchStatement? rows)
+    private async Task CommitPlainAsync(params BatchStatement?[] statements)
     {
         await using var connection = await _dataSource.OpenConnectionAsync();
         await using var command = new NpgsqlBatch(connection);
-        if (appends is not null) command.BatchCommands.Add(appends.ToBatchCommand());
-        if (rows is not null) command.BatchCommands.Add(rows.ToBatchCommand());
+        foreach (var statement in statements)
+            if (statement is not null) command.BatchCommands.Add(statement.ToBatchCommand());
         await command.ExecuteNonQueryAsync();
     }
 

@@ -81,7 +81,9 @@ public sealed class MartenVisitorStreams(IDocumentStore store) : IVisitorStreams
     /// <summary>Adds one stream's append, with its concurrency check, to a unit of work.</summary>
     internal static void Stage(IDocumentSession session, string profileId, long expectedVersion, IReadOnlyList<VisitorEvent> events, IReadOnlyList<OutboundMessage>? outbound)
     {
-        if (outbound is { Count: > 0 }) OutboxStore.Stage(session, session.DocumentStore.Options.Events.DatabaseSchemaName, outbound);
+        var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
+        if (outbound is { Count: > 0 }) OutboxStore.Stage(session, schema, outbound);
+        OutboxStore.ReportedStatement(schema, events)?.QueueIn(session);
         var data = new object[events.Count];
         for (var i = 0; i < events.Count; i++) data[i] = events[i];
         if (expectedVersion == 0) session.Events.StartStream(profileId, data); // fails if someone else started it

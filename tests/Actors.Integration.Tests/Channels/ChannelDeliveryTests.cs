@@ -257,6 +257,43 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
         Assert.Equal((20, 0), (step.GetProperty("sent").GetInt64(), step.GetProperty("failed").GetInt64()));
     }
 
+    private async Task<bool> ReportedAsync(string messageKey)
+    {
+        var data = host.Host.App.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using var command = data.CreateCommand($"select reported from actors.{OutboxStore.TableName} where message_key = $1");
+        command.Parameters.AddWithValue(messageKey);
+        return (bool)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task A_report_appended_marks_its_row_and_a_row_left_unmarked_with_its_outcome_in_the_stream_is_marked_by_the_sweep_without_a_second_event()
+    {
+        var template = "mark-" + Guid.NewGuid().ToString("N")[..8];
+        var journey = await WebhookJourney(template);
+        var visitor = (await Visitors(1))[0];
+        await Trigger(journey, [visitor]);
+        var sent = Assert.Single(await WaitForEvents(visitor, "message_sent", 1));
+        var key = sent.GetProperty("data").GetProperty("messageKey").GetString()!;
+        // The mark is committed with the event: once the event is readable, so is the mark.
+        Assert.True(await ReportedAsync(key));
+
+        // A row as an older version could leave it: outcome in the stream, row not marked, finished long enough ago for
+        // the sweep. The sweep reports it again; the visitor's stream recognises the event, and the shard marks the row.
+        var data = host.Host.App.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using (var unmark = data.CreateCommand($"update actors.{OutboxStore.TableName} set reported = false, finished_at = now() - interval '1 minute' where message_key = $1"))
+        {
+            unmark.Parameters.AddWithValue(key);
+            Assert.Equal(1, await unmark.ExecuteNonQueryAsync());
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await ReportedAsync(key))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the sweep did not mark the row");
+            await Task.Delay(200);
+        }
+        Assert.Single(await Events(visitor, "message_sent"));
+    }
+
     [Fact]
     public async Task A_transient_failure_is_retried_with_backoff_until_accepted_and_a_permanent_one_is_recorded_as_failed()
     {

@@ -321,6 +321,49 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Equal(2, (await Batcher.ReadAsync(ids[5], new EventQuery(1, 10))).Count);
     }
 
+    [Fact]
+    public async Task An_outcome_appended_marks_its_outbox_row_reported_in_the_same_commit_and_only_a_row_in_that_state()
+    {
+        var run = Guid.NewGuid().ToString("N");
+        string Id(string name) => $"{name}-{run}";
+        string Key(string name) => $"{Id(name)}|j1|1|s1|1";
+        var names = new[] { "failed", "sent", "bounced-later", "marten", "conflict" };
+        foreach (var name in names) await Batcher.AppendAsync(Id(name), 0, [View(1)], [Message(Id(name), Key(name))]);
+        await using var data = Npgsql.NpgsqlDataSource.Create(_connectionString);
+        var table = $"actors.{Actors.Storage.Channels.OutboxStore.TableName}";
+        await using (var finish = data.CreateCommand(
+            $"update {table} set status = case when message_key like 'failed%' or message_key like 'conflict%' then 'failed' else 'sent' end, finished_at = now() where message_key like '%' || @run || '%'"))
+        {
+            finish.Parameters.AddWithValue("run", run);
+            Assert.Equal(5, await finish.ExecuteNonQueryAsync());
+        }
+        var now = DateTimeOffset.UtcNow;
+
+        // Through the batch statement: a failure and a send each mark their row.
+        await Task.WhenAll(
+            Batcher.AppendAsync(Id("failed"), 1, [new MessageFailed(Key("failed"), "email", "no_email_address", 1) { MessageId = Guid.NewGuid().ToString(), EventTime = now, ReceivedTime = now }]),
+            Batcher.AppendAsync(Id("sent"), 1, [new MessageSent(Key("sent"), "email", "p-1", 1) { MessageId = Guid.NewGuid().ToString(), EventTime = now, ReceivedTime = now }]));
+        // A bounce reported later by the provider, for a row whose "sent" is not in the stream yet: not marked, or the
+        // sweep would never put the "sent" there.
+        await Batcher.AppendAsync(Id("bounced-later"), 1, [new MessageBounced(Key("bounced-later"), "email", "550", true) { MessageId = Guid.NewGuid().ToString(), EventTime = now, ReceivedTime = now }]);
+        // Through Marten (the path of a batch an inline projection must see, and of appends retried one by one).
+        await _services.GetRequiredService<MartenVisitorStreams>().AppendAsync(Id("marten"), 1, [new MessageSent(Key("marten"), "email", "p-2", 1) { MessageId = Guid.NewGuid().ToString(), EventTime = now, ReceivedTime = now }]);
+        // An append that fails (its stream moved on) marks nothing.
+        await Assert.ThrowsAsync<StreamConflictException>(() =>
+            Batcher.AppendAsync(Id("conflict"), 5, [new MessageFailed(Key("conflict"), "email", "x", 1) { MessageId = Guid.NewGuid().ToString(), EventTime = now, ReceivedTime = now }]));
+
+        await using var read = data.CreateCommand($"select message_key, reported from {table} where message_key like '%' || @run || '%'");
+        read.Parameters.AddWithValue("run", run);
+        var reported = new Dictionary<string, bool>();
+        await using (var reader = await read.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) reported[reader.GetString(0)] = reader.GetBoolean(1);
+        Assert.True(reported[Key("failed")]);
+        Assert.True(reported[Key("sent")]);
+        Assert.False(reported[Key("bounced-later")]);
+        Assert.True(reported[Key("marten")]);
+        Assert.False(reported[Key("conflict")]);
+    }
+
     private static Actors.Domain.Channels.OutboundMessage Message(string profile, string key, string channel = "email") =>
         new(key, profile, channel, "welcome", null, null, "marketing", "j1", 1, "s1", DateTimeOffset.UtcNow,
             new Actors.Domain.Channels.MessageRecipient(profile, $"{profile}@shop.test", null, null, "lead", new Dictionary<string, string>(), [], [], [], null));
