@@ -295,6 +295,45 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     }
 
     [Fact]
+    public async Task A_providers_receipts_for_a_sent_message_are_checked_retried_safely_and_never_unmark_or_remark_its_row()
+    {
+        var template = "receipt-" + Guid.NewGuid().ToString("N")[..8];
+        var journey = await WebhookJourney(template);
+        var visitor = (await Visitors(1))[0];
+        await Trigger(journey, [visitor]);
+        var key = Assert.Single(await WaitForEvents(visitor, "message_sent", 1)).GetProperty("data").GetProperty("messageKey").GetString()!;
+        Assert.True(await ReportedAsync(key));
+
+        // Hostile receipts for a real message: a NUL or a 10 KB reason, a key of 10 KB, a number for a key: client errors, nothing stored.
+        foreach (var hostile in new object[]
+        {
+            new { receipts = new[] { new { messageKey = key, status = "failed", reason = "bad\u0000reason" } } },
+            new { receipts = new[] { new { messageKey = key, status = "failed", reason = new string('r', 10_000) } } },
+            new { receipts = new[] { new { messageKey = key + new string('k', 10_000), status = "bounced", reason = "x" } } },
+        })
+        {
+            var response = await _marketing.PostAsJsonAsync("/v1/channels/receipts", hostile);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        }
+        var numeric = await _marketing.PostAsync("/v1/channels/receipts",
+            new StringContent("""{"receipts":[{"messageKey":1e28,"status":"bounced"}]}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True((int)numeric.StatusCode is >= 400 and < 500, $"1e28 as a key: {(int)numeric.StatusCode}");
+        Assert.Empty(await Events(visitor, "message_bounced"));
+
+        // A bounce, sent twice (the provider retries its webhook): recorded once; the sent row stays sent and reported.
+        var bounce = new { receipts = new[] { new { messageKey = key, status = "bounced", reason = "550 no such user" } } };
+        var first = await (await _marketing.PostAsJsonAsync("/v1/channels/receipts", bounce)).Content.ReadFromJsonAsync<JsonElement>();
+        var again = await (await _marketing.PostAsJsonAsync("/v1/channels/receipts", bounce)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("recorded", first.GetProperty("results")[0].GetProperty("outcome").GetString());
+        Assert.Equal("duplicate", again.GetProperty("results")[0].GetProperty("outcome").GetString());
+        Assert.Single(await Events(visitor, "message_bounced"));
+        Assert.Single(await Events(visitor, "message_sent"));
+        Assert.True(await ReportedAsync(key));
+        var row = await host.Host.App.Services.GetRequiredService<OutboxStore>().FindAsync(key);
+        Assert.Equal("sent", row!.Status);
+    }
+
+    [Fact]
     public async Task A_transient_failure_is_retried_with_backoff_until_accepted_and_a_permanent_one_is_recorded_as_failed()
     {
         var flaky = "flaky-" + Guid.NewGuid().ToString("N")[..8];
