@@ -40,16 +40,38 @@ public class AppendBatcherTests : IAsyncLifetime
         }
     }
 
-    /// <summary>The order in which appends were stored, by a batcher of its own with one writer (so commits happen one batch at a time).</summary>
-    private async Task<List<string>> StoredOrderAsync(int maxBatch, Func<AppendBatcher, string, IEnumerable<(Task Append, string Name)>> enqueue)
+    /// <summary>
+    /// The order in which appends were stored (their events' sequence numbers), by a batcher of its own with one writer
+    /// (so commits happen one batch at a time). The events table is locked while they are queued, so the writer stores
+    /// nothing until all of them are in its queues. Both matter on a busy machine: the writer used to commit several
+    /// before the last one was queued, and the order in which the callers' continuations ran was not the order of the
+    /// commits.
+    /// </summary>
+    private async Task<List<string>> StoredOrderAsync(int maxBatch, Func<AppendBatcher, string, IEnumerable<(Task Append, string Name, string StreamId)>> enqueue)
     {
         var services = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Warning)).AddSingleton(TimeProvider.System);
         services.AddActorsEventStore(_connectionString, new EventStoreSettings { MaxAppendBatch = maxBatch, AppendWriters = 1 });
         await using var provider = services.BuildServiceProvider();
-        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var appends = enqueue(provider.GetRequiredService<AppendBatcher>(), Guid.NewGuid().ToString("N")[..8]).ToList();
-        await Task.WhenAll(appends.Select(a => a.Append.ContinueWith(t => { t.GetAwaiter().GetResult(); order.Enqueue(a.Name); }, TaskScheduler.Default)));
-        return [.. order];
+        List<(Task Append, string Name, string StreamId)> appends;
+        await using (var gate = new Npgsql.NpgsqlConnection(_connectionString))
+        {
+            await gate.OpenAsync();
+            await using var hold = await gate.BeginTransactionAsync();
+            await using (var command = new Npgsql.NpgsqlCommand("lock table actors.mt_events in exclusive mode", gate, hold))
+                await command.ExecuteNonQueryAsync();
+            appends = enqueue(provider.GetRequiredService<AppendBatcher>(), Guid.NewGuid().ToString("N")[..8]).ToList();
+            await hold.RollbackAsync();
+        }
+        await Task.WhenAll(appends.Select(a => a.Append));
+
+        var names = appends.ToDictionary(a => a.StreamId, a => a.Name);
+        await using var data = Npgsql.NpgsqlDataSource.Create(_connectionString);
+        await using var read = data.CreateCommand("select stream_id from actors.mt_events where stream_id = any($1) order by seq_id");
+        read.Parameters.AddWithValue(names.Keys.ToArray());
+        var order = new List<string>();
+        await using var reader = await read.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) order.Add(names[reader.GetString(0)]);
+        return order;
     }
 
     [Fact]
@@ -86,8 +108,8 @@ public class AppendBatcherTests : IAsyncLifetime
         var order = await StoredOrderAsync(1, (batcher, r) =>
         {
             run = r;
-            return [.. Enumerable.Range(0, 60).Select(i => (batcher.AppendInBackgroundAsync($"bg-{r}-{i}", 0, [View(i)]), $"bg-{i}")),
-                (batcher.AppendAsync($"fg-{r}", 0, [View(1000)]), "request")];
+            return [.. Enumerable.Range(0, 60).Select(i => (batcher.AppendInBackgroundAsync($"bg-{r}-{i}", 0, [View(i)]), $"bg-{i}", $"bg-{r}-{i}")),
+                (batcher.AppendAsync($"fg-{r}", 0, [View(1000)]), "request", $"fg-{r}")];
         });
 
         // The writer may hold one background append already (or two: the one it commits and the one it took next).
@@ -101,8 +123,8 @@ public class AppendBatcherTests : IAsyncLifetime
     public async Task A_flood_of_requests_leaves_an_eighth_of_each_batch_to_background_appends()
     {
         var order = await StoredOrderAsync(8, (batcher, r) =>
-            [.. Enumerable.Range(0, 120).Select(i => (batcher.AppendAsync($"fg-{r}-{i}", 0, [View(i)]), $"fg-{i}")),
-                (batcher.AppendInBackgroundAsync($"bg-{r}", 0, [View(1000)]), "background")]);
+            [.. Enumerable.Range(0, 120).Select(i => (batcher.AppendAsync($"fg-{r}-{i}", 0, [View(i)]), $"fg-{i}", $"fg-{r}-{i}")),
+                (batcher.AppendInBackgroundAsync($"bg-{r}", 0, [View(1000)]), "background", $"bg-{r}")]);
 
         // Strict priority would store it last (121st); with a slot of each batch kept for it, in the first batches.
         Assert.InRange(order.IndexOf("background"), 0, 23);
