@@ -1,27 +1,163 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+
 namespace Actors.Benchmarks;
 
 /// <summary>
 /// Garbage collections of this process during a phase. The host under test shares the process, so a collection pauses
 /// its requests too: the pauses explain much of a p99 on this machine.
 /// </summary>
-public readonly record struct GcWindow(TimeSpan Pause, int Gen0, int Gen1, int Gen2, TimeSpan LongestSeen)
+public readonly record struct GcWindow(TimeSpan Pause, int Gen0, int Gen1, int Gen2, TimeSpan LongestSeen, long FromIndex, string Detail)
 {
-    public static GcWindow Start() =>
-        new(GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), TimeSpan.Zero);
-
-    /// <summary>The collections since <see cref="Start"/>; the longest pause is the runtime's longest of its last few collections.</summary>
-    public GcWindow Since() =>
-        new(GC.GetTotalPauseDuration() - Pause, GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2, LongestRecent());
-
-    private static TimeSpan LongestRecent()
+    public static GcWindow Start()
     {
-        var longest = TimeSpan.Zero;
-        foreach (var kind in new[] { GCKind.Ephemeral, GCKind.FullBlocking, GCKind.Background })
-            foreach (var pause in GC.GetGCMemoryInfo(kind).PauseDurations)
-                if (pause > longest) longest = pause;
-        return longest;
+        GcLog.EnsureStarted();
+        GcPhases.EnsureStarted();
+        GcPhases.TakeAllocations();
+        return new(GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), TimeSpan.Zero, GcLog.LastIndex, "");
     }
 
+    /// <summary>The collections since <see cref="Start"/>, with what each generation's collections carried.</summary>
+    public GcWindow Since() =>
+        new(GC.GetTotalPauseDuration() - Pause, GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2,
+            GcLog.Longest(FromIndex), FromIndex, GcLog.Describe(FromIndex) + GcPhases.Describe(FromIndex) + GcPhases.TakeAllocations());
+
     public override string ToString() =>
-        $"GC paused {Pause.TotalMilliseconds:N0} ms in {Gen0} gen0, {Gen1} gen1, {Gen2} gen2 collections (longest recent pause {LongestSeen.TotalMilliseconds:N0} ms)";
+        $"GC paused {Pause.TotalMilliseconds:N0} ms in {Gen0} gen0, {Gen1} gen1, {Gen2} gen2 collections (longest {LongestSeen.TotalMilliseconds:N0} ms){Detail}";
+}
+
+/// <summary>
+/// One line per collection, read by a thread that looks every 2 ms (collections here come a few per second, so it
+/// sees almost all): the pause, the bytes promoted and gen0's size before, which say why a pause was as long as it was.
+/// </summary>
+internal static class GcLog
+{
+    private sealed record Entry(long Index, int Generation, double PauseMs, long PromotedBytes, long Gen0BeforeBytes, long HeapBytes, bool Compacted);
+
+    private static readonly ConcurrentQueue<Entry> Entries = new();
+    private static int _started;
+    private static long _last;
+
+    public static long LastIndex => Interlocked.Read(ref _last);
+
+    public static void EnsureStarted()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 1) return;
+        _last = GC.GetGCMemoryInfo(GCKind.Any).Index;
+        new Thread(Watch) { IsBackground = true, Name = "bench-gc-log", Priority = ThreadPriority.AboveNormal }.Start();
+    }
+
+    private static void Watch()
+    {
+        while (true)
+        {
+            Thread.Sleep(2);
+            var info = GC.GetGCMemoryInfo(GCKind.Any);
+            if (info.Index <= _last) continue;
+            var gen0 = info.GenerationInfo.Length > 0 ? info.GenerationInfo[0].SizeBeforeBytes : 0;
+            Entries.Enqueue(new(info.Index, info.Generation, info.PauseDurations.Length > 0 ? info.PauseDurations[0].TotalMilliseconds : 0,
+                info.PromotedBytes, gen0, info.HeapSizeBytes, info.Compacted));
+            Interlocked.Exchange(ref _last, info.Index);
+            while (Entries.Count > 10_000) Entries.TryDequeue(out _);
+        }
+    }
+
+    public static TimeSpan Longest(long fromIndex) =>
+        TimeSpan.FromMilliseconds(Entries.Where(e => e.Index > fromIndex).Select(e => e.PauseMs).DefaultIfEmpty(0).Max());
+
+    public static string Describe(long fromIndex)
+    {
+        var seen = Entries.Where(e => e.Index > fromIndex).ToList();
+        if (seen.Count == 0) return "";
+        var parts = seen.GroupBy(e => e.Generation).OrderBy(g => g.Key).Select(g => string.Create(CultureInfo.InvariantCulture,
+            $"gen{g.Key}: {g.Count()} seen, pause mean {g.Average(e => e.PauseMs):N1} max {g.Max(e => e.PauseMs):N1} ms, promoted mean {g.Average(e => e.PromotedBytes) / 1e6:N1} max {g.Max(e => e.PromotedBytes) / 1e6:N1} MB, gen0 before mean {g.Average(e => e.Gen0BeforeBytes) / 1e6:N0} MB, heap {g.Last().HeapBytes / 1e6:N0} MB{(g.Any(e => e.Compacted) ? ", compacting" : "")}"));
+        return "; " + string.Join("; ", parts);
+    }
+}
+
+/// <summary>
+/// The runtime's own GC events, read in-process: how long a pause waited for threads to stop (suspension), how long the
+/// collection itself took, and which roots its survivors were found from (stacks, handles, older generations' cards).
+/// </summary>
+internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
+{
+    private sealed record Phase(long Index, int Depth, double SuspendMs, double CollectMs, double TotalMs, Dictionary<int, long> MarkedBytes);
+
+    private static readonly ConcurrentQueue<Phase> Done = new();
+    private static GcPhases? _instance;
+    private DateTime _suspendBegin, _suspendEnd, _gcStart, _gcEnd;
+    private long _index;
+    private int _depth;
+    private Dictionary<int, long> _marked = [];
+
+    public static void EnsureStarted() => _instance ??= new GcPhases();
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, SampleAllocations ? System.Diagnostics.Tracing.EventLevel.Verbose : System.Diagnostics.Tracing.EventLevel.Informational,
+                (System.Diagnostics.Tracing.EventKeywords)0x1);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        switch (e.EventId)
+        {
+            case 9: _suspendBegin = e.TimeStamp; _marked = []; break;
+            case 8: _suspendEnd = e.TimeStamp; break;
+            case 1:
+                _gcStart = e.TimeStamp;
+                _index = Convert.ToInt64(e.Payload![0], CultureInfo.InvariantCulture);
+                _depth = Convert.ToInt32(e.Payload![1], CultureInfo.InvariantCulture);
+                break;
+            case 2: _gcEnd = e.TimeStamp; break;
+            case 10 when SampleAllocations:
+                // AllocationTick: one event per ~100 KB allocated, naming the type that crossed the mark.
+                var name = e.PayloadNames!.IndexOf("TypeName") is var at and >= 0 ? e.Payload![at] as string ?? "?" : "?";
+                Allocated.AddOrUpdate(name, 1, (_, n) => n + 1);
+                break;
+            case 202:
+                var type = Convert.ToInt32(e.Payload![2], CultureInfo.InvariantCulture);
+                var bytes = Convert.ToInt64(e.Payload![3], CultureInfo.InvariantCulture);
+                _marked[type] = _marked.GetValueOrDefault(type) + bytes;
+                break;
+            case 3:
+                if (_gcStart > _suspendBegin)
+                    Done.Enqueue(new(_index, _depth, (_suspendEnd - _suspendBegin).TotalMilliseconds, (_gcEnd - _gcStart).TotalMilliseconds,
+                        (e.TimeStamp - _suspendBegin).TotalMilliseconds, _marked));
+                while (Done.Count > 10_000) Done.TryDequeue(out _);
+                break;
+        }
+    }
+
+    /// <summary>Set <c>ACTORS_BENCH_ALLOCATIONS=1</c> to sample which types the process allocates, per phase.</summary>
+    private static readonly bool SampleAllocations = Environment.GetEnvironmentVariable("ACTORS_BENCH_ALLOCATIONS") == "1";
+    private static readonly ConcurrentDictionary<string, long> Allocated = new();
+
+    /// <summary>The types sampled since the last call, each with its share of the ~100 KB samples.</summary>
+    public static string TakeAllocations()
+    {
+        if (!SampleAllocations) return "";
+        var taken = Allocated.ToArray();
+        Allocated.Clear();
+        var total = taken.Sum(kv => kv.Value);
+        if (total == 0) return "";
+        return "; allocation samples " + total.ToString(CultureInfo.InvariantCulture) + ": " + string.Join(", ", taken.OrderByDescending(kv => kv.Value).Take(25)
+            .Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {100.0 * kv.Value / total:N1}%")));
+    }
+
+    private static readonly string[] Roots = ["stack", "finalize", "handles", "older", "sizedref", "overflow", "dependent", "new-finalize", "steal"];
+
+    public static string Describe(long fromIndex)
+    {
+        var seen = Done.Where(p => p.Index > fromIndex).ToList();
+        if (seen.Count == 0) return "";
+        return "; events: " + string.Join("; ", seen.GroupBy(p => p.Depth).OrderBy(g => g.Key).Select(g =>
+        {
+            var roots = g.SelectMany(p => p.MarkedBytes).GroupBy(kv => kv.Key).OrderBy(r => r.Key)
+                .Select(r => $"{(r.Key < Roots.Length ? Roots[r.Key] : r.Key.ToString(CultureInfo.InvariantCulture))} {r.Sum(kv => kv.Value) / (double)g.Count() / 1e6:N2}");
+            return string.Create(CultureInfo.InvariantCulture,
+                $"gen{g.Key} x{g.Count()}: suspend mean {g.Average(p => p.SuspendMs):N2} max {g.Max(p => p.SuspendMs):N2}, collect mean {g.Average(p => p.CollectMs):N1} max {g.Max(p => p.CollectMs):N1}, whole mean {g.Average(p => p.TotalMs):N1} max {g.Max(p => p.TotalMs):N1} ms, marked MB per GC by root: {string.Join(", ", roots)}");
+        }));
+    }
 }

@@ -40,6 +40,10 @@ var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experi
     + (options.ExtraHostArguments is { Count: > 0 } extra ? ", host arguments: " + string.Join(' ', extra) : "")
     + ", " + SteadyStateJit.Mode;
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
+// The collector's settings decide the length of every pause the open loops see, so the log names them.
+Progress.Line("GC: " + string.Join(", ", GC.GetConfigurationVariables()
+    .Where(kv => kv.Key is "ServerGC" or "ConcurrentGC" or "HeapCount" or "GCDynamicAdaptationMode" or "GCGen0MaxBudget" or "GCgen0size" or "NoAffinitize")
+    .Select(kv => $"{kv.Key}={kv.Value}")));
 var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
 var diagnostics = new List<DiagnosticsSection>();
