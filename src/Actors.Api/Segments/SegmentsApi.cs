@@ -94,7 +94,7 @@ public static partial class SegmentsApi
             if (ids.Count == 0) break;
             await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = settings.BackfillParallelism }, async (id, _) =>
             {
-                if (await grains.GetGrain<IVisitorGrain>(id).Matches(json)) Interlocked.Increment(ref matches);
+                if (await grains.Visitor(id).Matches(json)) Interlocked.Increment(ref matches);
                 Interlocked.Increment(ref scanned);
             });
             after = ids[^1];

@@ -218,7 +218,7 @@ public sealed partial class ChannelShardGrain(
         }).ToList();
         try
         {
-            await GrainFactory.GetGrain<IVisitorGrain>(profileId).Track(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+            await GrainFactory.Visitor(profileId).Track(new Immutable<IReadOnlyList<VisitorEvent>>(events));
         }
         catch (Exception e)
         {
@@ -282,7 +282,7 @@ public sealed partial class ChannelShardGrain(
             var events = group.Select(o => OutcomeEvent(o, now)).ToList();
             try
             {
-                var already = await GrainFactory.GetGrain<IVisitorGrain>(group.Key).ReportDelivery(new Immutable<IReadOnlyList<VisitorEvent>>(events));
+                var already = await GrainFactory.Visitor(group.Key).ReportDelivery(new Immutable<IReadOnlyList<VisitorEvent>>(events));
                 if (already > 0) lock (reported) reported.AddRange(group.Select(o => o.MessageKey));
             }
             catch (Exception e)

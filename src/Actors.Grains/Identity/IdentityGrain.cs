@@ -49,7 +49,7 @@ public sealed partial class IdentityGrain(
             case DeviceClaim.Same:
                 return current.ProfileId;
             case DeviceClaim.Merge:
-                await GrainFactory.GetGrain<IVisitorGrain>(current.ProfileId).MergeInto(userProfileId);
+                await GrainFactory.Visitor(current.ProfileId).MergeInto(userProfileId);
                 LogMerged(Self, current.ProfileId, userProfileId);
                 break;
             case DeviceClaim.Reassign:
@@ -84,7 +84,7 @@ public sealed partial class IdentityGrain(
         LogReassigned(Self, fromProfileId, toProfileId);
     }
 
-    private IVisitorGrain Visitor(string profileId) => GrainFactory.GetGrain<IVisitorGrain>(profileId);
+    private IVisitorGrain Visitor(string profileId) => GrainFactory.Visitor(profileId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Device {Alias} merged: profile {SourceProfileId} into {ProfileId}")]
     private partial void LogMerged(string alias, string sourceProfileId, string profileId);
@@ -106,9 +106,9 @@ public static class ProfileChain
 
     public static async Task<ProfileIdentity> EndAsync(IGrainFactory grains, string profileId)
     {
-        var identity = await grains.GetGrain<IVisitorGrain>(profileId).Identity();
+        var identity = await grains.Visitor(profileId).Identity();
         for (var hop = 0; identity.ForwardTo is { } next && hop < MaxHops; hop++)
-            identity = await grains.GetGrain<IVisitorGrain>(next).Identity();
+            identity = await grains.Visitor(next).Identity();
         return identity;
     }
 }

@@ -54,7 +54,7 @@ public sealed partial class ProfileMergeGrain(ILogger<ProfileMergeGrain> logger)
 
     private Task<string> Resolve(string alias) => GrainFactory.GetGrain<IIdentityGrain>(alias).Resolve();
 
-    private IVisitorGrain Visitor(string profileId) => GrainFactory.GetGrain<IVisitorGrain>(profileId);
+    private IVisitorGrain Visitor(string profileId) => GrainFactory.Visitor(profileId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Customer profile {SourceProfileId} merged into {ProfileId} by {Actor}: {Reason}")]
     private partial void LogMerged(string sourceProfileId, string profileId, string actor, string reason);

@@ -44,7 +44,7 @@ public sealed partial class VisitorDirectory(IGrainFactory grains, ILogger<Visit
     /// <summary>Asks the identity grain, not the cache: for decisions that must see the latest link (stitching).</summary>
     public Task<string> ResolveFreshAsync(string alias) => grains.GetGrain<IIdentityGrain>(alias).Resolve();
 
-    public IVisitorGrain Visitor(string profileId) => grains.GetGrain<IVisitorGrain>(profileId);
+    public IVisitorGrain Visitor(string profileId) => grains.Visitor(profileId);
 
     /// <summary>
     /// The device <paramref name="anonymousAlias"/> identifies as the known <paramref name="knownAlias"/> ("user:…"):

@@ -62,7 +62,7 @@ public sealed partial class PersonalData(
         // 0. Nothing more goes out to the person: messages waiting in the outbox are closed first.
         await store.CancelPendingAsync(family, ct);
         // 1. The grains: the stream records the erasure, memory and snapshot are emptied.
-        foreach (var id in family) await grains.GetGrain<IVisitorGrain>(id).Erase(actor);
+        foreach (var id in family) await grains.Visitor(id).Erase(actor);
         // 2. The events before the erasure, in place (kept for counts and replay of what happened, without the person).
         var masked = await store.MaskEventsAsync(family, ct);
         // 3. Messages: the outbox's copies of the recipient, then emails written to files.

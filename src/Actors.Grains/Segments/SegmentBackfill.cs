@@ -96,7 +96,7 @@ public sealed partial class SegmentBackfill(
                 await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = settings.BackfillParallelism, CancellationToken = ct },
                     async (id, _) =>
                     {
-                        var changed = await grains.GetGrain<IVisitorGrain>(id).ReevaluateSegments(catalogVersion);
+                        var changed = await grains.Visitor(id).ReevaluateSegments(catalogVersion);
                         if (changed > 0) Interlocked.Add(ref job.Changed, changed);
                         Interlocked.Increment(ref job.Done);
                     });

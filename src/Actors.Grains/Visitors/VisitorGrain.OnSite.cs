@@ -10,7 +10,7 @@ public sealed partial class VisitorGrain
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).Decide(placement, limit);
+            return await GrainFactory.Visitor(target).Decide(placement, limit);
         return OnSiteDecisions.Decide(_profile, placement, limit, clock.GetUtcNow(), popularity.Current, settings.OnSite).AsImmutable();
     }
 
@@ -18,7 +18,7 @@ public sealed partial class VisitorGrain
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).RecordOnSite(messageKey, dismissed);
+            return await GrainFactory.Visitor(target).RecordOnSite(messageKey, dismissed);
 
         // The message id makes a repeat a duplicate; the profile's own state answers beyond the remembered ids.
         var messageId = $"{messageKey}:{(dismissed ? "dismissed" : "opened")}";

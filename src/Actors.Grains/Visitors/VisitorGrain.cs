@@ -67,7 +67,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).Track(events);
+            return await GrainFactory.Visitor(target).Track(events);
         var result = await HandleAsync(events.Value, background: false);
         var acks = new EventAck[result.Outcomes.Count];
         var duplicates = 0;
@@ -85,7 +85,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).ReportDelivery(outcomes);
+            return await GrainFactory.Visitor(target).ReportDelivery(outcomes);
         var result = await HandleAsync(outcomes.Value, background: true);
         return result.Outcomes.Count(o => o.Status == IntakeStatus.Duplicate);
     }
@@ -106,7 +106,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).TriggerJourney(journeyId, triggerId);
+            return await GrainFactory.Visitor(target).TriggerJourney(journeyId, triggerId);
         if (_profile.Version == 0) return "not_eligible:unknown_profile"; // no such visitor: a trigger makes none up
         // Published a moment ago on another node: this silo's catalogue may not have it yet; read it now, not in 2 s.
         if (!segments.Context.Journeys.Journeys.Any(j => j.Latest.Id == journeyId)) await segments.RefreshAsync(CancellationToken.None);
@@ -127,7 +127,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.ForwardTo is { } target)
-            return await GrainFactory.GetGrain<IVisitorGrain>(target).GetProfile();
+            return await GrainFactory.Visitor(target).GetProfile();
         // Reads outnumber writes: the view is built once per change, not once per read.
         if (_view is null || _viewVersion != _profile.Version) (_view, _viewVersion) = (ProfileView.From(_profile), _profile.Version);
         return _view.AsImmutable();
@@ -136,7 +136,7 @@ public sealed partial class VisitorGrain(
     public async Task<Immutable<MessageRecipient?>> Recipient()
     {
         await EnsureLoadedAsync();
-        if (_profile.ForwardTo is { } target) return await GrainFactory.GetGrain<IVisitorGrain>(target).Recipient();
+        if (_profile.ForwardTo is { } target) return await GrainFactory.Visitor(target).Recipient();
         return (_profile.Version == 0 ? null : MessageRecipient.From(_profile, popularity.Current)).AsImmutable();
     }
 
@@ -159,7 +159,7 @@ public sealed partial class VisitorGrain(
         {
             var history = await ReadStreamAsync();
             IReadOnlyList<CarriedEvent> carried = [.. history.Where(h => !h.Event.IsDerived).Select(h => new CarriedEvent(h.Version, h.Event))];
-            await GrainFactory.GetGrain<IVisitorGrain>(targetProfileId).Absorb(ProfileId, carried.AsImmutable(), version, actor, reason);
+            await GrainFactory.Visitor(targetProfileId).Absorb(ProfileId, carried.AsImmutable(), version, actor, reason);
         }
 
         var now = clock.GetUtcNow();
@@ -174,7 +174,7 @@ public sealed partial class VisitorGrain(
         await EnsureLoadedAsync();
         if (_profile.MergedIntoProfileId is { } target)
         {
-            await GrainFactory.GetGrain<IVisitorGrain>(target).Absorb(sourceProfileId, history, sourceVersion, actor, reason);
+            await GrainFactory.Visitor(target).Absorb(sourceProfileId, history, sourceVersion, actor, reason);
             return;
         }
         await AppendWithRetryAsync(() => Intake.Absorb(
@@ -186,7 +186,7 @@ public sealed partial class VisitorGrain(
     {
         await EnsureLoadedAsync();
         if (_profile.MergedIntoProfileId is not { } target) return ProfileId;
-        await GrainFactory.GetGrain<IVisitorGrain>(target).TakeBack(ProfileId, actor, reason);
+        await GrainFactory.Visitor(target).TakeBack(ProfileId, actor, reason);
         await AppendWithRetryAsync(() => Intake.Reopen(_profile, actor, reason, clock.GetUtcNow(), settings.Lifecycle, segments.Context));
         LogUnmerged(ProfileId, target, actor, reason);
         await AfterChangeAsync();
