@@ -84,25 +84,37 @@ public static class ApiKeyAuth
         http.Items[CallerKey] is ApiKeyRecord caller ? new Tracking.IngestCaller(caller.Scope, $"key:{caller.Name}") : Tracking.IngestCaller.Ingest;
 
     /// <summary>The raw key of a request's headers, or null.</summary>
+    /// <remarks>Read twice per request (rate limiting, authentication): the Basic header is decoded on the stack, so the key is the one string made.</remarks>
     public static string? KeyFrom(HttpRequest request)
     {
         if (request.Headers.TryGetValue("X-Api-Key", out var headerKey) && headerKey.ToString() is { Length: > 0 } k) return k;
         var authorization = request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return authorization["Bearer ".Length..].Trim() is { Length: > 0 } bearer ? bearer : null;
+            return authorization.AsSpan("Bearer ".Length).Trim() is { Length: > 0 } bearer ? bearer.ToString() : null;
         if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization["Basic ".Length..].Trim()));
-                var user = decoded.Split(':', 2)[0];
-                return user.Length > 0 ? user : null;
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
-        }
+            return BasicUser(authorization.AsSpan("Basic ".Length).Trim());
         return null;
+    }
+
+    /// <summary>The user name of HTTP Basic credentials (base64 of "user:password"), or null when empty or not base64.</summary>
+    private static string? BasicUser(ReadOnlySpan<char> encoded)
+    {
+        const int stackBytes = 512;
+        var most = encoded.Length / 4 * 3 + 3;
+        byte[]? rented = null;
+        var bytes = most <= stackBytes ? stackalloc byte[stackBytes] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(most));
+        try
+        {
+            if (!Convert.TryFromBase64Chars(encoded, bytes, out var written)) return null;
+            var decoded = bytes[..written];
+            // ':' is one byte in UTF-8 and never part of another character's bytes, so the split can come before decoding.
+            var colon = decoded.IndexOf((byte)':');
+            var user = colon < 0 ? decoded : decoded[..colon];
+            return user.Length > 0 ? Encoding.UTF8.GetString(user) : null;
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented, clearArray: true); // it held a key
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using Marten;
@@ -43,7 +44,29 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     private DateTimeOffset _originsUntil = DateTimeOffset.MinValue;
     private readonly SemaphoreSlim _originsRefresh = new(1, 1);
 
-    public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+    /// <summary>
+    /// The key's SHA-256 as lower-case hex. Computed on every request (rate limiting, then authentication), so the UTF-8
+    /// bytes and the hash stay on the stack: the hex string is the one allocation.
+    /// </summary>
+    public static string HashOf(string key)
+    {
+        var most = Encoding.UTF8.GetMaxByteCount(key.Length);
+        byte[]? rented = null;
+        var utf8 = most <= StackBytes ? stackalloc byte[StackBytes] : (rented = ArrayPool<byte>.Shared.Rent(most));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(key, utf8);
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(utf8[..length], hash);
+            return Convert.ToHexStringLower(hash);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented, clearArray: true); // it held a key
+        }
+    }
+
+    private const int StackBytes = 512;
 
     /// <summary>The key's id is a prefix of its hash: enough to name it in a revoke command, useless to guess the key.</summary>
     private static string IdOf(string hash) => hash[..16];
