@@ -155,7 +155,7 @@ public static partial class ExternalIngest
         var non2xx = Non2xxPattern().Match(output);
         var errors = non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
         var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, collections);
-        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; {result.Gc}");
+        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; {result.Gc.AllocatedPer((long)(result.PerSecond * seconds))}; {result.Gc}");
         if (errors > 0) Progress.Line($"  {label}: wrk's output:\n{output}");
         return result;
     }

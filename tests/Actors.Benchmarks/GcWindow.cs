@@ -7,20 +7,25 @@ namespace Actors.Benchmarks;
 /// Garbage collections of this process during a phase. The host under test shares the process, so a collection pauses
 /// its requests too: the pauses explain much of a p99 on this machine.
 /// </summary>
-public readonly record struct GcWindow(TimeSpan Pause, int Gen0, int Gen1, int Gen2, TimeSpan LongestSeen, long FromIndex, string Detail)
+public readonly record struct GcWindow(TimeSpan Pause, int Gen0, int Gen1, int Gen2, TimeSpan LongestSeen, long FromIndex, string Detail, long Allocated)
 {
     public static GcWindow Start()
     {
         GcLog.EnsureStarted();
         GcPhases.EnsureStarted();
         GcPhases.TakeAllocations();
-        return new(GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), TimeSpan.Zero, GcLog.LastIndex, "");
+        return new(GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), TimeSpan.Zero, GcLog.LastIndex, "", GC.GetTotalAllocatedBytes());
     }
 
     /// <summary>The collections since <see cref="Start"/>, with what each generation's collections carried.</summary>
     public GcWindow Since() =>
         new(GC.GetTotalPauseDuration() - Pause, GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2,
-            GcLog.Longest(FromIndex), FromIndex, GcLog.Describe(FromIndex) + GcPhases.Describe(FromIndex) + GcPhases.TakeAllocations());
+            GcLog.Longest(FromIndex), FromIndex, GcLog.Describe(FromIndex) + GcPhases.Describe(FromIndex) + GcPhases.TakeAllocations(),
+            GC.GetTotalAllocatedBytes() - Allocated);
+
+    /// <summary>Bytes this process allocated per operation of the phase (the host's and the load generator's).</summary>
+    public string AllocatedPer(long operations) =>
+        operations <= 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Allocated / (double)operations / 1024:N1} KB allocated per operation");
 
     public override string ToString() =>
         $"GC paused {Pause.TotalMilliseconds:N0} ms in {Gen0} gen0, {Gen1} gen1, {Gen2} gen2 collections (longest {LongestSeen.TotalMilliseconds:N0} ms){Detail}";

@@ -8,7 +8,7 @@ public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, Histogr
 {
     public double PerSecond => Ops / Elapsed.TotalSeconds;
     public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
-    public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc}";
+    public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc.AllocatedPer(Ops)}; {Gc}";
 }
 
 /// <summary>
