@@ -45,6 +45,7 @@ public sealed class ActorsHost : IAsyncDisposable
             customize?.Invoke(builder);
 
             var app = builder.Build();
+            LogCollector(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Actors.Host"));
             app.UseClusterDashboardChallenge();
             app.MapActorsApi();
             app.MapActorsDashboard();
@@ -56,6 +57,20 @@ public sealed class ActorsHost : IAsyncDisposable
             if (postgres is not null) await postgres.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The collector's settings shape every pause a request can wait through, and the project file sets one of them
+    /// (gen0's budget, see Actors.Silo.csproj), so the log says what this process runs with.
+    /// </summary>
+    private static void LogCollector(ILogger logger)
+    {
+        var settings = GC.GetConfigurationVariables();
+        var server = settings.TryGetValue("ServerGC", out var s) && s is true;
+        var heaps = settings.TryGetValue("HeapCount", out var h) ? Convert.ToInt64(h, System.Globalization.CultureInfo.InvariantCulture) : 1;
+        var budget = settings.TryGetValue("GCGen0MaxBudget", out var b) ? Convert.ToInt64(b, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        logger.LogInformation("Garbage collector: {Kind}, {Heaps} heaps, gen0 budget at most {Gen0BudgetMegabytes} MB per heap",
+            server ? "server" : "workstation", heaps, budget / (1024 * 1024));
     }
 
     private static void AddSupervisor(WebApplicationBuilder builder, EmbeddedPostgres postgres)

@@ -78,6 +78,9 @@ public sealed class DashboardAndLogTests : IAsyncLifetime
         // What an operator needs stays: which keys are active, where the host listens.
         Assert.Contains(lines, l => l.Contains("API key from ACTORS_BOOTSTRAP_ADMIN_KEY is active", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("Now listening on", StringComparison.Ordinal));
+        // The shipped gen0 budget (Directory.Build.props) reaches the running host: short collections under load.
+        Assert.Contains(lines, l => l.Contains("Garbage collector: server,", StringComparison.Ordinal)
+            && l.Contains("gen0 budget at most 16 MB per heap", StringComparison.Ordinal));
     }
 }
 
