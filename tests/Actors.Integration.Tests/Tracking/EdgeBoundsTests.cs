@@ -252,6 +252,33 @@ public class EdgeBoundsTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Hostile_authorization_headers_are_unauthorized_and_the_real_key_still_works_after_them()
+    {
+        var anonymous = host.Client(key: null);
+        async Task<HttpStatusCode> Send(string authorization)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/visitors/hostile-auth/events")
+            { Content = new StringContent("""{"event":"x"}""", Encoding.UTF8, "application/json") };
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            return (await anonymous.SendAsync(request)).StatusCode;
+        }
+        string Basic(byte[] credentials) => "Basic " + Convert.ToBase64String(credentials);
+        foreach (var authorization in new[]
+        {
+            "Basic not*base64!", "Basic abc", "Basic ", "Basic " + new string('A', 7_999) + "=", // bad, cut, empty, 6 KB of zero bytes
+            Basic(Encoding.UTF8.GetBytes(new string('k', 6_000) + ":")),                             // a long unknown key (the pooled path)
+            Basic([0xff, 0xfe, 0x00, (byte)':']),                                                   // not UTF-8, a NUL
+            Basic(Encoding.UTF8.GetBytes(":" + HostFixture.IngestKey)),                             // the key as the password only
+            "Bearer %00", "Digest " + HostFixture.IngestKey,
+        })
+            Assert.True(await Send(authorization) is var status && status == HttpStatusCode.Unauthorized, $"{status} for {authorization[..Math.Min(40, authorization.Length)]}");
+        // A raw NUL in the header is refused by the server before any key is read.
+        Assert.Equal(HttpStatusCode.BadRequest, await Send("Bearer \u0000"));
+        // The real key as a Segment SDK sends it (user name, empty password), after all of the above.
+        Assert.Equal(HttpStatusCode.OK, await Send(Basic(Encoding.UTF8.GetBytes(HostFixture.IngestKey + ":"))));
+    }
+
     // ---- imports ----
 
     [Fact]
