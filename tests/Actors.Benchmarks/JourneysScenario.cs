@@ -128,6 +128,7 @@ public static class JourneysScenario
         var before = Decided(await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct));
         var half = max.PerSecond / 2;
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
+        await WaitForReportsAsync(host, outboxSchema, ct);
         var openCpu = CpuTime.Now(host);
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct);
         // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL).
@@ -139,6 +140,7 @@ public static class JourneysScenario
         await ArchiveJourneysAsync(marketing, journeyIds, ct);
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         // Reference: the same requests at the same rate with no journey active (what ingest alone costs on this machine now).
+        await WaitForReportsAsync(host, outboxSchema, ct);
         var bareCpu = CpuTime.Now(host);
         var bare = await Load.OpenAsync("journeys: the same cart adds, no journey active (reference)", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct);
         var bareCpuPer = (CpuTime.Now(host) - bareCpu).PerWithoutSink(bare.Ops);
@@ -297,6 +299,46 @@ public static class JourneysScenario
                 lastReport.Restart();
             }
             await Task.Delay(100, ct);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the reporting daemon has projected every event stored before the wait began. An open loop measures
+    /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
+    /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
+    /// </summary>
+    internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct)
+    {
+        await using (var head = host.Database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events"))
+        {
+            var target = (long)(await head.ExecuteScalarAsync(ct))!;
+            var waited = Stopwatch.StartNew();
+            var lastReport = Stopwatch.StartNew();
+            while (true)
+            {
+                await using var progress = host.Database.CreateCommand(
+                    $"select coalesce(min(last_seq_id), 0), count(*) from {schema}.mt_event_progression where name <> 'HighWaterMark'");
+                await using var reader = await progress.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                var (behind, shards) = (target - reader.GetInt64(0), reader.GetInt64(1));
+                if (shards == 0) return; // no daemon on this host
+                if (behind <= 0)
+                {
+                    Progress.Line($"  journeys: the reporting daemon had projected every earlier event after {waited.Elapsed.TotalSeconds:N1} s");
+                    return;
+                }
+                if (waited.Elapsed > TimeSpan.FromMinutes(5))
+                {
+                    Progress.Line($"journeys: the reporting daemon is still {behind:N0} events behind after 5 minutes; measuring anyway");
+                    return;
+                }
+                if (lastReport.Elapsed > TimeSpan.FromSeconds(2))
+                {
+                    Progress.Line($"  journeys: waiting for the reporting daemon: {behind:N0} events behind");
+                    lastReport.Restart();
+                }
+                await Task.Delay(200, ct);
+            }
         }
     }
 }
