@@ -265,15 +265,20 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
         return (bool)(await command.ExecuteScalarAsync())!;
     }
 
-    [Fact]
-    public async Task A_report_appended_marks_its_row_and_a_row_left_unmarked_with_its_outcome_in_the_stream_is_marked_by_the_sweep_without_a_second_event()
+    /// <summary>One visitor sent one webhook message by a journey of its own; its key, once its message_sent is stored.</summary>
+    private async Task<(string Visitor, string MessageKey)> SentWebhookMessageAsync(string prefix)
     {
-        var template = "mark-" + Guid.NewGuid().ToString("N")[..8];
-        var journey = await WebhookJourney(template);
+        var journey = await WebhookJourney(prefix + "-" + Guid.NewGuid().ToString("N")[..8]);
         var visitor = (await Visitors(1))[0];
         await Trigger(journey, [visitor]);
         var sent = Assert.Single(await WaitForEvents(visitor, "message_sent", 1));
-        var key = sent.GetProperty("data").GetProperty("messageKey").GetString()!;
+        return (visitor, sent.GetProperty("data").GetProperty("messageKey").GetString()!);
+    }
+
+    [Fact]
+    public async Task A_report_appended_marks_its_row_and_a_row_left_unmarked_with_its_outcome_in_the_stream_is_marked_by_the_sweep_without_a_second_event()
+    {
+        var (visitor, key) = await SentWebhookMessageAsync("mark");
         // The mark is committed with the event: once the event is readable, so is the mark.
         Assert.True(await ReportedAsync(key));
 
@@ -297,11 +302,7 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     [Fact]
     public async Task A_providers_receipts_for_a_sent_message_are_checked_retried_safely_and_never_unmark_or_remark_its_row()
     {
-        var template = "receipt-" + Guid.NewGuid().ToString("N")[..8];
-        var journey = await WebhookJourney(template);
-        var visitor = (await Visitors(1))[0];
-        await Trigger(journey, [visitor]);
-        var key = Assert.Single(await WaitForEvents(visitor, "message_sent", 1)).GetProperty("data").GetProperty("messageKey").GetString()!;
+        var (visitor, key) = await SentWebhookMessageAsync("receipt");
         Assert.True(await ReportedAsync(key));
 
         // Hostile receipts for a real message: a NUL or a 10 KB reason, a key of 10 KB, a number for a key: client errors, nothing stored.
