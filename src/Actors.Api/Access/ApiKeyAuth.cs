@@ -46,13 +46,14 @@ public static class ApiKeyAuth
 
     private static async Task<IResult?> AuthenticateAsync(HttpContext http, ApiScope scope, bool keyInBody, string? keyParameter)
     {
-        var key = KeyFrom(http.Request);
-        if (key is null && keyParameter is not null)
+        var hash = HeaderKeyHash(http);
+        string? key = null;
+        if (hash is null && keyParameter is not null)
         {
             var value = http.Request.RouteValues.TryGetValue(keyParameter, out var routeValue) ? routeValue as string : http.Request.Query[keyParameter].ToString();
             if (!string.IsNullOrEmpty(value)) key = value;
         }
-        if (key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
+        if (hash is null && key is null && keyInBody && HttpMethods.IsPost(http.Request.Method))
         {
             // Only for requests without a header key, which rate limiting has already counted against their address.
             var body = await Tracking.RequestBody.ReadJsonAsync(http.Request, Tracking.RequestBody.BatchLimit);
@@ -62,10 +63,10 @@ public static class ApiKeyAuth
                 && writeKey.ValueKind == System.Text.Json.JsonValueKind.String)
                 key = Tracking.JsonText.TryGetString(writeKey, out _); // unreadable text is no key (401), not a 500
         }
-        if (key is null)
+        if (hash is null && key is null)
             return Problems.Unauthorized("An API key is required: send it as the Basic user name, a Bearer token or X-Api-Key.");
         var store = http.RequestServices.GetRequiredService<ApiKeyStore>();
-        var check = await store.CheckAsync(key, http.RequestAborted);
+        var check = await store.CheckHashAsync(hash ?? ApiKeyStore.HashOf(key!), http.RequestAborted);
         if (check.ExpiredAt is { } expired)
             return Problems.Unauthorized($"The API key expired at {expired.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}; create a new one (keys create).");
         if (check.Active is not { } caller) return Problems.Unauthorized("The API key is unknown or revoked.");
@@ -83,8 +84,22 @@ public static class ApiKeyAuth
     public static Tracking.IngestCaller IngestCaller(this HttpContext http) =>
         http.Items[CallerKey] is ApiKeyRecord caller ? new Tracking.IngestCaller(caller.Scope, $"key:{caller.Name}") : Tracking.IngestCaller.Ingest;
 
+    private static readonly object HeaderKeyHashItem = new();
+
+    /// <summary>
+    /// The hash of the key in the request's headers (<see cref="ApiKeyStore.HashOf"/>), or null without one. Rate limiting
+    /// and authentication both need it: it is read and hashed once per request, and only the hash is kept.
+    /// </summary>
+    internal static string? HeaderKeyHash(HttpContext http)
+    {
+        if (http.Items.TryGetValue(HeaderKeyHashItem, out var known)) return (string?)known;
+        var hash = KeyFrom(http.Request) is { } key ? ApiKeyStore.HashOf(key) : null;
+        http.Items[HeaderKeyHashItem] = hash;
+        return hash;
+    }
+
     /// <summary>The raw key of a request's headers, or null.</summary>
-    /// <remarks>Read twice per request (rate limiting, authentication): the Basic header is decoded on the stack, so the key is the one string made.</remarks>
+    /// <remarks>The Basic header is decoded on the stack, so the key is the one string made.</remarks>
     public static string? KeyFrom(HttpRequest request)
     {
         if (request.Headers.TryGetValue("X-Api-Key", out var headerKey) && headerKey.ToString() is { Length: > 0 } k) return k;

@@ -28,8 +28,8 @@ public static class RateLimiting
             options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {
                 if (!IsApi(http.Request.Path)) return RateLimitPartition.GetNoLimiter("unlimited");
-                var key = ApiKeyAuth.KeyFrom(http.Request);
-                var keyId = key is null ? null : http.RequestServices.GetRequiredService<ApiKeyStore>().KnownKeyId(key);
+                var hash = ApiKeyAuth.HeaderKeyHash(http);
+                var keyId = hash is null ? null : http.RequestServices.GetRequiredService<ApiKeyStore>().KnownKeyIdOfHash(hash);
                 return keyId is not null
                     ? RateLimitPartition.GetTokenBucketLimiter("key:" + keyId, _ => Bucket(perSecond, burst))
                     : RateLimitPartition.GetTokenBucketLimiter("address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown"), _ => Bucket(perAddress, burstPerAddress));

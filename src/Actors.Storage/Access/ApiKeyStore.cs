@@ -184,10 +184,12 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     /// unknown or revoked key. Expiry is checked on every call, cached entries included, so a key stops at its moment
     /// on every node, not up to a cache period later.
     /// </summary>
-    public async ValueTask<KeyCheck> CheckAsync(string key, CancellationToken ct = default)
+    public ValueTask<KeyCheck> CheckAsync(string key, CancellationToken ct = default) => CheckHashAsync(HashOf(key), ct);
+
+    /// <summary><see cref="CheckAsync"/> for a key whose hash (<see cref="HashOf"/>) the caller already has.</summary>
+    public async ValueTask<KeyCheck> CheckHashAsync(string hash, CancellationToken ct = default)
     {
-        var now = clock.GetUtcNow();
-        var hash = HashOf(key); // well under a microsecond; the caches never hold a key
+        var now = clock.GetUtcNow(); // the caches hold hashes only, never a key
         if (_valid.TryGet(hash, out var valid) && valid.Until > now) return Checked(valid.Record, now);
         if (_unknown.TryGet(hash, out var unknownUntil) && unknownUntil > now) return default;
         var record = await FindStoredAsync(hash, ct);
@@ -208,7 +210,10 @@ public sealed class ApiKeyStore(IDocumentStore store, TimeProvider clock)
     /// The id of a key this node has found valid (even if its cache entry is due for a re-check), without touching the
     /// database: what rate limiting partitions by, before authentication. Null for keys not known here to be valid.
     /// </summary>
-    public string? KnownKeyId(string key) => _valid.TryPeek(HashOf(key), out var entry) ? entry.Record.Id : null;
+    public string? KnownKeyId(string key) => KnownKeyIdOfHash(HashOf(key));
+
+    /// <summary><see cref="KnownKeyId"/> for a key whose hash the caller already has.</summary>
+    public string? KnownKeyIdOfHash(string hash) => _valid.TryPeek(hash, out var entry) ? entry.Record.Id : null;
 
     private void Remember(string hash, ApiKeyRecord record)
     {
