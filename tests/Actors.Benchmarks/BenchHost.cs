@@ -28,6 +28,7 @@ public sealed class BenchHost : IAsyncDisposable
         DataDirectory = dataDirectory;
         BaseAddress = baseAddress;
         Database = NpgsqlDataSource.Create(host.Postgres!.ConnectionString());
+        WalCounters.Watch(Database);
     }
 
     public ActorsHost Host { get; }

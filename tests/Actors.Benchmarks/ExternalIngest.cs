@@ -40,20 +40,21 @@ public static partial class ExternalIngest
             await File.WriteAllTextAsync(insert, await PgbenchScriptAsync(host, ct), ct);
 
             var before = await PgbenchAsync(host, pgbench, insert, template, c, seconds, "pgbench single-row INSERTs (before)", ct);
-            var returning = await WrkAsync(wrk, script, "returning", c, seconds, host.BaseAddress, "wrk: returning visitors", ct);
-            var fresh = await WrkAsync(wrk, script, "new", c, seconds, host.BaseAddress, "wrk: new visitors", ct);
+            var returning = await WrkAsync(host, wrk, script, "returning", c, seconds, host.BaseAddress, "wrk: returning visitors", ct);
+            var fresh = await WrkAsync(host, wrk, script, "new", c, seconds, host.BaseAddress, "wrk: new visitors", ct);
             var after = await PgbenchAsync(host, pgbench, insert, template, c, seconds, "pgbench single-row INSERTs (after)", ct);
             var raw = (before.PerSecond + after.PerSecond) / 2;
             var reference = $"reference: pgbench (-M extended, {c} clients, 2 threads), one durable single-row INSERT of the same JSON per transaction, " +
-                $"mean of {before.PerSecond:N0}/s before and {after.PerSecond:N0}/s after (mean latency {before.MeanMs:N2} / {after.MeanMs:N2} ms, p99 {before.P99Ms:N2} / {after.P99Ms:N2} ms)";
+                $"mean of {before.PerSecond:N0}/s before and {after.PerSecond:N0}/s after (mean latency {before.MeanMs:N2} / {after.MeanMs:N2} ms, p99 {before.P99Ms:N2} / {after.P99Ms:N2} ms); " +
+                $"per INSERT {before.Cpu} (before) and {after.Cpu} (after)";
             var rawP99 = (before.P99Ms + after.P99Ms) / 2;
             return
             [
                 new("ingest-wrk", returning.PerSecond, "events/s", raw, returning.PerSecond / raw, "≥ 1.0× pgbench INSERT", returning.PerSecond / raw >= 1.0,
                     $"wrk (2 threads, {c} connections, {seconds} s, no warm-up of its own: the HTTP rows above warmed the path), one track message a request to " +
-                    $"{o.IngestUsers:N0} returning visitors (active), p50 {returning.P50Ms:N2}, p99 {returning.P99Ms:N2} ms; non-2xx {returning.Errors}; host process: {returning.Gc}; {reference}"),
+                    $"{o.IngestUsers:N0} returning visitors (active), p50 {returning.P50Ms:N2}, p99 {returning.P99Ms:N2} ms; non-2xx {returning.Errors}; per request {returning.Cpu}; host process: {returning.Gc}; {reference}"),
                 new("ingest-new-visitors-wrk", fresh.PerSecond, "events/s", raw, fresh.PerSecond / raw, "≥ 0.5× pgbench INSERT", fresh.PerSecond / raw >= 0.5,
-                    $"as `ingest-wrk`, every request a visitor never seen before, p50 {fresh.P50Ms:N2}, p99 {fresh.P99Ms:N2} ms; non-2xx {fresh.Errors}; host process: {fresh.Gc}; {reference}"),
+                    $"as `ingest-wrk`, every request a visitor never seen before, p50 {fresh.P50Ms:N2}, p99 {fresh.P99Ms:N2} ms; non-2xx {fresh.Errors}; per request {fresh.Cpu}; host process: {fresh.Gc}; {reference}"),
                 new("ingest-wrk-p99-ms", returning.P99Ms, "ms", rawP99, returning.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", returning.P99Ms <= 2 * rawP99,
                     $"p99 of `ingest-wrk` (wrk's latency distribution) against pgbench's p99 (its per-transaction log), mean of before and after"),
                 new("ingest-new-visitors-wrk-p99-ms", fresh.P99Ms, "ms", rawP99, fresh.P99Ms / rawP99, "≤ 2× pgbench INSERT p99", fresh.P99Ms <= 2 * rawP99,
@@ -67,9 +68,11 @@ public static partial class ExternalIngest
     }
 
     /// <param name="Gc">The host's collections during the phase (it shares the process).</param>
-    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors, GcWindow Gc);
+    /// <param name="Cpu">CPU per request of the host process, PostgreSQL and wrk.</param>
+    private sealed record WrkResult(double PerSecond, double P50Ms, double P99Ms, long Errors, GcWindow Gc, string Cpu);
 
-    private sealed record PgbenchResult(double PerSecond, double MeanMs, double P99Ms);
+    /// <param name="Cpu">CPU per INSERT of the (idle) host process, PostgreSQL and pgbench.</param>
+    private sealed record PgbenchResult(double PerSecond, double MeanMs, double P99Ms, string Cpu);
 
     /// <summary>One Lua state per wrk thread: each numbers its own requests, so message and visitor ids never repeat.</summary>
     private static string LuaScript(string template, int users, string key) => $$"""
@@ -131,44 +134,53 @@ public static partial class ExternalIngest
                      "-h", csb.Host!, "-p", csb.Port.ToString(CultureInfo.InvariantCulture), "-U", csb.Username!, csb.Database! })
             start.ArgumentList.Add(a);
         start.Environment["PGPASSWORD"] = csb.Password;
-        var (output, error) = await RunAsync(start, label, seconds, ct);
+        var wal = WalCounters.Read();
+        var (output, error, cpu, generator) = await RunAsync(host, start, label, seconds, ct);
         var tps = TpsPattern().Match(output);
         var latency = LatencyAveragePattern().Match(output);
         if (!tps.Success) throw new InvalidOperationException($"{label}: no tps in pgbench's output:\n{output}\n{error}");
-        var result = new PgbenchResult(Parse(tps.Groups[1].Value), latency.Success ? Parse(latency.Groups[1].Value) : double.NaN, LoggedP99Ms(logs));
+        var result = new PgbenchResult(Parse(tps.Groups[1].Value), latency.Success ? Parse(latency.Groups[1].Value) : double.NaN, LoggedP99Ms(logs),
+            cpu.WithLoadGenerator(generator, (long)(Parse(tps.Groups[1].Value) * seconds)));
         logs.Delete(recursive: true);
-        Progress.Line($"{label}: {result.PerSecond:N0}/s, mean latency {result.MeanMs:N2} ms, p99 {result.P99Ms:N2} ms");
+        Progress.Line($"{label}: {result.PerSecond:N0}/s, mean latency {result.MeanMs:N2} ms, p99 {result.P99Ms:N2} ms; per INSERT {result.Cpu}{WalCounters.Describe(wal, (long)(result.PerSecond * seconds))}");
         return result;
     }
 
-    private static async Task<WrkResult> WrkAsync(string wrk, string script, string mode, int connections, int seconds, Uri baseAddress, string label, CancellationToken ct)
+    private static async Task<WrkResult> WrkAsync(BenchHost host, string wrk, string script, string mode, int connections, int seconds, Uri baseAddress, string label, CancellationToken ct)
     {
         var start = new ProcessStartInfo(wrk) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture), "-d", $"{seconds}s", "--latency", "-s", script,
                      baseAddress.ToString().TrimEnd('/'), "--", mode })
             start.ArgumentList.Add(a);
+        var wal = WalCounters.Read();
         var gc = GcWindow.Start();
-        var (output, error) = await RunAsync(start, label, seconds, ct);
+        var (output, error, cpu, generator) = await RunAsync(host, start, label, seconds, ct);
         var collections = gc.Since();
         var rate = RequestsPattern().Match(output);
         if (!rate.Success) throw new InvalidOperationException($"{label}: no rate in wrk's output:\n{output}\n{error}");
         var non2xx = Non2xxPattern().Match(output);
         var errors = non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, collections);
-        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; {result.Gc.AllocatedPer((long)(result.PerSecond * seconds))}; {result.Gc}");
+        var result = new WrkResult(Parse(rate.Groups[1].Value), Percentile(output, "50%"), Percentile(output, "99%"), errors, collections,
+            cpu.WithLoadGenerator(generator, (long)(Parse(rate.Groups[1].Value) * seconds)));
+        Progress.Line($"{label}: {result.PerSecond:N0}/s, p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, non-2xx {errors}; per request {result.Cpu}; {result.Gc.AllocatedPer((long)(result.PerSecond * seconds))}; {result.Gc}{WalCounters.Describe(wal, (long)(result.PerSecond * seconds))}");
         if (errors > 0) Progress.Line($"  {label}: wrk's output:\n{output}");
         return result;
     }
 
-    private static async Task<(string Output, string Error)> RunAsync(ProcessStartInfo start, string label, int seconds, CancellationToken ct)
+    /// <summary>Runs the load generator to its end; with the CPU time it, the host process and PostgreSQL used meanwhile.</summary>
+    private static async Task<(string Output, string Error, CpuTime Cpu, TimeSpan Generator)> RunAsync(BenchHost host, ProcessStartInfo start, string label, int seconds, CancellationToken ct)
     {
         Progress.Line($"  {label}: {seconds} s");
+        var cpu = CpuTime.Now(host);
+        var generator = CpuTime.EndedChildren();
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start");
         var output = process.StandardOutput.ReadToEndAsync(ct);
         var error = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct);
         if (process.ExitCode != 0) throw new InvalidOperationException($"{label}: {start.FileName} exited with {process.ExitCode}:\n{await output}\n{await error}");
-        return (await output, await error);
+        // pgbench's backends end with it: a moment for the postmaster to collect them (their time counts once it has).
+        await Task.Delay(TimeSpan.FromMilliseconds(300), ct);
+        return (await output, await error, CpuTime.Now(host) - cpu, CpuTime.EndedChildren() - generator);
     }
 
     /// <summary>The p99 of the transactions pgbench logged ("client transaction latency_us script epoch us" per line).</summary>

@@ -4,11 +4,11 @@ using HdrHistogram;
 namespace Actors.Benchmarks;
 
 /// <summary>Operations done in a measured window, and their latencies in microseconds.</summary>
-public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, GcWindow Gc)
+public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, GcWindow Gc, string Wal = "")
 {
     public double PerSecond => Ops / Elapsed.TotalSeconds;
     public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
-    public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc.AllocatedPer(Ops)}; {Gc}";
+    public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc.AllocatedPer(Ops)}; {Gc}{Wal}";
 }
 
 /// <summary>
@@ -58,6 +58,7 @@ public static class Load
 
         await Progress.WaitAsync(label, warmup, "warm-up", () => null, ct);
         await Progress.SettleJitAsync(label, ct);
+        var wal = WalCounters.Read();
         var gc = GcWindow.Start();
         var windowStart = Stopwatch.GetTimestamp();
         Volatile.Write(ref measureFrom, windowStart);
@@ -69,7 +70,8 @@ public static class Load
 
         var merged = new LongHistogram(MaxMicros, 3);
         foreach (var h in histograms) merged.Add(h);
-        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(windowStart, windowEnd), merged, gc.Since());
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(windowStart, windowEnd), merged, gc.Since(),
+            WalCounters.Describe(wal, ops.Sum()));
         Progress.Line($"{label}: {result.Summary}");
         return result;
     }
@@ -93,6 +95,7 @@ public static class Load
         var slowBySecond = new long[(int)Math.Ceiling(duration.TotalSeconds) + 1];
         var total = (long)(rate * duration.TotalSeconds);
         long next = -1;
+        var wal = WalCounters.Read();
         var gc = GcWindow.Start();
         var start = Stopwatch.GetTimestamp();
         var ticksPerRequest = Stopwatch.Frequency / rate;
@@ -139,7 +142,7 @@ public static class Load
         await all;
         var merged = new LongHistogram(MaxMicros, 3);
         foreach (var h in histograms) merged.Add(h);
-        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(start), merged, gc.Since());
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(start), merged, gc.Since(), WalCounters.Describe(wal, ops.Sum()));
         Progress.Line($"{label}: {result.Summary}");
         if (slowBySecond.Sum() > 0)
             Progress.Line($"  {label}: requests over {SlowMicros / 1000} ms by second of the window: " +

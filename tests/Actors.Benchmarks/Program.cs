@@ -53,19 +53,28 @@ using var smtp = options.Runs("delivery") ? SmtpCountSink.Start() : null;
 await using (var host = await BenchHost.StartAsync(options.QuickAppend, [.. smtp?.Arguments() ?? [], .. options.HostArguments()]))
 {
     Progress.Line($"host up at {host.BaseAddress} (PostgreSQL in {host.DataDirectory})");
+    // Each group's WAL and checkpoints, between its phases too (setup, triggers, archiving): a checkpoint in a measured
+    // window is often the WAL of the group before it.
+    async Task Group(string name, bool runs, Func<Task<List<Scenario>>> run)
+    {
+        if (!runs) return;
+        var wal = WalCounters.Read();
+        scenarios.AddRange(await run());
+        Progress.Line($"{name} group done{WalCounters.Describe(wal, 0)}");
+    }
     // Segments first: a segment's backfill visits every stream in the database, and the group archives its segments
     // at the end, so the groups after it run with none active, as before.
-    if (options.Runs("segments")) scenarios.AddRange(await SegmentsScenario.RunAsync(host, options, ct));
+    await Group("segments", options.Runs("segments"), () => SegmentsScenario.RunAsync(host, options, ct));
     // Journeys next, for the same reason: their segment's backfill visits every stream. It archives its journeys and
     // segment at the end.
-    if (options.Runs("journeys")) scenarios.AddRange(await JourneysScenario.RunAsync(host, options, ct));
-    if (options.Runs("ingest")) scenarios.AddRange(await IngestScenario.RunAsync(host, options, diagnostics, ct));
-    if (options.Runs("decisions")) scenarios.AddRange(await DecisionsScenario.RunAsync(host, options, ct));
-    if (options.Runs("stateless")) scenarios.AddRange(await StatelessScenario.RunAsync(host, options, ct));
-    if (options.Runs("activation")) scenarios.AddRange(await ActivationScenario.RunAsync(host, options, ct));
-    if (options.Runs("memory")) scenarios.AddRange(await MemoryScenario.RunAsync(host, options, ct));
+    await Group("journeys", options.Runs("journeys"), () => JourneysScenario.RunAsync(host, options, ct));
+    await Group("ingest", options.Runs("ingest"), () => IngestScenario.RunAsync(host, options, diagnostics, ct));
+    await Group("decisions", options.Runs("decisions"), () => DecisionsScenario.RunAsync(host, options, ct));
+    await Group("stateless", options.Runs("stateless"), () => StatelessScenario.RunAsync(host, options, ct));
+    await Group("activation", options.Runs("activation"), () => ActivationScenario.RunAsync(host, options, ct));
+    await Group("memory", options.Runs("memory"), () => MemoryScenario.RunAsync(host, options, ct));
     // Last: it waits for the emails earlier groups decided to leave the outbox first.
-    if (smtp is not null) scenarios.AddRange(await DeliveryScenario.RunAsync(host, smtp, options, ct));
+    if (smtp is not null) await Group("delivery", true, () => DeliveryScenario.RunAsync(host, smtp, options, ct));
     Progress.Line("stopping the host and deleting its data");
 }
 

@@ -283,7 +283,7 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
             var postgres = host.Postgres!;
             Assert.True(postgres.IsRunning);
 
-            // Its write settings: checkpoints spaced by 4 GB of WAL or 15 min (1 GB forced one every 15-25 s under load,
+            // Its write settings: checkpoints spaced by 8 GB of WAL or 15 min (1 GB forced one every 15-25 s under load,
             // each followed by a burst of whole-page writes), page images compressed, dead outbox rows looked at every 10 s.
             await using (var connection = new Npgsql.NpgsqlConnection(postgres.ConnectionString()))
             {
@@ -293,7 +293,7 @@ public class PostgresSupervisionTests(ITestOutputHelper output)
                     await using var show = new Npgsql.NpgsqlCommand($"show {name}", connection);
                     return (string)(await show.ExecuteScalarAsync())!;
                 }
-                Assert.Equal("4GB", await Show("max_wal_size"));
+                Assert.Equal("8GB", await Show("max_wal_size"));
                 Assert.Equal("15min", await Show("checkpoint_timeout"));
                 Assert.Equal("lz4", await Show("wal_compression"));
                 Assert.Equal("10s", await Show("autovacuum_naptime"));
