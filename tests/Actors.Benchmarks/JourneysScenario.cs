@@ -307,7 +307,7 @@ public static class JourneysScenario
     /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
     /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
     /// </summary>
-    internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct)
+    internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct, string group = "journeys")
     {
         await using (var head = host.Database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events"))
         {
@@ -324,17 +324,17 @@ public static class JourneysScenario
                 if (shards == 0) return; // no daemon on this host
                 if (behind <= 0)
                 {
-                    Progress.Line($"  journeys: the reporting daemon had projected every earlier event after {waited.Elapsed.TotalSeconds:N1} s");
+                    Progress.Line($"  {group}: the reporting daemon had projected every earlier event after {waited.Elapsed.TotalSeconds:N1} s");
                     return;
                 }
                 if (waited.Elapsed > TimeSpan.FromMinutes(5))
                 {
-                    Progress.Line($"journeys: the reporting daemon is still {behind:N0} events behind after 5 minutes; measuring anyway");
+                    Progress.Line($"{group}: the reporting daemon is still {behind:N0} events behind after 5 minutes; measuring anyway");
                     return;
                 }
                 if (lastReport.Elapsed > TimeSpan.FromSeconds(2))
                 {
-                    Progress.Line($"  journeys: waiting for the reporting daemon: {behind:N0} events behind");
+                    Progress.Line($"  {group}: waiting for the reporting daemon: {behind:N0} events behind");
                     lastReport.Restart();
                 }
                 await Task.Delay(200, ct);
