@@ -35,8 +35,7 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
     {
         try
         {
-            var stat = File.ReadAllText("/proc/self/stat");
-            var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var f = FieldsAfterCommand(File.ReadAllText("/proc/self/stat"));
             return TimeSpan.FromSeconds((double.Parse(f[13], CultureInfo.InvariantCulture) + double.Parse(f[14], CultureInfo.InvariantCulture)) / TicksPerSecond);
         }
         catch (IOException)
@@ -49,6 +48,9 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
     public string WithLoadGenerator(TimeSpan generator, long operations) =>
         $"host process {Ms(Process, operations)}, PostgreSQL {Ms(Postgres, operations)}, load generator {Ms(generator, operations)}, " +
         $"in all {Ms(Process + Postgres + generator, operations)} ms CPU";
+
+    /// <summary>A /proc stat line's fields after the command's closing parenthesis (the command may hold spaces): state, ppid, …</summary>
+    private static string[] FieldsAfterCommand(string stat) => stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
 
     private static string Ms(TimeSpan cpu, long operations) => (cpu.TotalMilliseconds / operations).ToString("N2", CultureInfo.InvariantCulture);
 
@@ -64,7 +66,7 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
                 {
                     var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                     // Fields after the command's closing parenthesis: state ppid … utime(14) stime(15) cutime(16) cstime(17).
-                    var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    var f = FieldsAfterCommand(stat);
                     var command = File.ReadAllText(Path.Combine(dir, "cmdline"));
                     stats.Add((pid, int.Parse(f[1], CultureInfo.InvariantCulture),
                         double.Parse(f[11], CultureInfo.InvariantCulture) + double.Parse(f[12], CultureInfo.InvariantCulture),

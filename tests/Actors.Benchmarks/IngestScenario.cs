@@ -158,7 +158,7 @@ public static class IngestScenario
         await JourneysScenario.WaitForReportsAsync(host, schema, ct, group);
         var before = CpuTime.Now(host);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        await Task.Delay(TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("ACTORS_BENCH_IDLE_SECONDS"), out var idleSeconds) ? idleSeconds : 2), ct);
+        await Task.Delay(TimeSpan.FromSeconds(double.TryParse(Environment.GetEnvironmentVariable("ACTORS_BENCH_IDLE_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out var idleSeconds) && idleSeconds > 0 ? idleSeconds : 2), ct);
         var idle = CpuTime.Now(host) - before;
         var seconds = watch.Elapsed.TotalSeconds;
         Progress.Line(string.Create(System.Globalization.CultureInfo.InvariantCulture,
