@@ -28,13 +28,32 @@ public class KeyExpiryTests(HostFixture host) : IClassFixture<HostFixture>
     [Fact]
     public async Task A_key_works_until_its_expiry_and_is_refused_from_then_on_even_while_cached()
     {
+        // A starved machine can make an attempt say nothing (the first answer came after the expiry, or the refusal after
+        // the cache entry's own end): such an attempt is tried again. A host that ignored expiry on cached keys would be
+        // refused only when the entry ends, every time, and fail all three.
+        var outcomes = new List<string>();
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            var outcome = await KeyExpiryAttemptAsync();
+            if (outcome is null) return;
+            outcomes.Add(outcome);
+        }
+        Assert.Fail("no attempt could show it: " + string.Join("; ", outcomes));
+    }
+
+    /// <summary>Null when the key worked until its expiry and was refused after it, before its cache entry ended.</summary>
+    private async Task<string?> KeyExpiryAttemptAsync()
+    {
         var expiresAt = DateTimeOffset.UtcNow.AddSeconds(3);
         var created = await Keys.CreateAsync("short-lived", ApiScope.Marketing, expiresAt: expiresAt);
         Assert.Equal(expiresAt, created.ExpiresAt);
         var client = ClientWith(created.Key);
 
         var cachedAt = DateTimeOffset.UtcNow;
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/segments")).StatusCode); // now in the 10 s cache
+        var first = await client.GetAsync("/v1/segments"); // now in the 10 s cache
+        if (first.StatusCode != HttpStatusCode.OK && DateTimeOffset.UtcNow >= expiresAt)
+            return $"the first answer ({(int)first.StatusCode}) came {DateTimeOffset.UtcNow - cachedAt} after the request, past the expiry";
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
 
         HttpResponseMessage refused;
         do
@@ -51,7 +70,7 @@ public class KeyExpiryTests(HostFixture host) : IClassFixture<HostFixture>
         Assert.Contains("expired", problem.GetProperty("detail").GetString());
         Assert.True(refusedAt >= expiresAt, "refused before its expiry");
         // The cache holds a valid key for 10 s: refused well before that, so expiry is checked on cached entries too.
-        Assert.True(refusedAt < cachedAt.AddSeconds(9), $"refused only {refusedAt - cachedAt} after it was cached");
+        return refusedAt < cachedAt.AddSeconds(9) ? null : $"refused only {refusedAt - cachedAt} after it was cached";
     }
 
     [Fact]
