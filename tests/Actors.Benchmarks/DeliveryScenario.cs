@@ -281,8 +281,9 @@ public static class DeliveryScenario
         {
             var rows = new List<Row>(expected);
             await using (var command = host.Database.CreateCommand(
-                $"select message_key, status, created_at, finished_at, reported, due_at from {schema}.{OutboxStore.TableName} " +
-                "where message ->> 'journeyId' = @journey and (message_key like '%' || @suffix) = @copies"))
+                $"select o.message_key, o.status, o.created_at, o.finished_at, o.reported, o.due_at from {schema}.{OutboxStore.TableName} o " +
+                $"left join {schema}.{OutboxStore.BodyTableName} b on b.message_key = o.message_key " +
+                $"where {OutboxStore.MessageOf("o", "b")} ->> 'journeyId' = @journey and (o.message_key like '%' || @suffix) = @copies"))
             {
                 command.Parameters.AddWithValue("journey", journey);
                 command.Parameters.AddWithValue("suffix", CopySuffix);
@@ -335,8 +336,9 @@ public static class DeliveryScenario
         var keys = new List<string>();
         var messages = new List<string>();
         await using (var command = host.Database.CreateCommand(
-            $"select message_key || @suffix, jsonb_set(message, '{{messageKey}}', to_jsonb(message_key || @suffix))::text from {schema}.{OutboxStore.TableName} " +
-            "where message ->> 'journeyId' = @journey and message_key not like '%' || @suffix"))
+            $"select o.message_key || @suffix, jsonb_set({OutboxStore.MessageOf("o", "b")}, '{{messageKey}}', to_jsonb(o.message_key || @suffix))::text " +
+            $"from {schema}.{OutboxStore.TableName} o left join {schema}.{OutboxStore.BodyTableName} b on b.message_key = o.message_key " +
+            $"where {OutboxStore.MessageOf("o", "b")} ->> 'journeyId' = @journey and o.message_key not like '%' || @suffix"))
         {
             command.Parameters.AddWithValue("journey", journey);
             command.Parameters.AddWithValue("suffix", CopySuffix);
@@ -348,8 +350,10 @@ public static class DeliveryScenario
             }
         }
         await using (var insert = host.Database.CreateCommand(
-            $"insert into {schema}.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
-            "select k, 'email', b, m::jsonb ->> 'profileId', m::jsonb, 'pending', now(), now() from unnest(@keys, @buckets, @messages) as t(k, b, m)"))
+            "with t as (select * from unnest(@keys, @buckets, @messages) as t(k, b, m)), " +
+            $"rows as (insert into {schema}.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
+            "select k, 'email', b, m::jsonb ->> 'profileId', '{}'::jsonb, 'pending', now(), now() from t) " +
+            $"insert into {schema}.{OutboxStore.BodyTableName} (message_key, message) select k, m::jsonb from t"))
         {
             insert.Parameters.AddWithValue("keys", keys.ToArray());
             insert.Parameters.AddWithValue("buckets", keys.Select(OutboxStore.BucketOf).ToArray());
@@ -367,7 +371,8 @@ public static class DeliveryScenario
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         var messages = new List<OutboundMessage>();
         await using (var command = host.Database.CreateCommand(
-            $"select message::text from {schema}.{OutboxStore.TableName} where message ->> 'journeyId' = @journey and message_key not like '%' || @suffix order by message_key"))
+            $"select {OutboxStore.MessageOf("o", "b")}::text from {schema}.{OutboxStore.TableName} o left join {schema}.{OutboxStore.BodyTableName} b on b.message_key = o.message_key " +
+            $"where {OutboxStore.MessageOf("o", "b")} ->> 'journeyId' = @journey and o.message_key not like '%' || @suffix order by o.message_key"))
         {
             command.Parameters.AddWithValue("journey", journey);
             command.Parameters.AddWithValue("suffix", CopySuffix);

@@ -30,10 +30,18 @@ public sealed record UnreportedOutcome(string MessageKey, string ProfileId, stri
 /// States: pending → sending (claimed with a lease) → sent | failed | bounced, or back to pending with a later due time.
 /// A row belongs to one of 1024 buckets (a stable hash of its key); the shard that serves it is bucket mod shards,
 /// so the number of shards can change without moving rows.
+/// The message itself (about 1 KB of JSON: the recipient, their cart, recommendations) is written once, to
+/// <see cref="BodyTableName"/>, in the same statement as its row: the row is updated three times (claimed, finished,
+/// reported) and PostgreSQL writes the whole row again each time, so with the message inside, each update put it in the
+/// WAL once more. The row's own <c>message</c> column holds <c>{}</c> for them; rows stored before the split keep their
+/// message there, and every reader takes the body's message, else the row's.
 /// </summary>
 public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IAsyncDisposable
 {
     public const string TableName = "message_outbox";
+
+    /// <summary>The messages, one row per key, inserted with their outbox row and never updated (but by an erasure).</summary>
+    public const string BodyTableName = "message_outbox_body";
 
     /// <summary>Most finished rows marked in one statement.</summary>
     public const int MaxFinishBatch = 256;
@@ -48,6 +56,19 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private string Table => $"{schema}.{TableName}";
+    private string Body => $"{schema}.{BodyTableName}";
+
+    /// <summary>SQL for a row's message, given the outbox row's alias and the body's (joined with LEFT JOIN on the key).</summary>
+    public static string MessageOf(string row, string body) => $"coalesce({body}.message, {row}.message)";
+
+    /// <summary>The messages' table, created and updated with the outbox.</summary>
+    public static Table BodyDefinition(string schema)
+    {
+        var table = new Table(new PostgresqlObjectName(schema, BodyTableName, SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("message_key").AsPrimaryKey();
+        table.AddColumn("message", "jsonb").NotNull();
+        return table;
+    }
 
     /// <summary>The table, created and updated with Marten's other schema objects.</summary>
     public static Table Definition(string schema)
@@ -115,11 +136,15 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             bodies[i] = JsonSerializer.Serialize(m, Json);
             decided[i] = m.DecidedAt;
         }
-        // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it).
+        // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it); the
+        // body goes in only for the rows this statement inserted, so a retried decision keeps the message first stored.
         return new BatchStatement(
-            $"insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
-            "select u.key, u.channel, u.bucket, u.profile, u.body::jsonb, 'pending', u.decided, u.decided " +
-            "from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[]) as u(key, channel, bucket, profile, body, decided) " +
+            "with u as (select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[]) as u(key, channel, bucket, profile, body, decided)), " +
+            $"inserted as (insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
+            "select u.key, u.channel, u.bucket, u.profile, '{}'::jsonb, 'pending', u.decided, u.decided from u " +
+            "order by u.key on conflict (message_key) do nothing returning message_key) " +
+            $"insert into {schema}.{BodyTableName} (message_key, message) " +
+            "select distinct on (u.key) u.key, u.body::jsonb from u join inserted i on i.message_key = u.key " +
             "order by u.key on conflict (message_key) do nothing",
             [keys, channels, buckets, profiles, bodies, decided]);
     }
@@ -165,10 +190,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
                  where channel = @channel and status in ('pending', 'sending') and due_at <= @now and bucket % @shards = @shard
                  order by due_at
                  limit @limit
-                   for update skip locked)
-            update {Table} o set status = 'sending', attempts = o.attempts + 1, due_at = @lease
-              from due where o.message_key = due.message_key
-            returning o.message::text, o.attempts, due.was
+                   for update skip locked),
+            claimed as (
+                update {Table} o set status = 'sending', attempts = o.attempts + 1, due_at = @lease
+                  from due where o.message_key = due.message_key
+                returning o.message_key, o.message, o.attempts, due.was)
+            select {MessageOf("c", "b")}::text, c.attempts, c.was
+              from claimed c left join {Body} b on b.message_key = c.message_key
             """);
         command.Parameters.AddWithValue("channel", channel);
         command.Parameters.AddWithValue("now", now);
@@ -287,9 +315,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     public async Task<IReadOnlyList<UnreportedOutcome>> UnreportedAsync(string channel, int shard, int shards, DateTimeOffset finishedBefore, int limit, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand($"""
-            select message_key, profile_id, channel, status, provider_id, last_error, attempts, message ->> 'journeyId', message ->> 'stepId' from {Table}
-             where reported = false and status in ('sent', 'failed', 'bounced') and finished_at < @before and channel = @channel and bucket % @shards = @shard
-             order by finished_at limit @limit
+            select o.message_key, o.profile_id, o.channel, o.status, o.provider_id, o.last_error, o.attempts,
+                   {MessageOf("o", "b")} ->> 'journeyId', {MessageOf("o", "b")} ->> 'stepId'
+              from (select * from {Table}
+                     where reported = false and status in ('sent', 'failed', 'bounced') and finished_at < @before and channel = @channel and bucket % @shards = @shard
+                     order by finished_at limit @limit) o
+              left join {Body} b on b.message_key = o.message_key
+             order by o.finished_at
             """);
         command.Parameters.AddWithValue("before", finishedBefore);
         command.Parameters.AddWithValue("channel", channel);
@@ -311,7 +343,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     public async Task<OutboxRow?> FindAsync(string messageKey, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand(
-            $"select profile_id, channel, status, message ->> 'journeyId', message ->> 'stepId' from {Table} where message_key = @key");
+            $"select o.profile_id, o.channel, o.status, {MessageOf("o", "b")} ->> 'journeyId', {MessageOf("o", "b")} ->> 'stepId' " +
+            $"from {Table} o left join {Body} b on b.message_key = o.message_key where o.message_key = @key");
         command.Parameters.AddWithValue("key", messageKey);
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;

@@ -159,17 +159,24 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
     /// </summary>
     public async Task<ErasedRows> MaskOutboxAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct = default)
     {
+        // The message is in the body table (a row stored before the split has it in its own column, where the body has none).
         await using var command = dataSource.CreateCommand($"""
-            update {Schema}.{OutboxStore.TableName}
-               set message = jsonb_set(message, @path, jsonb_build_object('profileId', profile_id, 'erased', true)),
-                   last_error = case when status in ('pending', 'sending') then 'erased' else null end,
-                   reported = case when status in ('pending', 'sending') then true else reported end,
-                   finished_at = case when status in ('pending', 'sending') then now() else finished_at end,
-                   status = case when status in ('pending', 'sending') then 'failed' else status end
-             where profile_id = any(@ids)
-               -- decided before the erasure: what the profile decided since is the fresh profile's
-               and created_at <= (select max(m.timestamp) from {Schema}.mt_events m where m.stream_id = profile_id and m.type = '{EventNames.ProfileErased}')
-            returning message_key, channel
+            with masked as (
+                update {Schema}.{OutboxStore.TableName}
+                   set message = case when message ? 'recipient' then jsonb_set(message, @path, jsonb_build_object('profileId', profile_id, 'erased', true)) else message end,
+                       last_error = case when status in ('pending', 'sending') then 'erased' else null end,
+                       reported = case when status in ('pending', 'sending') then true else reported end,
+                       finished_at = case when status in ('pending', 'sending') then now() else finished_at end,
+                       status = case when status in ('pending', 'sending') then 'failed' else status end
+                 where profile_id = any(@ids)
+                   -- decided before the erasure: what the profile decided since is the fresh profile's
+                   and created_at <= (select max(m.timestamp) from {Schema}.mt_events m where m.stream_id = profile_id and m.type = '{EventNames.ProfileErased}')
+                returning message_key, channel, profile_id),
+            bodies as (
+                update {Schema}.{OutboxStore.BodyTableName} b
+                   set message = jsonb_set(b.message, @path, jsonb_build_object('profileId', m.profile_id, 'erased', true))
+                  from masked m where b.message_key = m.message_key)
+            select message_key, channel from masked
             """);
         command.Parameters.AddWithValue("ids", profileIds.ToArray());
         command.Parameters.AddWithValue("path", new[] { "recipient" });
@@ -228,8 +235,9 @@ public sealed class PersonalDataStore(NpgsqlDataSource dataSource, EventStoreSet
     public async Task<IReadOnlyList<HeldMessage>> MessagesAsync(IReadOnlyCollection<string> profileIds, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand($"""
-            select message_key, channel, status, attempts, created_at, finished_at, message::text from {Schema}.{OutboxStore.TableName}
-             where profile_id = any(@ids) order by created_at desc
+            select o.message_key, o.channel, o.status, o.attempts, o.created_at, o.finished_at, {OutboxStore.MessageOf("o", "b")}::text
+              from {Schema}.{OutboxStore.TableName} o left join {Schema}.{OutboxStore.BodyTableName} b on b.message_key = o.message_key
+             where o.profile_id = any(@ids) order by o.created_at desc
             """);
         command.Parameters.AddWithValue("ids", profileIds.ToArray());
         var found = new List<HeldMessage>();

@@ -112,6 +112,7 @@ public static class MartenSetup
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         ReportProjections.Register(options);
         options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
+        options.Storage.ExtendedSchemaObjects.Add(OutboxStore.BodyDefinition(settings.Schema));
         options.Storage.ExtendedSchemaObjects.Add(StreamBatchWrite.Definition(settings.Schema));
         options.Storage.ExtendedSchemaObjects.Add(Audit.AuditLog.Definition(settings.Schema));
         options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;

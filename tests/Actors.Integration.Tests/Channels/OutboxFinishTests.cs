@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Actors.Domain.Channels;
 using Actors.Integration.Tests.Support;
 using Actors.Storage.Channels;
 using Actors.Storage.Streams;
@@ -46,6 +48,32 @@ public class OutboxFinishTests : IAsyncLifetime
     {
         await using var command = _db.CreateCommand("select pg_current_xact_id()::text::bigint");
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task A_row_stored_before_the_message_table_keeps_its_own_message_for_the_claim_the_lookup_the_sweep_and_the_export()
+    {
+        // Before the messages moved to their own table, a row held its message itself; such rows are still delivered.
+        var legacy = new OutboundMessage("legacy|j-old|3|s-old|1", "p-legacy", "email", "welcome", null, null, "marketing", "j-old", 3, "s-old",
+            DateTimeOffset.UtcNow, new MessageRecipient("p-legacy", "u-1", "legacy@shop.test", null, "lead", new Dictionary<string, string>(), [], [], [], null));
+        await using (var command = _db.CreateCommand(
+            $"insert into actors.{OutboxStore.TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at) values ($1, 'email', 0, 'p-legacy', $2::jsonb, 'pending', now(), now())"))
+        {
+            command.Parameters.AddWithValue(legacy.MessageKey);
+            command.Parameters.AddWithValue(JsonSerializer.Serialize(legacy, new JsonSerializerOptions(JsonSerializerDefaults.Web)));
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var claimed = Assert.Single(await Outbox.ClaimAsync("email", 0, 1, DateTimeOffset.UtcNow.AddSeconds(1), DateTimeOffset.UtcNow.AddMinutes(1), 10));
+        Assert.Equal((legacy.MessageKey, "legacy@shop.test", "j-old", 3), (claimed.Message.MessageKey, claimed.Message.Recipient.Email, claimed.Message.JourneyId, claimed.Message.JourneyVersion));
+        var found = await Outbox.FindAsync(legacy.MessageKey);
+        Assert.Equal(("p-legacy", "sending", "j-old", "s-old"), (found!.ProfileId, found.Status, found.JourneyId, found.StepId));
+
+        Assert.True(await Outbox.MarkFailedAsync(legacy.MessageKey, "refused", DateTimeOffset.UtcNow.AddMinutes(-1)));
+        var unreported = Assert.Single(await Outbox.UnreportedAsync("email", 0, 1, DateTimeOffset.UtcNow, 10));
+        Assert.Equal((legacy.MessageKey, "failed", "j-old", "s-old"), (unreported.MessageKey, unreported.Status, unreported.JourneyId, unreported.StepId));
+        var exported = Assert.Single(await new Actors.Storage.Privacy.PersonalDataStore(_db, new EventStoreSettings()).MessagesAsync(["p-legacy"]));
+        Assert.Equal("legacy@shop.test", exported.Message.GetProperty("recipient").GetProperty("email").GetString());
     }
 
     [Fact]

@@ -329,7 +329,9 @@ public class AppendBatcherTests : IAsyncLifetime
 
         await using var data = Npgsql.NpgsqlDataSource.Create(_connectionString);
         await using var rows = data.CreateCommand(
-            $"select message_key, profile_id, status, bucket, message ->> 'channel' from actors.{Actors.Storage.Channels.OutboxStore.TableName} where message_key like '%' || @run || '%' or message_key like '%shared'");
+            // The message is in its own table, written once; the row that is updated holds none.
+            $"select o.message_key, o.profile_id, o.status, o.bucket, b.message ->> 'channel' from actors.{Actors.Storage.Channels.OutboxStore.TableName} o " +
+            $"join actors.{Actors.Storage.Channels.OutboxStore.BodyTableName} b on b.message_key = o.message_key where (o.message_key like '%' || @run || '%' or o.message_key like '%shared') and o.message = '{{}}'::jsonb");
         rows.Parameters.AddWithValue("run", run);
         var stored = new List<(string Key, string Profile, string Status, int Bucket, string Channel)>();
         await using (var reader = await rows.ExecuteReaderAsync())

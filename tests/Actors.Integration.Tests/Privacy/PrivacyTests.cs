@@ -253,7 +253,7 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
         // The scan sees what is there: the events, the snapshot, the outbox's recipient.
         var held = await Scan(email, phone, name);
         Assert.Contains(held, h => h.StartsWith("actors.mt_events.data holds", StringComparison.Ordinal));
-        Assert.Contains(held, h => h.StartsWith("actors.message_outbox.message holds", StringComparison.Ordinal));
+        Assert.Contains(held, h => h.StartsWith("actors.message_outbox_body.message holds", StringComparison.Ordinal));
         Assert.Contains(held, h => h.StartsWith("actors.mt_doc_profilesnapshot.data holds", StringComparison.Ordinal));
 
         var eventsBefore = await Events(profile);
