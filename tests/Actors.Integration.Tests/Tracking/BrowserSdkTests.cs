@@ -229,7 +229,9 @@ public sealed class BrowserSdkTests(HostFixture host) : IClassFixture<HostFixtur
         var admin = host.Client(HostFixture.AdminKey);
         var profile = await admin.GetFromJsonAsync<JsonElement>($"/v1/visitors/{anonymousId}/profile");
         Assert.Equal($"user:{userId}", profile.GetProperty("profileId").GetString());
-        Assert.Equal("customer", profile.GetProperty("stage").GetString());
+        // The page read "customer" above; the fixture's at-risk threshold is 3 s, so a starved machine may show the
+        // visitor moved on for inactivity by now.
+        Assert.Contains(profile.GetProperty("stage").GetString(), new[] { "customer", "at_risk", "lapsed" });
         Assert.Equal("ada@example.com", profile.GetProperty("attributes").GetProperty("email").GetString());
 
         // Give any retry the SDK might still send a moment to land, then count: every event exactly once.
