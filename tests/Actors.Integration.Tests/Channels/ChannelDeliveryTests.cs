@@ -100,9 +100,12 @@ public class RateLimitedDeliveryTests(RateLimitedDeliveryFixture host) : IClassF
         var received = await host.Receiver.WaitForAsync(r => r.Count(x => x.Path == "/" + template) >= 60, TimeSpan.FromSeconds(60));
         var times = received.Where(r => r.Path == "/" + template).Select(r => r.At).Order().ToList();
         Assert.Equal(60, times.Count);
-        // In any one second: 20 a second, plus at most one message per shard at a window's edge.
-        var busiest = times.Max(t => times.Count(u => u >= t && u < t.AddSeconds(1)));
-        Assert.True(busiest <= 24, $"{busiest} messages within one second; the limit is 20/s");
+        // In any two seconds: 20 a second, plus at most one message per shard at each edge of the window. Two seconds,
+        // not one: the receiver stamps a request when this (shared, possibly starved) process gets to it, and a stall of
+        // the process lands sends paced 200 ms apart in the same instant (29 in one second once in CI, against a bound of
+        // 24); the next second is then short of them. Unpaced, the 60 arrive within a second.
+        var busiest = times.Max(t => times.Count(u => u >= t && u < t.AddSeconds(2)));
+        Assert.True(busiest <= 48, $"{busiest} messages within two seconds; the limit is 20/s");
         Assert.True(times[^1] - times[0] >= TimeSpan.FromSeconds(2), $"60 messages in {(times[^1] - times[0]).TotalSeconds:N1} s at 20/s");
     }
 }
