@@ -12,7 +12,24 @@ public interface IChannelProvider
     /// <summary>The journey channel this provider serves: email, sms, push or webhook.</summary>
     string Channel { get; }
 
-    Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct);
+    /// <summary>
+    /// Hands the message over. The provider awaits <paramref name="turn"/> right before its network write, once per
+    /// message, and never for a message it refuses before that (no address, no template): the dispatcher's pacer then
+    /// spaces what reaches the provider, not the rendering before it, and a refusal takes none of the provider's rate.
+    /// </summary>
+    Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct);
+
+    /// <summary>Hands the message over with no rate limit to wait for.</summary>
+    Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct) => SendAsync(message, SendTurns.Now, ct);
+}
+
+/// <summary>Waits until the message may go on the wire (a provider's rate limit); see <see cref="IChannelProvider.SendAsync(OutboundMessage, SendTurn, CancellationToken)"/>.</summary>
+public delegate ValueTask SendTurn(CancellationToken ct);
+
+public static class SendTurns
+{
+    /// <summary>No limit: the turn is now.</summary>
+    public static readonly SendTurn Now = _ => ValueTask.CompletedTask;
 }
 
 public enum DeliveryStatus

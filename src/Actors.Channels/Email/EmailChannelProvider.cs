@@ -14,7 +14,7 @@ public sealed partial class EmailChannelProvider(
 {
     public string Channel => EmailComposer.Channel;
 
-    public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
+    public async Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct)
     {
         if (EmailComposer.Recipient(message.Recipient.Email) is not { } to)
             return Refused(message, DeliveryResult.NoAddress("no_email_address"));
@@ -32,6 +32,7 @@ public sealed partial class EmailChannelProvider(
             return Refused(message, DeliveryResult.Rejected("empty_message: the template rendered neither HTML nor text"));
 
         var email = await composer.ComposeAsync(message, rendered, to);
+        await turn(ct);
         var result = await transport.SendAsync(email, message, ct);
         if (result.Status == DeliveryStatus.Rejected) Refused(message, result);
         else LogHandedOver(message.MessageKey, result.Status);

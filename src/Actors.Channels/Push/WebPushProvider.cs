@@ -24,7 +24,7 @@ public sealed partial class WebPushProvider(
 
     private static readonly JsonSerializerOptions PayloadJson = new(JsonSerializerDefaults.Web);
 
-    public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
+    public async Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct)
     {
         var subscriptions = message.Recipient.PushSubscriptions;
         if (subscriptions.Count == 0) return DeliveryResult.NoAddress("no_push_subscription");
@@ -42,6 +42,7 @@ public sealed partial class WebPushProvider(
         if (payload.Length > WebPushEncryption.MaxPlaintextLength)
             return DeliveryResult.Rejected($"payload_too_large: {payload.Length} bytes, at most {WebPushEncryption.MaxPlaintextLength}");
 
+        await turn(ct); // one turn per message, however many of the visitor's browsers it goes to
         var outcomes = await Task.WhenAll(subscriptions.Select(s => SendOneAsync(s, payload, message.MessageKey, ct)));
         return Combine(outcomes);
     }

@@ -32,7 +32,7 @@ public sealed partial class SmsGatewayProvider : IChannelProvider
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
+    public async Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct)
     {
         if (E164(message.Recipient.Phone) is not { } to) return DeliveryResult.NoAddress("no_phone_number");
         RenderedMessage rendered;
@@ -53,6 +53,7 @@ public sealed partial class SmsGatewayProvider : IChannelProvider
         };
         if (!string.IsNullOrEmpty(settings.ApiKey)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
         request.Headers.TryAddWithoutValidation("Idempotency-Key", message.MessageKey);
+        await turn(ct);
         try
         {
             using var response = await http.CreateClient(HttpClientName).SendAsync(request, ct);

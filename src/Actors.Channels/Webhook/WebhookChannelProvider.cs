@@ -24,7 +24,7 @@ public sealed class WebhookChannelProvider(
 
     public string Channel => "webhook";
 
-    public async Task<DeliveryResult> SendAsync(OutboundMessage message, CancellationToken ct)
+    public async Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct)
     {
         var rendered = await renderer.RenderAsync(message, ct);
         if (!Uri.TryCreate(rendered.Url, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
@@ -48,6 +48,7 @@ public sealed class WebhookChannelProvider(
             html = rendered.Html,
             recipient = new { message.Recipient.UserId, message.Recipient.Email, message.Recipient.Phone, message.Recipient.Stage, message.Recipient.Attributes },
         }, Json);
+        await turn(ct); // before the timestamp: the signature dates the moment it goes
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add("Idempotency-Key", message.MessageKey);

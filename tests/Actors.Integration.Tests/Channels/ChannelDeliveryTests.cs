@@ -38,7 +38,7 @@ public sealed class DeliveryHostFixture : HostFixture
 
 }
 
-/// <summary>A channel limited to 20 messages a second for the whole cluster, over 4 shards.</summary>
+/// <summary>Webhooks limited to 20 messages a second for the whole cluster, emails to 1, over 4 shards.</summary>
 public sealed class RateLimitedDeliveryFixture : HostFixture
 {
     public WebhookReceiver Receiver { get; } = new();
@@ -46,6 +46,7 @@ public sealed class RateLimitedDeliveryFixture : HostFixture
     protected override IEnumerable<string> ExtraArguments() =>
     [
         "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:Shards=4", "--Actors:Channels:RatePerSecond:webhook=20",
+        "--Actors:Channels:RatePerSecond:email=1",
         "--Actors:Channels:WebhookSecret=test-webhook-secret-0123456789-abcdef",
     ];
 }
@@ -107,6 +108,44 @@ public class RateLimitedDeliveryTests(RateLimitedDeliveryFixture host) : IClassF
         var busiest = times.Max(t => times.Count(u => u >= t && u < t.AddSeconds(2)));
         Assert.True(busiest <= 48, $"{busiest} messages within two seconds; the limit is 20/s");
         Assert.True(times[^1] - times[0] >= TimeSpan.FromSeconds(2), $"60 messages in {(times[^1] - times[0]).TotalSeconds:N1} s at 20/s");
+    }
+
+    [Fact]
+    public async Task Messages_refused_before_the_network_take_none_of_the_channels_rate()
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var ingest = host.Client();
+        var template = "unpaced-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}", new { channel = "email", subject = "Hello", text = "Hello" })).IsSuccessStatusCode);
+        var id = $"ju-{Guid.NewGuid():N}"[..20];
+        var journey = new
+        {
+            name = "No address " + id,
+            trigger = new { manual = true },
+            start = "mail",
+            steps = new object[] { new { id = "mail", send = new { channel = "email", template, kind = "transactional" } } },
+        };
+        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        // Anonymous visitors: no email address, so the provider refuses each message before any network write.
+        var visitors = Enumerable.Range(0, 20).Select(i => $"nr-{id}-{i}").ToList();
+        await Parallel.ForEachAsync(visitors, async (v, _) =>
+            Assert.True((await ingest.PostAsJsonAsync($"/v1/visitors/{v}/events", new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode));
+
+        var triggered = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{id}/trigger", new { profiles = visitors })).StatusCode);
+        long failed = 0;
+        while (triggered.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            var figures = await marketing.GetFromJsonAsync<JsonElement>($"/v1/journeys/{id}/figures");
+            failed = figures.GetProperty("deliveryByStep").TryGetProperty("mail", out var step) ? step.GetProperty("failed").GetInt64() : 0;
+            if (failed == 20) break;
+            await Task.Delay(200);
+        }
+        Assert.Equal(20, failed);
+        // At one email a second over 4 shards (one every 4 s on each), 20 messages that each waited for a turn would take
+        // at least 16 s (the busiest shard has 5 or more); refused before the network, they wait for none.
+        Assert.True(triggered.Elapsed < TimeSpan.FromSeconds(10), $"20 refusals took {triggered.Elapsed.TotalSeconds:N1} s");
     }
 }
 

@@ -211,7 +211,7 @@ public class OutboundAddressTests(PublicOnlyHostFixture host) : IClassFixture<Pu
             .AddSmsGateway(settings).BuildServiceProvider();
 
         var result = await services.GetRequiredService<Actors.Channels.Sms.SmsGatewayProvider>()
-            .SendAsync(TestMessages.For("sms", phone: "+33612345678"), CancellationToken.None);
+            .SendAsync(TestMessages.For("sms", phone: "+33612345678"), Actors.Channels.Delivery.SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.Rejected, result.Status); // permanent: the outbox does not retry it
         Assert.Contains("outbound_address_refused", result.Error);
         Assert.Equal(0, calls());

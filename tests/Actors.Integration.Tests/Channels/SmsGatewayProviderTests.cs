@@ -148,7 +148,7 @@ public sealed class SmsGatewayProviderTests : IAsyncLifetime
     public async Task An_unreachable_gateway_is_retried_and_no_gateway_configured_means_no_sms_provider()
     {
         await using var down = Services(new SmsSettings { GatewayUrl = "http://127.0.0.1:9/messages", Timeout = TimeSpan.FromSeconds(2) });
-        var result = await down.GetRequiredService<SmsGatewayProvider>().SendAsync(TestMessages.For("sms", phone: "+33612345678"), CancellationToken.None);
+        var result = await down.GetRequiredService<SmsGatewayProvider>().SendAsync(TestMessages.For("sms", phone: "+33612345678"), SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.RetryLater, result.Status);
 
         await using var none = Services(new SmsSettings());

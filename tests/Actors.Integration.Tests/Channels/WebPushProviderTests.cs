@@ -172,14 +172,14 @@ public sealed class WebPushProviderTests : IAsyncLifetime
         await using var bigger = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System)
             .AddSingleton<IMessageRenderer>(TestRenderer.Fixed("t", new string('x', WebPushEncryption.MaxPlaintextLength)))
             .AddWebPush(Configured with { AllowInsecureEndpoints = true }).BuildServiceProvider();
-        var tooLarge = await bigger.GetRequiredService<WebPushProvider>().SendAsync(TestMessages.For("push", [subscription]), CancellationToken.None);
+        var tooLarge = await bigger.GetRequiredService<WebPushProvider>().SendAsync(TestMessages.For("push", [subscription]), SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.Rejected, tooLarge.Status);
         Assert.StartsWith("payload_too_large", tooLarge.Error);
 
         await using var missing = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System)
             .AddSingleton<IMessageRenderer>(new TestRenderer(m => throw new TemplateNotFoundException(m.Template)))
             .AddWebPush(Configured with { AllowInsecureEndpoints = true }).BuildServiceProvider();
-        var noTemplate = await missing.GetRequiredService<WebPushProvider>().SendAsync(TestMessages.For("push", [subscription]), CancellationToken.None);
+        var noTemplate = await missing.GetRequiredService<WebPushProvider>().SendAsync(TestMessages.For("push", [subscription]), SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.Rejected, noTemplate.Status);
         Assert.Equal("template_not_found: welcome", noTemplate.Error);
         Assert.Empty(_service.Received);
@@ -193,11 +193,11 @@ public sealed class WebPushProviderTests : IAsyncLifetime
         var (_, local) = _service.Subscribe("local");
 
         // http, and a literal loopback address: refused before any request.
-        var http = await provider.SendAsync(TestMessages.For("push", [local]), CancellationToken.None);
+        var http = await provider.SendAsync(TestMessages.For("push", [local]), SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.Rejected, http.Status);
         Assert.StartsWith("endpoint_not_allowed", http.Error);
         var port = new Uri(_service.BaseUrl).Port;
-        var loopback = await provider.SendAsync(TestMessages.For("push", [local with { Endpoint = $"https://127.0.0.1:{port}/push/local" }]), CancellationToken.None);
+        var loopback = await provider.SendAsync(TestMessages.For("push", [local with { Endpoint = $"https://127.0.0.1:{port}/push/local" }]), SendTurns.Now, CancellationToken.None);
         Assert.Equal(DeliveryStatus.Rejected, loopback.Status);
         Assert.Empty(_service.Received);
 
