@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using Marten;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Actors.Storage.Journeys;
@@ -23,28 +26,17 @@ public sealed record DeliveryFigures(long Sent, long Failed, long Delivered, lon
 /// <summary>
 /// Figures read from the event log itself, so they always agree with the visitors' streams: the journey events are
 /// decisions the grains stored (entries, message verdicts, goals, exits), counted by SQL over an expression index on the
-/// journey id. Exact at every moment, at the cost of a query per read (fine for a dashboard's refresh; a reporting
-/// projection can take over when the event log is large).
+/// journey id (<see cref="JourneyFigureIndex"/>). Exact at every moment, at the cost of a query per read (fine for a
+/// dashboard's refresh; a reporting projection can take over when the event log is large).
 /// </summary>
 public sealed class JourneyFigureReader(IDocumentStore store)
 {
-    private volatile bool _indexExists;
-
     public async Task<JourneyFigures> ReadAsync(string journeyId, CancellationToken ct = default)
     {
         var events = $"{store.Options.Events.DatabaseSchemaName}.mt_events";
-        // A lightweight session: query sessions are read-only, and the first read creates the index.
-        await using var session = store.LightweightSession();
+        await using var session = store.QuerySession();
         var connection = (NpgsqlConnection)session.Connection!;
         if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(ct);
-        if (!_indexExists)
-        {
-            // One journey's events among all visitors' events: without it each read scans the whole log.
-            await using var index = new NpgsqlCommand(
-                $"create index if not exists ix_mt_events_journey on {events} ((data ->> 'JourneyId'), type) where data ? 'JourneyId'", connection);
-            await index.ExecuteNonQueryAsync(ct);
-            _indexExists = true;
-        }
 
         long entered = 0, heldOut = 0, sent = 0, deferred = 0, goals = 0, converted = 0;
         var suppressed = new SortedDictionary<string, long>(StringComparer.Ordinal);
@@ -143,4 +135,93 @@ public sealed class JourneyFigureReader(IDocumentStore store)
 
         return new JourneyFigures(journeyId, entered, heldOut, sent, deferred, suppressed, goals, converted, exited, inStep, delivery);
     }
+}
+
+/// <summary>
+/// The index the figures read one journey's events by. Built when the node starts, in the background, and concurrently:
+/// the figures' first read used to build it with a plain CREATE INDEX, whose lock on the event log stops every append
+/// for as long as the build takes (minutes on a large log), and which every node's first read took again, if briefly.
+/// CREATE INDEX CONCURRENTLY lets appends go on; an advisory lock keeps two nodes from building it at once, and a build
+/// left invalid (a node stopped in the middle) is dropped and built again. Until it is valid the figures are still
+/// right, only slower (a scan).
+/// </summary>
+public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<JourneyFigureIndex> logger) : BackgroundService
+{
+    public const string Name = "ix_mt_events_journey";
+    private const long AdvisoryLock = 0x4163746f72734a49; // "ActorsJI": one builder at a time across the cluster
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await EnsureAsync(stoppingToken);
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                LogFailed(e, RetryAfter);
+            }
+            try { await Task.Delay(RetryAfter, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>Makes sure the index exists and is valid; true when this call built it.</summary>
+    public async Task<bool> EnsureAsync(CancellationToken ct)
+    {
+        var schema = store.Options.Events.DatabaseSchemaName;
+        var dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        async Task<bool?> ValidAsync()
+        {
+            await using var command = new NpgsqlCommand(
+                "select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace " +
+                "where c.relname = @name and n.nspname = @schema", connection);
+            command.Parameters.AddWithValue("name", Name);
+            command.Parameters.AddWithValue("schema", schema);
+            return await command.ExecuteScalarAsync(ct) is bool valid ? valid : null;
+        }
+        async Task Execute(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 }; // a build takes as long as the log is large
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        if (await ValidAsync() == true) return false;
+        await Execute($"select pg_advisory_lock({AdvisoryLock})");
+        try
+        {
+            var valid = await ValidAsync(); // another node may have built it meanwhile
+            if (valid == true) return false;
+            if (valid == false)
+            {
+                LogDroppingInvalid(Name);
+                await Execute($"drop index concurrently if exists {schema}.{Name}");
+            }
+            LogBuilding(Name);
+            var watch = Stopwatch.StartNew();
+            await Execute($"create index concurrently if not exists {Name} on {schema}.mt_events ((data ->> 'JourneyId'), type) where data ? 'JourneyId'");
+            LogBuilt(Name, watch.Elapsed.TotalSeconds);
+            return true;
+        }
+        finally
+        {
+            await Execute($"select pg_advisory_unlock({AdvisoryLock})");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Building index {Index} on the event log for journey figures, concurrently (appends go on)")]
+    private partial void LogBuilding(string index);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index {Index} built in {Seconds:0.0} s")]
+    private partial void LogBuilt(string index, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Index {Index} was left invalid by an interrupted build: dropping it to build it again")]
+    private partial void LogDroppingInvalid(string index);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not build the journey figures index (figures stay right, only slower); trying again in {RetryAfter}")]
+    private partial void LogFailed(Exception e, TimeSpan retryAfter);
 }

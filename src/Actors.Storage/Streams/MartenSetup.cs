@@ -41,6 +41,8 @@ public static class MartenSetup
         services.AddSingleton<SegmentStore>();
         services.AddSingleton<JourneyStore>();
         services.AddSingleton<JourneyFigureReader>();
+        services.AddSingleton<JourneyFigureIndex>();
+        services.AddHostedService(sp => sp.GetRequiredService<JourneyFigureIndex>());
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
         services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema));
         services.AddSingleton<TemplateStore>();
