@@ -65,4 +65,32 @@ public class JourneyFigureIndexTests(JourneyFigureIndexFixture host) : IClassFix
         // Ensured again: nothing to do.
         Assert.False(await host.Host.App.Services.GetRequiredService<JourneyFigureIndex>().EnsureAsync(CancellationToken.None));
     }
+
+    [Fact]
+    public async Task An_index_left_invalid_by_a_failed_build_is_built_again()
+    {
+        Assert.True(await WaitForIndexAsync());
+        // Two events at least, so that a unique build on a constant fails, and leaves an invalid index of that name
+        // behind, as a concurrent build interrupted in the middle does.
+        var visitor = $"iv-{Guid.NewGuid():N}"[..16];
+        Assert.True((await host.Client().PostAsJsonAsync("/v1/batch", new
+        {
+            batch = new object[]
+            {
+                new { type = "track", @event = "Product Viewed", userId = visitor, messageId = $"{visitor}-1", properties = new { product_id = "a" } },
+                new { type = "track", @event = "Product Viewed", userId = visitor, messageId = $"{visitor}-2", properties = new { product_id = "b" } },
+            },
+        })).IsSuccessStatusCode);
+        await using (var drop = Data.CreateCommand($"drop index actors.{JourneyFigureIndex.Name}")) await drop.ExecuteNonQueryAsync();
+        await using (var broken = Data.CreateCommand($"create unique index concurrently {JourneyFigureIndex.Name} on actors.mt_events ((1))"))
+            await Assert.ThrowsAsync<PostgresException>(() => broken.ExecuteNonQueryAsync());
+        Assert.False(await ValidAsync());
+
+        Assert.True(await host.Host.App.Services.GetRequiredService<JourneyFigureIndex>().EnsureAsync(CancellationToken.None));
+        Assert.True(await ValidAsync());
+        await using var definition = Data.CreateCommand($"select pg_get_indexdef('actors.{JourneyFigureIndex.Name}'::regclass)");
+        var sql = (string)(await definition.ExecuteScalarAsync())!;
+        Assert.Contains("JourneyId", sql);
+        Assert.DoesNotContain("UNIQUE", sql);
+    }
 }
