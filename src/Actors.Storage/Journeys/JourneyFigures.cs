@@ -184,14 +184,14 @@ public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<Jou
             command.Parameters.AddWithValue("schema", schema);
             return await command.ExecuteScalarAsync(ct) is bool valid ? valid : null;
         }
-        async Task Execute(string sql)
+        async Task Execute(string sql, CancellationToken token)
         {
             await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 }; // a build takes as long as the log is large
-            await command.ExecuteNonQueryAsync(ct);
+            await command.ExecuteNonQueryAsync(token);
         }
 
         if (await ValidAsync() == true) return false;
-        await Execute($"select pg_advisory_lock({AdvisoryLock})");
+        await Execute($"select pg_advisory_lock({AdvisoryLock})", ct);
         try
         {
             var valid = await ValidAsync(); // another node may have built it meanwhile
@@ -199,17 +199,18 @@ public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<Jou
             if (valid == false)
             {
                 LogDroppingInvalid(Name);
-                await Execute($"drop index concurrently if exists {schema}.{Name}");
+                await Execute($"drop index concurrently if exists {schema}.{Name}", ct);
             }
             LogBuilding(Name);
             var watch = Stopwatch.StartNew();
-            await Execute($"create index concurrently if not exists {Name} on {schema}.mt_events ((data ->> 'JourneyId'), type) where data ? 'JourneyId'");
+            await Execute($"create index concurrently if not exists {Name} on {schema}.mt_events ((data ->> 'JourneyId'), type) where data ? 'JourneyId'", ct);
             LogBuilt(Name, watch.Elapsed.TotalSeconds);
             return true;
         }
         finally
         {
-            await Execute($"select pg_advisory_unlock({AdvisoryLock})");
+            // Even when stopping: the pooled connection's reset would release it too, but not before it is reused.
+            await Execute($"select pg_advisory_unlock({AdvisoryLock})", CancellationToken.None);
         }
     }
 
