@@ -51,25 +51,34 @@ public sealed class RateLimitedDeliveryFixture : HostFixture
     ];
 }
 
-/// <summary>A published manual journey whose one step posts a transactional webhook to the receiver, at a path of its own.</summary>
+/// <summary>Published manual journeys of one transactional send step, as the delivery tests use them.</summary>
 internal static class WebhookJourneys
 {
+    /// <summary>One step ("post") that posts a webhook to the receiver, at a path of its own.</summary>
     public static async Task<(string JourneyId, string Template)> PublishAsync(HttpClient marketing, WebhookReceiver receiver, string prefix)
     {
         var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
         Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
             new { channel = "webhook", text = "hello", url = $"{receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        return (await PublishOneStepAsync(marketing, "webhook", template, "post"), template);
+    }
+
+    /// <summary>One step (<paramref name="step"/>) that sends the template on the channel; returns the journey's id.</summary>
+    public static async Task<string> PublishOneStepAsync(HttpClient marketing, string channel, string template, string step)
+    {
+        var id = $"j{channel[0]}-{Guid.NewGuid():N}"[..20];
         var journey = new
         {
-            name = "Webhook " + template,
+            name = $"One {channel} {id}",
             trigger = new { manual = true },
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "transactional" } } },
+            start = step,
+            steps = new object[] { new { id = step, send = new { channel, template, kind = "transactional" } } },
         };
-        var id = $"jw-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
-        return (id, template);
+        var create = await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey });
+        Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());
+        var published = await marketing.PostAsync($"/v1/journeys/{id}/publish", null);
+        Assert.True(published.IsSuccessStatusCode, await published.Content.ReadAsStringAsync());
+        return id;
     }
 }
 
@@ -117,16 +126,7 @@ public class RateLimitedDeliveryTests(RateLimitedDeliveryFixture host) : IClassF
         var ingest = host.Client();
         var template = "unpaced-" + Guid.NewGuid().ToString("N")[..8];
         Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}", new { channel = "email", subject = "Hello", text = "Hello" })).IsSuccessStatusCode);
-        var id = $"ju-{Guid.NewGuid():N}"[..20];
-        var journey = new
-        {
-            name = "No address " + id,
-            trigger = new { manual = true },
-            start = "mail",
-            steps = new object[] { new { id = "mail", send = new { channel = "email", template, kind = "transactional" } } },
-        };
-        Assert.Equal(HttpStatusCode.Created, (await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey })).StatusCode);
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{id}/publish", null)).IsSuccessStatusCode);
+        var id = await WebhookJourneys.PublishOneStepAsync(marketing, "email", template, "mail");
         // Anonymous visitors: no email address, so the provider refuses each message before any network write.
         var visitors = Enumerable.Range(0, 20).Select(i => $"nr-{id}-{i}").ToList();
         await Parallel.ForEachAsync(visitors, async (v, _) =>
@@ -217,22 +217,8 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     }
 
     /// <summary>A published manual journey whose one step (<paramref name="step"/>) sends the template, transactional.</summary>
-    private async Task<string> OneStepJourney(string channel, string template, string step)
-    {
-        var id = $"j{channel[0]}-{Guid.NewGuid():N}"[..20];
-        var journey = new
-        {
-            name = $"One {channel} {id}",
-            trigger = new { manual = true },
-            start = step,
-            steps = new object[] { new { id = step, send = new { channel, template, kind = "transactional" } } },
-        };
-        var create = await _marketing.PostAsJsonAsync("/v1/journeys", new { id, journey });
-        Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());
-        var published = await _marketing.PostAsync($"/v1/journeys/{id}/publish", null);
-        Assert.True(published.IsSuccessStatusCode, await published.Content.ReadAsStringAsync());
-        return id;
-    }
+    private Task<string> OneStepJourney(string channel, string template, string step) =>
+        WebhookJourneys.PublishOneStepAsync(_marketing, channel, template, step);
 
     private async Task<List<string>> Visitors(int count)
     {
