@@ -21,4 +21,15 @@ internal static class Make
     public static NewsletterSubscribed Newsletter(DateTimeOffset at) => new("footer") { MessageId = Id(), EventTime = at, ReceivedTime = at };
 
     public static Registered Account(DateTimeOffset at) => new(RegistrationKind.Account) { MessageId = Id(), EventTime = at, ReceivedTime = at };
+
+    /// <summary>A visitor with an address on every channel that needs one (email, phone, a push subscription), and nothing else.</summary>
+    public static Profiles.VisitorProfile Reachable(string profileId)
+    {
+        var at = T0.AddDays(-200);
+        var profile = new Profiles.VisitorProfile(profileId);
+        profile.Apply(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = $"{profileId}@example.test", ["phone"] = "+34600000001" }, "crm")
+            { MessageId = Id(), EventTime = at, ReceivedTime = at });
+        profile.Apply(new PushSubscribed($"https://push.example.test/{profileId}", "p256dh", "auth") { MessageId = Id(), EventTime = at, ReceivedTime = at });
+        return profile;
+    }
 }

@@ -75,6 +75,9 @@ public static class MessagePolicy
         ArgumentNullException.ThrowIfNull(settings);
 
         if (ConsentObjection(profile, message, settings) is { } consent) return PolicyDecision.Suppress(consent);
+        // Nowhere to send it on this channel: known here, from the profile the message would be addressed from, so it is
+        // not queued only for the provider to refuse it (a campaign to a segment of anonymous visitors meets thousands).
+        if (NoAddress(profile, message.Channel) is { } noAddress) return PolicyDecision.Suppress(noAddress);
         // An address that bounced for good takes no more mail, transactional or not, until the visitor gives another.
         if (message.Channel == "email" && profile.BouncedEmail is { } bounced && string.Equals(bounced, profile.Email, StringComparison.OrdinalIgnoreCase))
             return PolicyDecision.Suppress("email_bounced");
@@ -100,6 +103,18 @@ public static class MessagePolicy
         if (QuietHoursEnd(profile, now, settings) is { } notBefore) return PolicyDecision.Defer(notBefore, "quiet_hours");
         return Allowed;
     }
+
+    /// <summary>
+    /// The reason a channel has no address for the visitor, as its provider would give it (null when it has one). The
+    /// message's recipient is taken from the same attributes when it is decided, so the provider could only refuse it.
+    /// </summary>
+    private static string? NoAddress(VisitorProfile profile, string channel) => channel switch
+    {
+        "email" when profile.Email is null => "no_email_address",
+        "sms" when !profile.Attributes.TryGetValue("phone", out var phone) || string.IsNullOrWhiteSpace(phone) => "no_phone_number",
+        "push" when profile.PushSubscriptions.Count == 0 => "no_push_subscription",
+        _ => null,
+    };
 
     /// <summary>The visitor's time zone: their "timezone" attribute if it is a known IANA id, else the shop's default, else UTC.</summary>
     public static TimeZoneInfo TimeZoneOf(VisitorProfile profile, PolicySettings settings) =>

@@ -109,8 +109,8 @@ public class BouncedAddressTests
         Assert.Equal("gone@example.com", profile.BouncedEmail);
         var refused = MessagePolicy.Decide(profile, email, T0, Policy);
         Assert.Equal((PolicyOutcome.Suppress, "email_bounced"), (refused.Outcome, refused.Reason));
-        // Other channels are not the address's business.
-        Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, email with { Channel = "sms" }, T0, Policy).Outcome);
+        // Other channels are not the address's business: an SMS answers only for its own (there is no phone number here).
+        Assert.Equal("no_phone_number", MessagePolicy.Decide(profile, email with { Channel = "sms" }, T0, Policy).Reason);
 
         profile.Apply(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = "new@example.com" }, "crm") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
         Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, email, T0, Policy).Outcome);

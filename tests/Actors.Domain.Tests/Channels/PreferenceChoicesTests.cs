@@ -21,7 +21,7 @@ public class PreferenceChoicesTests
     /// <summary>A subscriber who consented to email, chose two topics and is not paused.</summary>
     private static VisitorProfile Subscriber()
     {
-        var profile = new VisitorProfile("p1");
+        var profile = Make.Reachable("p1");
         profile.Apply(At(new ConsentGiven("email", "marketing") { MessageId = "", EventTime = T0, ReceivedTime = T0 }, T0));
         profile.Apply(Make.Newsletter(T0));
         profile.Apply(At(new PreferencesUpdated(["shoes", "bags"], null, "weekly", null, false) { MessageId = "", EventTime = T0, ReceivedTime = T0 }, T0));
@@ -76,7 +76,7 @@ public class PreferenceChoicesTests
         Assert.Empty(PreferenceChoices.Save(view, Form(profile, frequency: "weekly"), Offered, Kinds, T0, "pc:t:n").Events);
 
         // No topics chosen means all of them: the page shows all ticked, and sending them all back changes nothing.
-        var fresh = new VisitorProfile("p2");
+        var fresh = Make.Reachable("p2");
         fresh.Apply(Make.Newsletter(T0));
         Assert.Empty(PreferenceChoices.Save(ProfileView.From(fresh), Form(fresh, topics: Offered), Offered, Kinds, T0, "pc:t:n").Events);
     }
@@ -142,7 +142,7 @@ public class PreferenceChoicesTests
     [Fact]
     public void Restore_subscribes_no_one_who_never_was_and_gives_no_consent_that_was_never_withdrawn()
     {
-        var profile = new VisitorProfile("p3");
+        var profile = Make.Reachable("p3");
         profile.Apply(Make.View("sku-1", null, T0));
         var restore = PreferenceChoices.Restore(ProfileView.From(profile), "email", T0, "mu:t:n");
         Assert.IsType<PreferencesUpdated>(Assert.Single(restore.Events));

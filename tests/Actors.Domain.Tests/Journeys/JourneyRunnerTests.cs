@@ -33,7 +33,8 @@ public class JourneyRunnerTests
         var profile = new VisitorProfile(id);
         var stream = new List<VisitorEvent>();
         var consent = new ConsentGiven("email", "marketing") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 };
-        stream.AddRange(Intake.Handle(profile, [consent, Make.Newsletter(T0)], T0, Settings).ToAppend);
+        var address = new AttributesUpdated(new Dictionary<string, string?> { ["email"] = "v1@example.test" }, "crm") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 };
+        stream.AddRange(Intake.Handle(profile, [address, consent, Make.Newsletter(T0)], T0, Settings).ToAppend);
         return (profile, stream);
     }
 

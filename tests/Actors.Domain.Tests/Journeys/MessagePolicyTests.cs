@@ -19,9 +19,10 @@ public class MessagePolicyTests
 
     private static T At<T>(T e, DateTimeOffset at) where T : VisitorEvent => e with { MessageId = Make.Id(), EventTime = at, ReceivedTime = at };
 
+    /// <summary>A reachable visitor (an address on every channel, see <see cref="Make.Reachable"/>) after these events.</summary>
     private static VisitorProfile Profile(params VisitorEvent[] events)
     {
-        var profile = new VisitorProfile("p1");
+        var profile = Make.Reachable("p1");
         foreach (var e in events) profile.Apply(e);
         return profile;
     }
@@ -80,7 +81,7 @@ public class MessagePolicyTests
     [Fact]
     public void An_empty_profile_gets_no_marketing_but_its_receipts()
     {
-        var empty = new VisitorProfile("p0");
+        var empty = Make.Reachable("p0");
         AssertSuppressed("no_consent:email:marketing", MessagePolicy.Decide(empty, Email, T0, Defaults));
         AssertSend(MessagePolicy.Decide(empty, Receipt, T0, Defaults));
     }
@@ -197,6 +198,40 @@ public class MessagePolicyTests
     public void Never_subscribing_to_the_newsletter_does_not_block_a_consented_email()
     {
         AssertSend(MessagePolicy.Decide(Profile(Consent("email", "marketing", T0.AddDays(-1))), Email, T0, Defaults));
+    }
+
+    // ---- 1b. an address on the channel ----
+
+    [Theory]
+    [InlineData("email", "no_email_address")]
+    [InlineData("sms", "no_phone_number")]
+    [InlineData("push", "no_push_subscription")]
+    public void A_channel_with_no_address_for_the_visitor_is_suppressed_with_the_providers_reason_receipts_too(string channel, string reason)
+    {
+        var nowhere = new VisitorProfile("p2");
+        foreach (var c in Channels)
+            foreach (var purpose in new[] { "marketing", "transactional" })
+                nowhere.Apply(Consent(c, purpose, T0.AddDays(-1)));
+        // A blank attribute is no address either (the message's recipient is read the same way).
+        nowhere.Apply(At(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = "  ", ["phone"] = "" }, "crm") { MessageId = "", EventTime = T0, ReceivedTime = T0 }, T0.AddHours(-1)));
+        AssertSuppressed(reason, MessagePolicy.Decide(nowhere, Email with { Channel = channel }, T0, NoQuiet));
+        AssertSuppressed(reason, MessagePolicy.Decide(nowhere, Receipt with { Channel = channel }, T0, NoQuiet));
+        // Consent is asked first: one reason, the first rule's.
+        AssertSuppressed($"no_consent:{channel}:marketing", MessagePolicy.Decide(new VisitorProfile("p3"), Email with { Channel = channel }, T0, NoQuiet));
+        // Channels that address the shop's own endpoint or page need nothing of the visitor.
+        AssertSend(MessagePolicy.Decide(nowhere, Receipt with { Channel = "webhook" }, T0, NoQuiet));
+    }
+
+    [Fact]
+    public void An_address_given_later_makes_the_visitor_reachable_and_one_removed_unreachable_again()
+    {
+        var profile = new VisitorProfile("p4");
+        profile.Apply(Consent("email", "marketing", T0.AddDays(-2)));
+        AssertSuppressed("no_email_address", MessagePolicy.Decide(profile, Email, T0, NoQuiet));
+        profile.Apply(At(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = "ana@example.test" }, "crm") { MessageId = "", EventTime = T0, ReceivedTime = T0 }, T0.AddDays(-1)));
+        AssertSend(MessagePolicy.Decide(profile, Email, T0, NoQuiet));
+        profile.Apply(At(new AttributesUpdated(new Dictionary<string, string?> { ["email"] = null }, "crm") { MessageId = "", EventTime = T0, ReceivedTime = T0 }, T0.AddHours(-1)));
+        AssertSuppressed("no_email_address", MessagePolicy.Decide(profile, Email, T0, NoQuiet));
     }
 
     // ---- 2. topics and content types ----

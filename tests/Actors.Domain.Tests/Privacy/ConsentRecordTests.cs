@@ -24,7 +24,7 @@ public class ConsentRecordTests
     [InlineData("webhook")]
     public void A_withdrawn_consent_suppresses_marketing_on_its_channel(string channel)
     {
-        var profile = new VisitorProfile("p1");
+        var profile = Make.Reachable("p1");
         profile.Apply(Given(channel, T0.AddDays(-2), "checkout", "v1"));
         var message = new MessageRequest(channel, null, null, MessageKind.Marketing);
         Assert.Equal(PolicyOutcome.Send, MessagePolicy.Decide(profile, message, T0, NoQuiet).Outcome);

@@ -48,6 +48,7 @@ public sealed partial class PreferenceCentreKit(HostFixture host)
     {
         var visitor = $"{prefix}-{Guid.NewGuid():N}";
         await Send(visitor, "Newsletter Subscribed", new { source = "footer" });
+        await TestAddresses.GiveEmailAsync(_ingest, visitor);
         await Send(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
         if (preferences is not null) await Send(visitor, "Preferences Updated", preferences);
         return visitor;

@@ -57,6 +57,7 @@ public class JourneyClusterTests(ITestOutputHelper output)
         {
             var r = await ingestB.PostAsJsonAsync($"/v1/visitors/{v}/events", new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "sku-1" } });
             Assert.True(r.IsSuccessStatusCode, await r.Content.ReadAsStringAsync());
+            await TestAddresses.GiveEmailAsync(ingestB, v); // else the message is suppressed: no_email_address
         });
 
         // Triggered on the node that did not publish: it reads the journey from the database on first sight.

@@ -68,7 +68,11 @@ public class JourneyTests(JourneyHostFixture host) : IClassFixture<JourneyHostFi
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    private Task Consent(string visitor) => Send(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
+    private async Task Consent(string visitor)
+    {
+        await TestAddresses.GiveEmailAsync(_ingest, visitor);
+        await Send(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
+    }
 
     private Task AddToCart(string visitor, string category) =>
         Send(visitor, "Product Added", new { product_id = "sku-1", price = 20, quantity = 1, category });

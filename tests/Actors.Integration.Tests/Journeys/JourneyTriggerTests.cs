@@ -242,6 +242,7 @@ public class JourneyTriggerTests(JourneyHostFixture host) : IClassFixture<Journe
         {
             if (i % 2 == 0)
             {
+                await TestAddresses.GiveEmailAsync(_ingest, visitor);
                 var consent = await _ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events",
                     new { @event = "Consent Given", messageId = $"{visitor}-consent", properties = new { channel = "email", purpose = "marketing" } });
                 Assert.True(consent.IsSuccessStatusCode);

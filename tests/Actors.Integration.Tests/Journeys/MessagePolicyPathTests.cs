@@ -41,6 +41,7 @@ public abstract class PolicyPath(HostFixture host)
     protected async Task<string> ConsentingVisitor()
     {
         var visitor = $"pv-{Guid.NewGuid():N}";
+        await TestAddresses.GiveEmailAsync(Ingest, visitor);
         await Track(visitor, "Consent Given", new { channel = "email", purpose = "marketing" });
         return visitor;
     }
