@@ -48,8 +48,8 @@ var total = Stopwatch.StartNew();
 var scenarios = new List<Scenario>();
 var diagnostics = new List<DiagnosticsSection>();
 // The delivery group's SMTP server comes first: the host's email transport is chosen at startup. With it, every
-// group's emails go there (counted, not stored) instead of to .eml files.
-using var smtp = options.Runs("delivery") ? SmtpCountSink.Start() : null;
+// group's emails go there (counted, not stored) instead of to .eml files. The journeys group sends email too.
+using var smtp = options.Runs("delivery") || options.Runs("journeys") ? SmtpCountSink.Start() : null;
 await using (var host = await BenchHost.StartAsync(options.QuickAppend, [.. smtp?.Arguments() ?? [], .. options.HostArguments()]))
 {
     Progress.Line($"host up at {host.BaseAddress} (PostgreSQL in {host.DataDirectory})");
@@ -74,7 +74,7 @@ await using (var host = await BenchHost.StartAsync(options.QuickAppend, [.. smtp
     await Group("activation", options.Runs("activation"), () => ActivationScenario.RunAsync(host, options, ct));
     await Group("memory", options.Runs("memory"), () => MemoryScenario.RunAsync(host, options, ct));
     // Last: it waits for the emails earlier groups decided to leave the outbox first.
-    if (smtp is not null) await Group("delivery", true, () => DeliveryScenario.RunAsync(host, smtp, options, ct));
+    await Group("delivery", options.Runs("delivery") && smtp is not null, () => DeliveryScenario.RunAsync(host, smtp!, options, ct));
     Progress.Line("stopping the host and deleting its data");
 }
 
