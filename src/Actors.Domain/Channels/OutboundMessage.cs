@@ -82,8 +82,8 @@ public sealed record MessageRecipient(
         return new MessageRecipient(
             profile.ProfileId,
             profile.UserId,
-            Find(attributes, "email"),
-            Find(attributes, "phone"),
+            profile.Email, // the message policy suppresses a message with no address from these same two
+            profile.Phone,
             profile.Stage.ToWire(),
             new Dictionary<string, string>(attributes, StringComparer.Ordinal),
             [.. profile.Cart.Items.Select(i => new CartLine(i.Key, i.Value))],

@@ -106,12 +106,13 @@ public static class MessagePolicy
 
     /// <summary>
     /// The reason a channel has no address for the visitor, as its provider would give it (null when it has one). The
-    /// message's recipient is taken from the same attributes when it is decided, so the provider could only refuse it.
+    /// message's recipient is built from the same properties when it is decided (<see cref="Channels.MessageRecipient.From"/>),
+    /// so the provider could only refuse it.
     /// </summary>
     private static string? NoAddress(VisitorProfile profile, string channel) => channel switch
     {
         "email" when profile.Email is null => "no_email_address",
-        "sms" when !profile.Attributes.TryGetValue("phone", out var phone) || string.IsNullOrWhiteSpace(phone) => "no_phone_number",
+        "sms" when profile.Phone is null => "no_phone_number",
         "push" when profile.PushSubscriptions.Count == 0 => "no_push_subscription",
         _ => null,
     };

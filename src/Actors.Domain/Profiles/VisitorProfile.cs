@@ -170,6 +170,10 @@ public sealed class VisitorProfile
     [JsonIgnore]
     public string? Email => Attributes.TryGetValue("email", out var email) && !string.IsNullOrWhiteSpace(email) ? email : null;
 
+    /// <summary>The visitor's phone number (the "phone" attribute), if any.</summary>
+    [JsonIgnore]
+    public string? Phone => Attributes.TryGetValue("phone", out var phone) && !string.IsNullOrWhiteSpace(phone) ? phone : null;
+
     public bool HasSeen(string messageId) => RecentMessages.Contains(messageId);
 
     public static string ConsentKey(string channel, string purpose) =>
