@@ -426,6 +426,49 @@ public class ChannelDeliveryTests(DeliveryHostFixture host) : IClassFixture<Deli
     }
 
     [Fact]
+    public async Task Hostile_email_traits_are_refused_or_end_in_one_recorded_no_address_outcome_and_a_retried_trigger_decides_nothing_twice()
+    {
+        var template = "hostile-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.True((await _marketing.PutAsJsonAsync($"/v1/templates/{template}", new { channel = "email", subject = "Hello", text = "Hello" })).IsSuccessStatusCode);
+        var id = await OneStepJourney("email", template, "mail");
+        // Raw JSON, so the NUL and the lone surrogate reach the server as a client would send them.
+        string[] emails =
+        [
+            "\"   \"", "\"a\\u0000b@example.com\"", "\"\\ud800@example.com\"", $"\"{new string('a', 10_000)}@example.com\"",
+            "1e28", "\"9999-12-31T23:59:59Z\"", "\"ann@example.com\\r\\nBcc: all@example.com\"",
+        ];
+        var visitors = await Visitors(emails.Length);
+        var accepted = new List<string>();
+        foreach (var (visitor, email) in visitors.Zip(emails))
+        {
+            using var body = new StringContent($$$"""{"messageId":"{{{visitor}}}-hostile","traits":{"email":{{{email}}}}}""", System.Text.Encoding.UTF8, "application/json");
+            var response = await _ingest.PostAsync($"/v1/visitors/{visitor}/identify", body);
+            Assert.True(response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.BadRequest,
+                $"{email[..Math.Min(40, email.Length)]}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            if (response.IsSuccessStatusCode) accepted.Add(visitor);
+        }
+        Assert.NotEmpty(accepted);
+        await Trigger(id, visitors);
+        await Trigger(id, visitors); // the same trigger again: nobody is entered or decided twice
+
+        foreach (var visitor in visitors)
+        {
+            var decided = Assert.Single(await WaitForEvents(visitor, "message_decided", 1));
+            var data = decided.GetProperty("data");
+            if (data.GetProperty("outcome").GetString() == "suppressed")
+            {
+                Assert.Equal("no_email_address", data.GetProperty("reason").GetString());
+                continue;
+            }
+            // An address the policy cannot judge (present, not blank) is the provider's to refuse: once, recorded.
+            var failed = Assert.Single(await WaitForEvents(visitor, "message_failed", 1));
+            Assert.Equal("no_email_address", failed.GetProperty("data").GetProperty("reason").GetString());
+        }
+        await Task.Delay(500);
+        foreach (var visitor in visitors) Assert.Single(await Events(visitor, "message_decided"));
+    }
+
+    [Fact]
     public async Task A_journeys_sms_reaches_the_gateway_once_with_the_message_key_as_idempotency_key()
     {
         var saved = await _marketing.PutAsJsonAsync("/v1/templates/sms-code", new { channel = "sms", text = "Your code is 1234 ({{ visitor.user_id }})" });
