@@ -35,4 +35,7 @@ public sealed record ActorsSettings
 
     /// <summary>The SMS gateway (section "Actors:Sms"); unset: no SMS provider.</summary>
     public Actors.Channels.Sms.SmsSettings Sms { get; init; } = new();
+
+    /// <summary>The event store's settings as a host uses them: the outbox's claim index is built for the channels' shard count.</summary>
+    public EventStoreSettings EventStoreForHost => EventStore with { OutboxShards = Math.Max(1, Channels.Shards) };
 }

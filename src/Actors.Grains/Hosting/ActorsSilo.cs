@@ -92,7 +92,7 @@ public static class ActorsSilo
         services.AddSingleton(settings);
         services.AddMetrics();
         services.TryAddSingleton<ActorsMetrics>();
-        services.AddActorsEventStore(connectionString, settings.EventStore);
+        services.AddActorsEventStore(connectionString, settings.EventStoreForHost);
         if (settings.EventStore.RunProjections) services.AddHostedService<Reporting.ReportDaemonBeacon>();
         services.AddSingleton<VisitorDirectory>();
         services.AddSingleton(settings.Segments);

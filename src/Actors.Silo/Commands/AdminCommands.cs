@@ -39,7 +39,7 @@ public static class AdminCommands
         builder.Services.AddSingleton(TimeProvider.System);
         // A command never runs the reporting daemon in the background: "reports rebuild" drives its own.
         builder.Services.AddActorsEventStore(builder.Configuration.GetConnectionString(DatabaseSetup.ConnectionStringName)!,
-            settings.EventStore with { RunProjections = false });
+            settings.EventStoreForHost with { RunProjections = false });
         using var host = builder.Build();
         await host.StartAsync();
         try

@@ -35,8 +35,9 @@ public sealed record UnreportedOutcome(string MessageKey, string ProfileId, stri
 /// reported) and PostgreSQL writes the whole row again each time, so with the message inside, each update put it in the
 /// WAL once more. The row's own <c>message</c> column holds <c>{}</c> for them; rows stored before the split keep their
 /// message there, and every reader takes the body's message, else the row's.
+/// <paramref name="shards"/> is the number of shards the claim index is built for (<see cref="Definition"/>).
 /// </summary>
-public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IAsyncDisposable
+public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema, int shards = OutboxStore.DefaultShards) : IAsyncDisposable
 {
     public const string TableName = "message_outbox";
 
@@ -52,6 +53,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     private Task? _finisher;
     private readonly Lock _finisherGate = new();
     public const int Buckets = 1024;
+    public const int DefaultShards = 8;
+
+    /// <summary>The shard count the claim index is built for (at least 1).</summary>
+    public int IndexedShards { get; } = Math.Max(1, shards);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -71,7 +76,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     }
 
     /// <summary>The table, created and updated with Marten's other schema objects.</summary>
-    public static Table Definition(string schema)
+    public static Table Definition(string schema, int shards = DefaultShards)
     {
         var table = new Table(new PostgresqlObjectName(schema, TableName, SchemaUtils.IdentifierUsage.General));
         table.AddColumn<string>("message_key").AsPrimaryKey();
@@ -87,19 +92,37 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         table.AddColumn<string>("provider_id");
         table.AddColumn<string>("last_error");
         table.AddColumn<bool>("reported").NotNull().DefaultValueByExpression("false");
-        // What a shard claims: open rows of its channel by due time. Finished rows leave the index.
-        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_due") { Columns = ["channel", "due_at"], Predicate = "status in ('pending', 'sending')" });
+        // What a shard claims: open rows of its channel and shard by due time. Finished rows leave the index. With the
+        // shard in the key, a claim reads its own rows only: on (channel, due_at) alone each of 8 shards read and
+        // filtered out the other shards' rows from the heap (460 rows for a claim of 64 with 10,000 waiting).
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_due")
+        {
+            Columns = ["channel", ShardOf(shards), "due_at"], Predicate = OpenRows,
+        });
         // Outcomes not yet written into the visitors' streams, per channel in the order the sweep reads them: every row
         // passes through this index for a moment (finished, then reported), so it is mostly dead entries between two
         // vacuums. An ordered index scan skips those it has found dead before; the bitmap scan the planner took on
         // (finished_at) alone visited every one's heap page on every sweep (10 ms for 12,000 after a 10,000-visitor trigger).
-        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported_by_channel") { Columns = ["channel", "finished_at"], Predicate = "reported = false and status in ('sent', 'failed', 'bounced')" });
+        table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unreported_by_channel") { Columns = ["channel", "finished_at"], Predicate = UnreportedRows });
         // A queue table: each row is updated three times within a second of its insert (claimed, finished, reported), so
         // it makes dead rows at three times the send rate. Vacuumed after 1,000 of them, not after a fifth of the table,
         // and analysed as often, so the claim and the sweep keep finding their rows through short indexes.
         table.WithAutovacuum(vacuumThreshold: 1_000, vacuumScaleFactor: 0.02, analyzeThreshold: 1_000, analyzeScaleFactor: 0.02);
         return table;
     }
+
+    // The indexes' predicates written as PostgreSQL prints them back (pg_get_indexdef, a fixed point): Weasel compares
+    // its DDL with that text, and "status in ('pending', 'sending')" read as different, so every start of a node
+    // dropped and rebuilt both indexes.
+    private const string OpenRows = "(status)::text = ANY (ARRAY[('pending'::character varying)::text, ('sending'::character varying)::text])";
+    private const string UnreportedRows = "(reported = false) AND ((status)::text = ANY (ARRAY[('sent'::character varying)::text, " +
+        "('failed'::character varying)::text, ('bounced'::character varying)::text]))";
+
+    /// <summary>
+    /// A row's shard among <paramref name="shards"/> as SQL, written the same way in the index and in the claim so that
+    /// the planner matches the two: a literal, not a parameter (a prepared statement's generic plan would not match).
+    /// </summary>
+    private static string ShardOf(int shards) => $"(bucket % {Math.Max(1, shards).ToString(System.Globalization.CultureInfo.InvariantCulture)})";
 
     /// <summary>FNV-1a over the key's UTF-16 code units: stable across processes and versions (string.GetHashCode is not).</summary>
     public static int BucketOf(string messageKey)
@@ -181,26 +204,27 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     /// <summary>
     /// Claims due rows of one shard: each is marked sending, with a lease until <paramref name="leaseUntil"/>; rows whose
     /// lease ran out (their node died mid-send) are due again. SKIP LOCKED keeps two claimers off the same rows.
+    /// The update finds the claimed rows by their keys as one array (a primary key lookup each): joined to the claim alone,
+    /// the planner hashed it against a scan of the whole outbox, sent rows included (5 of a claim's 10 ms at 10,000 rows).
     /// </summary>
     public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(string channel, int shard, int shards, DateTimeOffset now, DateTimeOffset leaseUntil, int limit, CancellationToken ct = default)
     {
         await using var command = dataSource.CreateCommand($"""
             with due as (
                 select message_key, status as was from {Table}
-                 where channel = @channel and status in ('pending', 'sending') and due_at <= @now and bucket % @shards = @shard
+                 where channel = @channel and status in ('pending', 'sending') and {ShardOf(shards)} = @shard and due_at <= @now
                  order by due_at
                  limit @limit
                    for update skip locked),
             claimed as (
                 update {Table} o set status = 'sending', attempts = o.attempts + 1, due_at = @lease
-                  from due where o.message_key = due.message_key
+                  from due where o.message_key = due.message_key and o.message_key = any(array(select message_key from due))
                 returning o.message_key, o.message, o.attempts, due.was)
             select {MessageOf("c", "b")}::text, c.attempts, c.was
               from claimed c left join {Body} b on b.message_key = c.message_key
             """);
         command.Parameters.AddWithValue("channel", channel);
         command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("shards", shards);
         command.Parameters.AddWithValue("shard", shard);
         command.Parameters.AddWithValue("limit", limit);
         command.Parameters.AddWithValue("lease", leaseUntil);

@@ -34,4 +34,11 @@ public sealed record EventStoreSettings
     /// Null leaves the server's setting.
     /// </summary>
     public double? RandomPageCost { get; init; } = 1.1;
+
+    /// <summary>
+    /// The channel shards that claim the outbox (the host copies "Actors:Channels:Shards" here): the outbox's claim
+    /// index is built on each row's shard, so a shard's claim reads its own rows only. Every node of a cluster must
+    /// say the same (a node started with another number rebuilds the index for its own; claims stay correct either way).
+    /// </summary>
+    public int OutboxShards { get; init; } = 8;
 }

@@ -44,7 +44,7 @@ public static class MartenSetup
         services.AddSingleton<JourneyFigureIndex>();
         services.AddHostedService(sp => sp.GetRequiredService<JourneyFigureIndex>());
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
-        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema));
+        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema, settings.OutboxShards));
         services.AddSingleton<TemplateStore>();
         return services;
     }
@@ -113,7 +113,7 @@ public static class MartenSetup
         options.Projections.Add<SegmentMembersProjection>(ProjectionLifecycle.Inline);
         options.Projections.Add<CustomerValueProjection>(ProjectionLifecycle.Inline);
         ReportProjections.Register(options);
-        options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema));
+        options.Storage.ExtendedSchemaObjects.Add(OutboxStore.Definition(settings.Schema, settings.OutboxShards));
         options.Storage.ExtendedSchemaObjects.Add(OutboxStore.BodyDefinition(settings.Schema));
         options.Storage.ExtendedSchemaObjects.Add(StreamBatchWrite.Definition(settings.Schema));
         options.Storage.ExtendedSchemaObjects.Add(Audit.AuditLog.Definition(settings.Schema));

@@ -52,6 +52,54 @@ public class HostTests
         }
     }
 
+    /// <summary>
+    /// Weasel compares the indexes it manages with PostgreSQL's own printing of them; the outbox's were written in
+    /// another spelling, so every start dropped and rebuilt them (with a lock on the outbox, and the unreported rows'
+    /// index built again from the whole table). Now a restart keeps them, and only a new shard count rebuilds the claim
+    /// index, for the new count.
+    /// </summary>
+    [Fact]
+    public async Task A_restart_keeps_the_outbox_indexes_and_a_new_shard_count_rebuilds_the_claim_index_for_it()
+    {
+        var folder = TestPostgres.NewDataFolder();
+        try
+        {
+            var (host, _) = await StartAsync(folder);
+            var first = await OutboxIndexesAsync(host);
+            Assert.Contains("(bucket % 8)", first["ix_message_outbox_due"].Definition);
+            await StopAsync(host);
+
+            (host, _) = await StartAsync(folder);
+            var second = await OutboxIndexesAsync(host);
+            Assert.Equal(first.ToDictionary(i => i.Key, i => i.Value.Oid), second.ToDictionary(i => i.Key, i => i.Value.Oid));
+            await StopAsync(host);
+
+            (host, _) = await OwnServerHost.StartAsync(folder, Key, arguments: ["--Actors:Channels:Shards=4"]);
+            var third = await OutboxIndexesAsync(host);
+            Assert.Contains("(bucket % 4)", third["ix_message_outbox_due"].Definition);
+            Assert.NotEqual(first["ix_message_outbox_due"].Oid, third["ix_message_outbox_due"].Oid);
+            Assert.Equal(first["ix_message_outbox_unreported_by_channel"].Oid, third["ix_message_outbox_unreported_by_channel"].Oid);
+            await StopAsync(host);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task<Dictionary<string, (uint Oid, string Definition)>> OutboxIndexesAsync(ActorsHost host)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "select c.relname, c.oid, pg_get_indexdef(c.oid) from pg_index i join pg_class c on c.oid = i.indexrelid " +
+            "where i.indrelid = 'actors.message_outbox'::regclass", connection);
+        var found = new Dictionary<string, (uint, string)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) found[reader.GetString(0)] = (reader.GetFieldValue<uint>(1), reader.GetString(2));
+        return found;
+    }
+
     [Fact]
     public async Task A_server_left_running_by_a_killed_host_is_adopted_by_the_next_start()
     {

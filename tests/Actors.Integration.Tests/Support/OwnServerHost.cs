@@ -13,7 +13,7 @@ namespace Actors.Integration.Tests.Support;
 public static class OwnServerHost
 {
     public static async Task<(ActorsHost Host, HttpClient Client)> StartAsync(
-        string dataFolder, string adminKey, Action<WebApplicationBuilder>? customize = null)
+        string dataFolder, string adminKey, Action<WebApplicationBuilder>? customize = null, IEnumerable<string>? arguments = null)
     {
         var host = await ActorsHost.CreateAsync(
         [
@@ -24,6 +24,7 @@ public static class OwnServerHost
             $"--ACTORS_BOOTSTRAP_ADMIN_KEY={adminKey}",
             "--Actors:Outbound:AllowPrivateNetworks=true",
             "--Logging:LogLevel:Default=Warning",
+            .. arguments ?? [],
         ], customize);
         await host.App.StartAsync();
         var address = host.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
