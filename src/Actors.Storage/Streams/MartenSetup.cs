@@ -96,6 +96,9 @@ public static class MartenSetup
         options.Events.DatabaseSchemaName = settings.Schema;
         options.Events.StreamIdentity = StreamIdentity.AsString;
         foreach (var type in EventNames.EventTypes) options.Events.MapEventType(type, EventNames.Of(type));
+        // Built by JourneyFigureIndex (concurrently): Marten's schema check would drop it as unknown at every start,
+        // and the next build would read the whole event log again.
+        options.Events.IgnoreIndex(JourneyFigureIndex.Name);
         options.UseSystemTextJsonForSerialization(EnumStorage.AsString);
         options.Schema.For<ProfileSnapshot>();
         options.Schema.For<StoredApiKey>();

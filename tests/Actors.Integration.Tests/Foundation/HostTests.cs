@@ -56,20 +56,27 @@ public class HostTests
     /// Weasel compares the indexes it manages with PostgreSQL's own printing of them; the outbox's were written in
     /// another spelling, so every start dropped and rebuilt them (with a lock on the outbox, and the unreported rows'
     /// index built again from the whole table). Now a restart keeps them, and only a new shard count rebuilds the claim
-    /// index, for the new count.
+    /// index, for the new count. Marten likewise dropped the journey figures' index on the event log as unknown at every
+    /// start (and the next build read the whole log again); Marten is now told to leave it alone.
     /// </summary>
     [Fact]
-    public async Task A_restart_keeps_the_outbox_indexes_and_a_new_shard_count_rebuilds_the_claim_index_for_it()
+    public async Task A_restart_keeps_the_outbox_and_journey_figure_indexes_and_a_new_shard_count_rebuilds_the_claim_index_for_it()
     {
         var folder = TestPostgres.NewDataFolder();
         try
         {
             var (host, _) = await StartAsync(folder);
             var first = await OutboxIndexesAsync(host);
+            for (var waited = 0; !first.ContainsKey("ix_mt_events_journey") && waited < 300; waited++) // built in the background
+            {
+                await Task.Delay(100);
+                first = await OutboxIndexesAsync(host);
+            }
             Assert.Contains("(bucket % 8)", first["ix_message_outbox_due"].Definition);
             await StopAsync(host);
 
             (host, _) = await StartAsync(folder);
+            await Task.Delay(2000); // time for a background rebuild to start, were the index dropped
             var second = await OutboxIndexesAsync(host);
             Assert.Equal(first.ToDictionary(i => i.Key, i => i.Value.Oid), second.ToDictionary(i => i.Key, i => i.Value.Oid));
             await StopAsync(host);
@@ -93,7 +100,7 @@ public class HostTests
         await connection.OpenAsync();
         await using var command = new Npgsql.NpgsqlCommand(
             "select c.relname, c.oid, pg_get_indexdef(c.oid) from pg_index i join pg_class c on c.oid = i.indexrelid " +
-            "where i.indrelid = 'actors.message_outbox'::regclass", connection);
+            "where i.indrelid = 'actors.message_outbox'::regclass or c.relname = 'ix_mt_events_journey'", connection);
         var found = new Dictionary<string, (uint, string)>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync()) found[reader.GetString(0)] = (reader.GetFieldValue<uint>(1), reader.GetString(2));
