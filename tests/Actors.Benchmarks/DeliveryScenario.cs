@@ -172,7 +172,7 @@ public static class DeliveryScenario
                 $"{n:N0} visitors (email address, email:marketing consent) triggered into a manual journey of one email send (HTML with 2 tracked links; " +
                 $"after a warm-up of {warm:N0} other visitors through a copy of the journey and the JIT settled; " +
                 $"{(n > ProfilesPerTriggerMax ? "POSTs" : "one POST")} of /v1/journeys/{{id}}/trigger with profiles), timed from the POST until the loopback SMTP server " +
-                $"(aiosmtpd, counts and stores nothing) had every message: {outboxElapsed.TotalSeconds:N2} s; the last decision was stored {decided.TotalSeconds:N2} s after the POST, " +
+                $"(Node, smtp_count_sink.mjs: counts and stores nothing) had every message: {outboxElapsed.TotalSeconds:N2} s; the last decision was stored {decided.TotalSeconds:N2} s after the POST, " +
                 $"first to last arrival {firstToLast.TotalSeconds:N2} s; every key arrived once and every outbox row is sent; {setup} (defaults); " +
                 $"reference: the same {n:N0} messages composed beforehand by the host's renderer and composer, MailKit SendAsync in plain loops over {connections} connections " +
                 $"(the pool's size) to the same server, the faster of a run before and one after the single connection ({pooledA.Rate:N0} and {pooledB.Rate:N0}/s): {reference.Elapsed.TotalSeconds:N2} s, per send p50 {Ms(reference.Sends, 50):N2} / p99 {Ms(reference.Sends, 99):N2} ms; " +

@@ -7,14 +7,15 @@ using System.Net.Sockets;
 namespace Actors.Benchmarks;
 
 /// <summary>
-/// The loopback SMTP server of the delivery group: Debian's python3-aiosmtpd running smtp_count_sink.py, which accepts
-/// every message, stores nothing and prints "key\ttime" per message (the X-Actors-Message-Key header, "-" without
+/// The loopback SMTP server of the delivery and journeys groups: Node running smtp_count_sink.mjs (no packages), which
+/// accepts every message, stores nothing and prints "key\ttime" per message (the X-Actors-Message-Key header, "-" without
 /// one). Arrivals are kept here by key with the server's receive time. Started before the host, whose email transport
 /// then points here; the MailKit reference sends to the same server, so both sides pay for the same server.
 /// </summary>
 public sealed class SmtpCountSink : IDisposable
 {
-    public const string Python = "/usr/bin/python3";
+    /// <summary>Node from the PATH (the SDK tests need it too; .ci/run installs it).</summary>
+    public const string Node = "node";
 
     private readonly Process _process;
     private readonly ConcurrentQueue<(string Key, DateTimeOffset At)> _arrivals = new();
@@ -33,16 +34,16 @@ public sealed class SmtpCountSink : IDisposable
     public static SmtpCountSink Start()
     {
         var port = FreePort();
-        var start = new ProcessStartInfo(Python)
+        var start = new ProcessStartInfo(Node)
         {
             RedirectStandardInput = true, // closed when this process dies: the server then exits too
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "-u", Path.Combine(AppContext.BaseDirectory, "smtp_count_sink.py"), "--port", port.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "smtp_count_sink.mjs"), "--port", port.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(arg);
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"{Python} did not start.");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{Node} did not start.");
         var sink = new SmtpCountSink(process, port);
         process.ErrorDataReceived += (_, e) =>
         {
@@ -55,7 +56,7 @@ public sealed class SmtpCountSink : IDisposable
         if (!sink._ready.Task.Wait(TimeSpan.FromSeconds(20)))
         {
             sink.Dispose();
-            throw new InvalidOperationException("The SMTP sink did not start (is python3-aiosmtpd installed? apt-get install python3-aiosmtpd).");
+            throw new InvalidOperationException("The SMTP sink did not start (is Node installed? apt-get install nodejs).");
         }
         return sink;
     }
