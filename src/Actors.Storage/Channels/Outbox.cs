@@ -35,9 +35,8 @@ public sealed record UnreportedOutcome(string MessageKey, string ProfileId, stri
 /// reported) and PostgreSQL writes the whole row again each time, so with the message inside, each update put it in the
 /// WAL once more. The row's own <c>message</c> column holds <c>{}</c> for them; rows stored before the split keep their
 /// message there, and every reader takes the body's message, else the row's.
-/// <paramref name="shards"/> is the number of shards the claim index is built for (<see cref="Definition"/>).
 /// </summary>
-public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema, int shards = OutboxStore.DefaultShards) : IAsyncDisposable
+public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IAsyncDisposable
 {
     public const string TableName = "message_outbox";
 
@@ -53,10 +52,6 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema, int 
     private Task? _finisher;
     private readonly Lock _finisherGate = new();
     public const int Buckets = 1024;
-    public const int DefaultShards = 8;
-
-    /// <summary>The shard count the claim index is built for (at least 1).</summary>
-    public int IndexedShards { get; } = Math.Max(1, shards);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -75,8 +70,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema, int 
         return table;
     }
 
-    /// <summary>The table, created and updated with Marten's other schema objects.</summary>
-    public static Table Definition(string schema, int shards = DefaultShards)
+    /// <summary>
+    /// The table, created and updated with Marten's other schema objects; its claim index is built for
+    /// <paramref name="shards"/> (a claim by another count is still right, only without that index).
+    /// </summary>
+    public static Table Definition(string schema, int shards)
     {
         var table = new Table(new PostgresqlObjectName(schema, TableName, SchemaUtils.IdentifierUsage.General));
         table.AddColumn<string>("message_key").AsPrimaryKey();

@@ -37,8 +37,8 @@ public sealed record EventStoreSettings
 
     /// <summary>
     /// The channel shards that claim the outbox (the host copies "Actors:Channels:Shards" here): the outbox's claim
-    /// index is built on each row's shard, so a shard's claim reads its own rows only. Every node of a cluster must
-    /// say the same (a node started with another number rebuilds the index for its own; claims stay correct either way).
+    /// index is built on each row's shard, so a shard's claim reads its own rows only. Every node of a cluster should
+    /// say the same: a node started with another number rebuilds the index for its own (claims stay right either way).
     /// </summary>
     public int OutboxShards { get; init; } = 8;
 }

@@ -44,7 +44,7 @@ public static class MartenSetup
         services.AddSingleton<JourneyFigureIndex>();
         services.AddHostedService(sp => sp.GetRequiredService<JourneyFigureIndex>());
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
-        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema, settings.OutboxShards));
+        services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema));
         services.AddSingleton<TemplateStore>();
         return services;
     }
