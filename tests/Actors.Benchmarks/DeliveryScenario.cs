@@ -421,7 +421,7 @@ public static class DeliveryScenario
         return new PlainResult(rate, elapsed, merged, cpu);
     }
 
-    private static async Task TriggerAsync(HttpClient client, string journey, string triggerId, string[] profiles, CancellationToken ct)
+    internal static async Task TriggerAsync(HttpClient client, string journey, string triggerId, string[] profiles, CancellationToken ct)
     {
         using var post = await client.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles, triggerId }, ct);
         if (post.StatusCode != HttpStatusCode.Accepted)

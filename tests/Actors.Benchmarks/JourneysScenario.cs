@@ -89,12 +89,7 @@ public static class JourneysScenario
         const string warmJourney = """{"name":"Bench warm-up","trigger":{"manual":true},"start":"send","steps":[{"id":"send","send":{"channel":"email","template":"bench-warm-up"}}]}""";
         await CreateAndPublishAsync(marketing, "bench-warm-up", warmJourney, ct);
         journeyIds.Add("bench-warm-up");
-        using (var post = await marketing.PostAsJsonAsync("/v1/journeys/bench-warm-up/trigger",
-            new { profiles = Enumerable.Range(0, warm).Select(i => $"anon:jbw-{i}").ToArray(), triggerId = "warm-up" }, ct))
-        {
-            if (post.StatusCode != System.Net.HttpStatusCode.Accepted)
-                throw new InvalidOperationException($"warm-up trigger: {(int)post.StatusCode} {await post.Content.ReadAsStringAsync(ct)}");
-        }
+        await DeliveryScenario.TriggerAsync(marketing, "bench-warm-up", "warm-up", [.. Enumerable.Range(0, warm).Select(i => $"anon:jbw-{i}")], ct);
         while ((await GetJsonAsync(marketing, "/v1/journeys/bench-warm-up/triggers/warm-up", ct)).GetProperty("state").GetString() == "running")
             await Task.Delay(50, ct);
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);

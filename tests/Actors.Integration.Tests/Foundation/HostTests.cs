@@ -66,23 +66,23 @@ public class HostTests
         try
         {
             var (host, _) = await StartAsync(folder);
-            var first = await OutboxIndexesAsync(host);
+            var first = await WatchedIndexesAsync(host);
             for (var waited = 0; !first.ContainsKey("ix_mt_events_journey") && waited < 300; waited++) // built in the background
             {
                 await Task.Delay(100);
-                first = await OutboxIndexesAsync(host);
+                first = await WatchedIndexesAsync(host);
             }
             Assert.Contains("(bucket % 8)", first["ix_message_outbox_due"].Definition);
             await StopAsync(host);
 
             (host, _) = await StartAsync(folder);
             await Task.Delay(2000); // time for a background rebuild to start, were the index dropped
-            var second = await OutboxIndexesAsync(host);
+            var second = await WatchedIndexesAsync(host);
             Assert.Equal(first.ToDictionary(i => i.Key, i => i.Value.Oid), second.ToDictionary(i => i.Key, i => i.Value.Oid));
             await StopAsync(host);
 
             (host, _) = await OwnServerHost.StartAsync(folder, Key, arguments: ["--Actors:Channels:Shards=4"]);
-            var third = await OutboxIndexesAsync(host);
+            var third = await WatchedIndexesAsync(host);
             Assert.Contains("(bucket % 4)", third["ix_message_outbox_due"].Definition);
             Assert.NotEqual(first["ix_message_outbox_due"].Oid, third["ix_message_outbox_due"].Oid);
             Assert.Equal(first["ix_message_outbox_unreported_by_channel"].Oid, third["ix_message_outbox_unreported_by_channel"].Oid);
@@ -94,7 +94,7 @@ public class HostTests
         }
     }
 
-    private static async Task<Dictionary<string, (uint Oid, string Definition)>> OutboxIndexesAsync(ActorsHost host)
+    private static async Task<Dictionary<string, (uint Oid, string Definition)>> WatchedIndexesAsync(ActorsHost host)
     {
         await using var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString());
         await connection.OpenAsync();
