@@ -125,6 +125,10 @@ public static class JourneysScenario
         var elapsed = started.Elapsed;
         // CPU used while the trigger ran (its delivery and reports beside it), per visitor and as cores busy.
         var triggerUsed = CpuTime.Now(host) - triggerCpu;
+        // How much of its email left while it ran, and how fast the rest leaves after it: a trigger's grain calls in
+        // flight take the thread pool's turns from the delivery beside it (README, thirteenth session).
+        var deliveredDuring = await FinishedAsync(host, outboxSchema, "bench-manual", ct);
+        var drainWatch = Stopwatch.StartNew();
         var figures = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/figures", ct);
         var sent = figures.GetProperty("messagesSent").GetInt64();
         var decided = Decided(figures);
@@ -137,6 +141,9 @@ public static class JourneysScenario
         // appending one event that starts nothing (no journey, no segment change, no message). A trigger does that and
         // more (entry, decision, outbox row, and the delivery running beside it), so it cannot go faster than this.
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
+        var drainRate = (n - deliveredDuring) / Math.Max(0.001, drainWatch.Elapsed.TotalSeconds);
+        Progress.Line($"journeys: {deliveredDuring:N0} of the trigger's emails left while it ran ({deliveredDuring / elapsed.TotalSeconds:N0}/s), " +
+            $"the other {n - deliveredDuring:N0} at {drainRate:N0}/s after it");
         await WaitForReportsAsync(host, outboxSchema, ct);
         var parallelism = host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.JourneyTriggers>().Parallelism;
         var floorCpu = CpuTime.Now(host);
@@ -158,6 +165,7 @@ public static class JourneysScenario
             $"POST /v1/journeys/{{id}}/trigger for a segment of {n:N0} visitors (active grains: each was written through its grain) until GET …/triggers/{{id}} says done, " +
             $"{elapsed.TotalSeconds:N2} s; the journey's first step is an email send, decided in the same grain call and append as the entry; " +
             $"figures after: {entered:N0} entered, {sent:N0} messages sent, {decided - sent:N0} deferred or suppressed{(complete ? "" : " — NOT every visitor has a sent message, so the target is missed")}; " +
+            $"emails that left the outbox while it ran: {deliveredDuring:N0} ({deliveredDuring / elapsed.TotalSeconds:N0}/s), the rest at {drainRate:N0}/s after it; " +
             $"the trigger runs {parallelism} grain calls at a time, after a warm-up trigger of the same journey shape for {warm:N0} other visitors (delivered before it); an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start; " +
             $"reference: the floor, the same {n:N0} visitors each sent one event that starts nothing (in-process IVisitorGrain.Track, one durable append, {parallelism} in flight, " +
             $"after the trigger's messages were delivered): {floorWatch.Elapsed.TotalSeconds:N2} s, {floor:N0}/s"));
@@ -362,6 +370,15 @@ public static class JourneysScenario
     /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
     /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
     /// </summary>
+    /// <summary>Messages of the journey that have left the outbox (sent, failed or bounced), by their keys ("{profile}:{journey}:…").</summary>
+    private static async Task<long> FinishedAsync(BenchHost host, string schema, string journeyId, CancellationToken ct)
+    {
+        await using var command = host.Database.CreateCommand(
+            $"select count(*) from {schema}.{Actors.Storage.Channels.OutboxStore.TableName} where status in ('sent', 'failed', 'bounced') and message_key like '%:' || $1 || ':%'");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = journeyId });
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
     internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct, string group = "journeys")
     {
         await using (var head = host.Database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events"))
