@@ -23,13 +23,22 @@ public sealed record OutboundMessage(
     DateTimeOffset DecidedAt,
     MessageRecipient Recipient)
 {
+    /// <summary>
+    /// Decided in a passage a marketer's trigger started (a campaign, a broadcast): one of thousands decided at once,
+    /// which may leave after the messages a visitor's own behaviour brought (a cart reminder, a welcome).
+    /// </summary>
+    public bool Bulk { get; init; }
+
     /// <summary>Channels whose messages go through the outbox to a provider; "web" (on-site) is shown from the grain instead.</summary>
     public static bool IsDelivered(string channel) => channel is "email" or "sms" or "push" or "webhook";
 
     /// <summary>The outbox entry for a sent decision, with the recipient as the profile knows them now and what is popular now.</summary>
     public static OutboundMessage For(VisitorProfile profile, MessageDecided decided, PopularProducts popular) => new(
         decided.MessageKey, profile.ProfileId, decided.Channel, decided.Template, decided.Topic, decided.ContentType, decided.Kind,
-        decided.JourneyId, decided.JourneyVersion, decided.StepId, decided.EventTime, MessageRecipient.From(profile, popular));
+        decided.JourneyId, decided.JourneyVersion, decided.StepId, decided.EventTime, MessageRecipient.From(profile, popular))
+    {
+        Bulk = profile.Journeys.GetValueOrDefault(decided.JourneyId) is { EnteredByTrigger: true },
+    };
 
     /// <summary>The outbox entries among freshly decided events: sent decisions on delivered channels.</summary>
     public static IReadOnlyList<OutboundMessage> Among(VisitorProfile profile, IReadOnlyList<VisitorEvent> events, PopularProducts popular)

@@ -19,6 +19,12 @@ public sealed class JourneyPosition
     /// <summary>Why the visitor entered this passage (e.g. "event cart_item_added", "entered segment vip").</summary>
     [JsonInclude] public string? EntryReason { get; internal set; }
     [JsonInclude] public DateTimeOffset? EnteredAt { get; internal set; }
+
+    /// <summary>
+    /// A marketer's trigger (a campaign or a broadcast to a segment or a list) started the current passage, not the
+    /// visitor's own behaviour: its messages are bulk, delivered after the others waiting (README "Delivery priority").
+    /// </summary>
+    [JsonInclude] public bool EnteredByTrigger { get; internal set; }
     [JsonInclude] public DateTimeOffset? StepSince { get; internal set; }
 
     /// <summary>When the current wait ends (a wait, a timeout, quiet hours before a send); null when not waiting.</summary>

@@ -322,6 +322,7 @@ public sealed class VisitorProfile
                 position.HeldOut = j.HeldOut;
                 position.EntryReason = j.Reason;
                 position.EnteredAt = e.EventTime;
+                position.EnteredByTrigger = j.TriggerId is not null;
                 if (j.TriggerId is { } triggerId) position.RecordTrigger(triggerId);
                 if (j.StepId is { } first) (position.StepId, position.StepSince, position.WaitUntil) = (first, e.EventTime, j.WaitUntil);
                 break;

@@ -90,8 +90,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         table.AddColumn<string>("provider_id");
         table.AddColumn<string>("last_error");
         table.AddColumn<bool>("reported").NotNull().DefaultValueByExpression("false");
-        // Which of a shard's due rows it claims first (PriorityOf): rows stored before the column were marketing and
-        // transactional alike, and count as marketing.
+        // Which of a shard's due rows it claims first (PriorityOf): rows stored before the column count as marketing.
         table.AddColumn("priority", "smallint").NotNull().DefaultValueByExpression(MarketingPriority.ToString(System.Globalization.CultureInfo.InvariantCulture));
         // What a shard claims: open rows of its channel and shard by due time. Finished rows leave the index. With the
         // shard in the key, a claim reads its own rows only: on (channel, due_at) alone each of 8 shards read and
@@ -128,15 +127,19 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
 
     public const short TransactionalPriority = 0;
     public const short MarketingPriority = 1;
+    public const short BulkPriority = 2;
 
     /// <summary>
-    /// Transactional messages (an order's confirmation, a password reset) are claimed before the marketing messages
-    /// waiting on the same channel, whatever their due times: a marketer's trigger for a segment of 100,000 queues
-    /// 100,000 emails at once, and behind them, at a provider's rate limit of a few dozen a second, a confirmation
-    /// decided a moment later would wait for hours.
+    /// The order in which a shard claims its due rows, before their due times: transactional messages (an order's
+    /// confirmation, a password reset) first, then the marketing messages a visitor's own behaviour brought (a cart
+    /// reminder, a welcome), then bulk ones (<see cref="OutboundMessage.Bulk"/>: a marketer's trigger or broadcast). A
+    /// trigger for a segment of 100,000 queues 100,000 emails at once; behind them, at a provider's rate limit of a few
+    /// dozen a second, a confirmation or a cart reminder decided a moment later would wait for hours.
     /// </summary>
     public static short PriorityOf(OutboundMessage message) =>
-        message.Kind == nameof(Actors.Domain.Journeys.MessageKind.Transactional) ? TransactionalPriority : MarketingPriority;
+        message.Kind == nameof(Actors.Domain.Journeys.MessageKind.Transactional) ? TransactionalPriority
+        : message.Bulk ? BulkPriority
+        : MarketingPriority;
 
     /// <summary>FNV-1a over the key's UTF-16 code units: stable across processes and versions (string.GetHashCode is not).</summary>
     public static int BucketOf(string messageKey)

@@ -30,6 +30,20 @@ public class OutboundMessageTests
     }
 
     [Fact]
+    public void A_message_of_a_passage_a_marketers_trigger_started_is_bulk_and_one_the_visitors_behaviour_started_is_not()
+    {
+        var profile = new VisitorProfile("anon:v");
+        profile.Apply(new JourneyEntered("j", 1, 1, false, "trigger t-1") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0, TriggerId = "t-1", StepId = "s" });
+        Assert.True(OutboundMessage.Among(profile, [Decided("email", MessageOutcome.Sent)], PopularProducts.None).Single().Bulk);
+
+        // The next passage came from the visitor's own event: its messages are not bulk, though a trigger once let them in.
+        profile.Apply(new JourneyExited("j", 1, 1, "completed") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0 });
+        profile.Apply(new JourneyEntered("j", 1, 2, false, "event cart_item_added") { MessageId = Make.Id(), EventTime = T0, ReceivedTime = T0, StepId = "s" });
+        Assert.False(OutboundMessage.Among(profile, [Decided("email", MessageOutcome.Sent, "k2")], PopularProducts.None).Single().Bulk);
+        Assert.True(profile.Journeys["j"].WasTriggeredBy("t-1"));
+    }
+
+    [Fact]
     public void The_recipient_is_the_profile_as_the_decision_saw_it()
     {
         var profile = new VisitorProfile("user:u1");

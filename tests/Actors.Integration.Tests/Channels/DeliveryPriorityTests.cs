@@ -17,55 +17,102 @@ public sealed class DeliveryPriorityFixture : HostFixture
     ];
 }
 
-/// <summary>A marketer's campaign queues its messages at once; a transactional message decided after them must not wait behind them.</summary>
+/// <summary>
+/// A marketer's campaign queues its messages at once; a transactional message, or a marketing one the visitor's own
+/// behaviour brought, decided after them must not wait behind them.
+/// </summary>
 [Collection(PacedDeliveryCollection.Name)]
 public class DeliveryPriorityTests(DeliveryPriorityFixture host) : IClassFixture<DeliveryPriorityFixture>
 {
     [Fact]
-    public async Task A_transactional_message_leaves_before_the_marketing_backlog_decided_before_it()
+    public async Task A_transactional_message_leaves_before_the_campaign_backlog_decided_before_it()
     {
         var marketing = host.Client(HostFixture.MarketingKey);
-        var ingest = host.Client();
+        var campaign = await StartCampaignAsync(marketing);
 
-        // The campaign: a marketing webhook to 30 consenting visitors, triggered at once.
-        var campaign = $"campaign-{Guid.NewGuid():N}"[..17];
-        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{campaign}",
-            new { channel = "webhook", text = "news", url = $"{host.Receiver.BaseUrl}/{campaign}" })).IsSuccessStatusCode);
-        var journey = new
-        {
-            name = $"Campaign {campaign}",
-            trigger = new { manual = true },
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template = campaign, kind = "marketing" } } },
-        };
-        var created = await marketing.PostAsJsonAsync("/v1/journeys", new { id = campaign, journey });
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{campaign}/publish", null)).IsSuccessStatusCode);
-        var visitors = Enumerable.Range(0, 30).Select(i => $"pr-{campaign}-{i}").ToList();
-        await Parallel.ForEachAsync(visitors, async (v, _) =>
-        {
-            var consent = await ingest.PostAsJsonAsync($"/v1/visitors/{v}/events",
-                new { @event = "Consent Given", messageId = $"{v}-consent", properties = new { channel = "webhook", purpose = "marketing" } });
-            Assert.True(consent.IsSuccessStatusCode, await consent.Content.ReadAsStringAsync());
-        });
-        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{campaign}/trigger", new { profiles = visitors })).StatusCode);
-
-        // Once the campaign is leaving, a receipt (a transactional webhook) is decided for one more visitor.
-        await host.Receiver.WaitForAsync(r => r.Any(x => x.Path == "/" + campaign), TimeSpan.FromSeconds(30));
-        var (receipt, receiptTemplate) = await WebhookJourneys.PublishAsync(marketing, host.Receiver, "receipt");
-        var buyer = $"pr-buyer-{receiptTemplate}";
-        Assert.True((await ingest.PostAsJsonAsync($"/v1/visitors/{buyer}/events",
+        var (receipt, template) = await WebhookJourneys.PublishAsync(marketing, host.Receiver, "receipt");
+        var buyer = $"pr-buyer-{template}";
+        Assert.True((await host.Client().PostAsJsonAsync($"/v1/visitors/{buyer}/events",
             new { @event = "Product Viewed", messageId = $"{buyer}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{receipt}/trigger", new { profiles = new[] { buyer } })).StatusCode);
 
+        await AssertLeftBeforeTheBacklogAsync(campaign, template);
+    }
+
+    [Fact]
+    public async Task A_cart_reminder_leaves_before_the_campaign_backlog_decided_before_it()
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var ingest = host.Client();
+        var campaign = await StartCampaignAsync(marketing);
+
+        // A marketing message as well, but brought by the visitor's own cart: entered by an event, not by a trigger.
+        var template = await WebhookTemplateAsync(marketing, "cart");
+        await PublishAsync(marketing, template, new { @event = "cart_item_added", category = template });
+        var shopper = $"pr-shopper-{template}";
+        await ConsentAsync(ingest, shopper);
+        var added = await ingest.PostAsJsonAsync($"/v1/visitors/{shopper}/events",
+            new { @event = "Product Added", messageId = $"{shopper}-add", properties = new { product_id = "s", category = template, quantity = 1, price = 10 } });
+        Assert.True(added.IsSuccessStatusCode, await added.Content.ReadAsStringAsync());
+
+        await AssertLeftBeforeTheBacklogAsync(campaign, template);
+    }
+
+    /// <summary>A marketing webhook to 30 consenting visitors, triggered at once; returns once its first message arrived.</summary>
+    private async Task<string> StartCampaignAsync(HttpClient marketing)
+    {
+        var ingest = host.Client();
+        var campaign = await WebhookTemplateAsync(marketing, "campaign");
+        await PublishAsync(marketing, campaign, new { manual = true });
+        var visitors = Enumerable.Range(0, 30).Select(i => $"pr-{campaign}-{i}").ToList();
+        await Parallel.ForEachAsync(visitors, async (v, _) => await ConsentAsync(ingest, v));
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{campaign}/trigger", new { profiles = visitors })).StatusCode);
+        await host.Receiver.WaitForAsync(r => r.Any(x => x.Path == "/" + campaign), TimeSpan.FromSeconds(30));
+        return campaign;
+    }
+
+    /// <summary>
+    /// In the order of due times the message would leave after all 30 of the campaign. Claimed first, it leaves with the
+    /// shard's next claim (at most 10 rows at this rate), ahead of what is still waiting.
+    /// </summary>
+    private async Task AssertLeftBeforeTheBacklogAsync(string campaign, string template)
+    {
         var received = await host.Receiver.WaitForAsync(
-            r => r.Count(x => x.Path == "/" + campaign) >= 30 && r.Any(x => x.Path == "/" + receiptTemplate), TimeSpan.FromSeconds(60));
-        var receiptAt = received.Single(x => x.Path == "/" + receiptTemplate).At;
-        var campaignTimes = received.Where(x => x.Path == "/" + campaign).Select(x => x.At).Order().ToList();
+            r => r.Count(x => x.Path == "/" + campaign) >= 30 && r.Any(x => x.Path == "/" + template), TimeSpan.FromSeconds(60));
+        var at = received.Single(x => x.Path == "/" + template).At;
+        var campaignTimes = received.Where(x => x.Path == "/" + campaign).Select(x => x.At).ToList();
         Assert.Equal(30, campaignTimes.Count);
-        // In the order of due times the receipt would leave after all 30. Claimed first, it leaves with the next claim
-        // (at most 10 rows at this rate), ahead of what is still waiting.
-        var campaignAfter = campaignTimes.Count(t => t > receiptAt);
-        Assert.True(campaignAfter >= 5, $"only {campaignAfter} campaign messages left after the receipt: it waited behind the backlog");
+        var after = campaignTimes.Count(t => t > at);
+        Assert.True(after >= 5, $"only {after} campaign messages left after {template}: it waited behind the backlog");
+    }
+
+    private async Task<string> WebhookTemplateAsync(HttpClient marketing, string prefix)
+    {
+        var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", text = "hello", url = $"{host.Receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        return template;
+    }
+
+    /// <summary>A marketing webhook journey of one step, with the template's name as its id.</summary>
+    private static async Task PublishAsync(HttpClient marketing, string template, object trigger)
+    {
+        var journey = new
+        {
+            name = $"Journey {template}",
+            trigger,
+            start = "post",
+            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "marketing" } } },
+        };
+        var created = await marketing.PostAsJsonAsync("/v1/journeys", new { id = template, journey });
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        Assert.True((await marketing.PostAsync($"/v1/journeys/{template}/publish", null)).IsSuccessStatusCode);
+    }
+
+    private static async Task ConsentAsync(HttpClient ingest, string visitor)
+    {
+        var consent = await ingest.PostAsJsonAsync($"/v1/visitors/{visitor}/events",
+            new { @event = "Consent Given", messageId = $"{visitor}-consent", properties = new { channel = "webhook", purpose = "marketing" } });
+        Assert.True(consent.IsSuccessStatusCode, await consent.Content.ReadAsStringAsync());
     }
 }
