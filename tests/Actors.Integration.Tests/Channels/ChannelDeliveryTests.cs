@@ -51,28 +51,37 @@ public sealed class RateLimitedDeliveryFixture : HostFixture
     ];
 }
 
-/// <summary>Published manual journeys of one transactional send step, as the delivery tests use them.</summary>
+/// <summary>Published journeys of one send step (manual and transactional unless told otherwise), as the delivery tests use them.</summary>
 internal static class WebhookJourneys
 {
     /// <summary>One step ("post") that posts a webhook to the receiver, at a path of its own.</summary>
     public static async Task<(string JourneyId, string Template)> PublishAsync(HttpClient marketing, WebhookReceiver receiver, string prefix)
     {
-        var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
-        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
-            new { channel = "webhook", text = "hello", url = $"{receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        var template = await TemplateAsync(marketing, receiver, prefix);
         return (await PublishOneStepAsync(marketing, "webhook", template, "post"), template);
     }
 
+    /// <summary>A webhook template that posts to the receiver at a path of its own (its name).</summary>
+    public static async Task<string> TemplateAsync(HttpClient marketing, WebhookReceiver receiver, string prefix)
+    {
+        var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
+            new { channel = "webhook", text = "hello", url = $"{receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
+        return template;
+    }
+
     /// <summary>One step (<paramref name="step"/>) that sends the template on the channel; returns the journey's id.</summary>
-    public static async Task<string> PublishOneStepAsync(HttpClient marketing, string channel, string template, string step)
+    /// <param name="trigger">The journey's trigger; a marketer's call (manual) when null.</param>
+    public static async Task<string> PublishOneStepAsync(HttpClient marketing, string channel, string template, string step,
+        string kind = "transactional", object? trigger = null)
     {
         var id = $"j{channel[0]}-{Guid.NewGuid():N}"[..20];
         var journey = new
         {
             name = $"One {channel} {id}",
-            trigger = new { manual = true },
+            trigger = trigger ?? new { manual = true },
             start = step,
-            steps = new object[] { new { id = step, send = new { channel, template, kind = "transactional" } } },
+            steps = new object[] { new { id = step, send = new { channel, template, kind } } },
         };
         var create = await marketing.PostAsJsonAsync("/v1/journeys", new { id, journey });
         Assert.True(create.StatusCode == HttpStatusCode.Created, await create.Content.ReadAsStringAsync());

@@ -47,8 +47,8 @@ public class DeliveryPriorityTests(DeliveryPriorityFixture host) : IClassFixture
         var campaign = await StartCampaignAsync(marketing);
 
         // A marketing message as well, but brought by the visitor's own cart: entered by an event, not by a trigger.
-        var template = await WebhookTemplateAsync(marketing, "cart");
-        await PublishAsync(marketing, template, new { @event = "cart_item_added", category = template });
+        var template = await WebhookJourneys.TemplateAsync(marketing, host.Receiver, "cart");
+        await WebhookJourneys.PublishOneStepAsync(marketing, "webhook", template, "post", "marketing", new { @event = "cart_item_added", category = template });
         var shopper = $"pr-shopper-{template}";
         await ConsentAsync(ingest, shopper);
         var added = await ingest.PostAsJsonAsync($"/v1/visitors/{shopper}/events",
@@ -62,11 +62,11 @@ public class DeliveryPriorityTests(DeliveryPriorityFixture host) : IClassFixture
     private async Task<string> StartCampaignAsync(HttpClient marketing)
     {
         var ingest = host.Client();
-        var campaign = await WebhookTemplateAsync(marketing, "campaign");
-        await PublishAsync(marketing, campaign, new { manual = true });
+        var campaign = await WebhookJourneys.TemplateAsync(marketing, host.Receiver, "campaign");
+        var journey = await WebhookJourneys.PublishOneStepAsync(marketing, "webhook", campaign, "post", "marketing");
         var visitors = Enumerable.Range(0, 30).Select(i => $"pr-{campaign}-{i}").ToList();
         await Parallel.ForEachAsync(visitors, async (v, _) => await ConsentAsync(ingest, v));
-        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{campaign}/trigger", new { profiles = visitors })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = visitors })).StatusCode);
         await host.Receiver.WaitForAsync(r => r.Any(x => x.Path == "/" + campaign), TimeSpan.FromSeconds(30));
         return campaign;
     }
@@ -84,29 +84,6 @@ public class DeliveryPriorityTests(DeliveryPriorityFixture host) : IClassFixture
         Assert.Equal(30, campaignTimes.Count);
         var after = campaignTimes.Count(t => t > at);
         Assert.True(after >= 5, $"only {after} campaign messages left after {template}: it waited behind the backlog");
-    }
-
-    private async Task<string> WebhookTemplateAsync(HttpClient marketing, string prefix)
-    {
-        var template = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
-        Assert.True((await marketing.PutAsJsonAsync($"/v1/templates/{template}",
-            new { channel = "webhook", text = "hello", url = $"{host.Receiver.BaseUrl}/{template}" })).IsSuccessStatusCode);
-        return template;
-    }
-
-    /// <summary>A marketing webhook journey of one step, with the template's name as its id.</summary>
-    private static async Task PublishAsync(HttpClient marketing, string template, object trigger)
-    {
-        var journey = new
-        {
-            name = $"Journey {template}",
-            trigger,
-            start = "post",
-            steps = new object[] { new { id = "post", send = new { channel = "webhook", template, kind = "marketing" } } },
-        };
-        var created = await marketing.PostAsJsonAsync("/v1/journeys", new { id = template, journey });
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        Assert.True((await marketing.PostAsync($"/v1/journeys/{template}/publish", null)).IsSuccessStatusCode);
     }
 
     private static async Task ConsentAsync(HttpClient ingest, string visitor)
