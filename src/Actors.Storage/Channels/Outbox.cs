@@ -222,7 +222,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     }
 
     /// <summary>
-    /// Claims due rows of one shard, transactional ones first (<see cref="PriorityOf"/>), then by due time: each is marked
+    /// Claims due rows of one shard, tier by tier (<see cref="PriorityOf"/>), then by due time: each is marked
     /// sending, with a lease until <paramref name="leaseUntil"/>; rows whose lease ran out (their node died mid-send) are
     /// due again. SKIP LOCKED keeps two claimers off the same rows.
     /// The update finds the claimed rows by their keys as one array (a primary key lookup each): joined to the claim alone,

@@ -94,6 +94,46 @@ public class HostTests
         }
     }
 
+    [Fact]
+    public async Task A_node_upgraded_from_an_outbox_without_priorities_adds_the_column_as_marketing_and_rebuilds_the_claim_index()
+    {
+        var folder = TestPostgres.NewDataFolder();
+        try
+        {
+            var (host, _) = await StartAsync(folder);
+            // The outbox as the versions before delivery priorities made it, with a row waiting in it.
+            await ExecuteAsync(host,
+                "drop index actors.ix_message_outbox_due; alter table actors.message_outbox drop column priority; " +
+                "create index ix_message_outbox_due on actors.message_outbox (channel, (bucket % 8), due_at) where status in ('pending', 'sending'); " +
+                "insert into actors.message_outbox (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
+                "values ('old-row', 'nowhere', 0, 'anon:old', '{}', 'pending', now() + interval '1 day', now())");
+            await StopAsync(host);
+
+            (host, _) = await StartAsync(folder);
+            var indexes = await WatchedIndexesAsync(host);
+            Assert.Contains("(bucket % 8)), priority, due_at)", indexes["ix_message_outbox_due"].Definition);
+            await using (var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString()))
+            {
+                await connection.OpenAsync();
+                await using var command = new Npgsql.NpgsqlCommand("select priority from actors.message_outbox where message_key = 'old-row'", connection);
+                Assert.Equal((short)1, await command.ExecuteScalarAsync()); // marketing: the middle tier
+            }
+            await StopAsync(host);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task ExecuteAsync(ActorsHost host, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     private static async Task<Dictionary<string, (uint Oid, string Definition)>> WatchedIndexesAsync(ActorsHost host)
     {
         await using var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString());
