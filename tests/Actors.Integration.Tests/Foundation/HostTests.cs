@@ -102,7 +102,7 @@ public class HostTests
         {
             var (host, _) = await StartAsync(folder);
             // The outbox as the versions before delivery priorities made it, with a row waiting in it.
-            await ExecuteAsync(host,
+            await SqlAsync(host,
                 "drop index actors.ix_message_outbox_due; alter table actors.message_outbox drop column priority; " +
                 "create index ix_message_outbox_due on actors.message_outbox (channel, (bucket % 8), due_at) where status in ('pending', 'sending'); " +
                 "insert into actors.message_outbox (message_key, channel, bucket, profile_id, message, status, due_at, created_at) " +
@@ -112,12 +112,7 @@ public class HostTests
             (host, _) = await StartAsync(folder);
             var indexes = await WatchedIndexesAsync(host);
             Assert.Contains("(bucket % 8)), priority, due_at)", indexes["ix_message_outbox_due"].Definition);
-            await using (var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString()))
-            {
-                await connection.OpenAsync();
-                await using var command = new Npgsql.NpgsqlCommand("select priority from actors.message_outbox where message_key = 'old-row'", connection);
-                Assert.Equal((short)1, await command.ExecuteScalarAsync()); // marketing: the middle tier
-            }
+            Assert.Equal((short)1, await SqlAsync(host, "select priority from actors.message_outbox where message_key = 'old-row'")); // marketing: the middle tier
             await StopAsync(host);
         }
         finally
@@ -126,12 +121,13 @@ public class HostTests
         }
     }
 
-    private static async Task ExecuteAsync(ActorsHost host, string sql)
+    /// <summary>Runs SQL on the host's own server; the first column of the first row, if any.</summary>
+    private static async Task<object?> SqlAsync(ActorsHost host, string sql)
     {
         await using var connection = new Npgsql.NpgsqlConnection(host.Postgres!.ConnectionString());
         await connection.OpenAsync();
         await using var command = new Npgsql.NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
+        return await command.ExecuteScalarAsync();
     }
 
     private static async Task<Dictionary<string, (uint Oid, string Definition)>> WatchedIndexesAsync(ActorsHost host)
