@@ -18,9 +18,28 @@ public static class OrleansDashboard
     /// </summary>
     public static bool Enabled(IConfiguration configuration) => configuration.GetValue("Actors:OrleansDashboard:Enabled", true);
 
-    public static ISiloBuilder AddClusterDashboard(this ISiloBuilder silo) =>
-        // No live log streaming: it would hand the whole log (profile ids, addresses) to one HTTP stream.
-        silo.AddDashboard(o => o.HideTrace = true);
+    /// <summary>
+    /// Actors:OrleansDashboard:CountersEvery (default 10 s, at least 1 s): how often the counters page reads the Orleans
+    /// meter and the silo's runtime statistics. Each read walks every activation of the node.
+    /// </summary>
+    public static TimeSpan CountersEvery(IConfiguration configuration)
+    {
+        var every = configuration.GetValue("Actors:OrleansDashboard:CountersEvery", TimeSpan.FromSeconds(10));
+        return every < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : every;
+    }
+
+    public static ISiloBuilder AddClusterDashboard(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var every = CountersEvery(configuration);
+        silo.AddDashboard(o =>
+        {
+            // No live log streaming: it would hand the whole log (profile ids, addresses) to one HTTP stream.
+            o.HideTrace = true;
+            o.CounterUpdateIntervalMs = (int)every.TotalMilliseconds;
+        });
+        OrleansDashboardCounters.ReadEvery(silo.Services, every);
+        return silo;
+    }
 
     /// <summary>
     /// Before the API's key check: a browser that gets the 401 is asked for credentials (Basic, the admin key as the

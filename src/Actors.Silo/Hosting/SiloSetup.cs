@@ -20,7 +20,7 @@ public static class SiloSetup
         {
             siloBuilder.AddActors(connectionString, settings, silo);
             siloBuilder.AddActivityPropagation();
-            if (OrleansDashboard.Enabled(configuration)) siloBuilder.AddClusterDashboard();
+            if (OrleansDashboard.Enabled(configuration)) siloBuilder.AddClusterDashboard(configuration);
         });
     }
 }
