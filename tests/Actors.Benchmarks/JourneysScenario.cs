@@ -184,8 +184,9 @@ public static class JourneysScenario
             return response.IsSuccessStatusCode;
         }
         // Each phase delivers its own messages while it runs, not the ones an earlier phase decided (the trigger's
-        // 10,000 are still leaving the outbox when it reports done).
-        await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
+        // 10,000 are still leaving the outbox when it reports done). Then what the host costs with every visitor's grain
+        // active and nothing to do: at the open loop's low rate that is a large part of each request's CPU.
+        var quiet = await IngestScenario.SettleAsync(host, "journeys", ct, quietSeconds: 5);
         var eventLoad = SegmentsScenario.LoadAverage();
         var max = await Load.ClosedAsync("journeys: cart adds that trigger a send, max rate", o.HttpConcurrency, o.Warmup, o.Window, (_, _) => AddToCart(), ct);
         var before = Decided(await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct));
@@ -215,7 +216,7 @@ public static class JourneysScenario
             $"p99 {p99:N2}, p99.9 {open.Ms(99.9):N2} ms; message_decided stored during the open loop: {during:N0} for {open.Ops:N0} requests answered 200 " +
             $"({afterFigures.GetProperty("messagesSent").GetInt64():N0} sent in all); load average {eventLoad} at start; errors {open.Errors}; reference: the same requests at the same rate after the journey was archived " +
             $"(nothing entered or decided): p50 {bare.Ms(50):N2}, p99 {bare.Ms(99):N2}, p99.9 {bare.Ms(99.9):N2} ms, errors {bare.Errors}; CPU per request {openCpuPer} " +
-            $"(reference {bareCpuPer}); collections during the open loop: {open.Gc}"));
+            $"(reference {bareCpuPer}); before the phases, {quiet} ({n:N0} visitors' grains active); collections during the open loop: {open.Gc}"));
 
         // 3. Cost of 20 active event-triggered journeys per event.
         var phases = new List<(int Journeys, LoadResult Result, string Load)>();
