@@ -19,13 +19,13 @@ public static class OrleansDashboard
     public static bool Enabled(IConfiguration configuration) => configuration.GetValue("Actors:OrleansDashboard:Enabled", true);
 
     /// <summary>
-    /// Actors:OrleansDashboard:CountersEvery (default 10 s, at least 1 s): how often the counters page reads the Orleans
-    /// meter and the silo's runtime statistics. Each read walks every activation of the node.
+    /// Actors:OrleansDashboard:CountersEvery (default 10 s, within 1 s and 1 h): how often the counters page reads the
+    /// Orleans meter and the silo's runtime statistics. Each read walks every activation of the node.
     /// </summary>
     public static TimeSpan CountersEvery(IConfiguration configuration)
     {
         var every = configuration.GetValue("Actors:OrleansDashboard:CountersEvery", TimeSpan.FromSeconds(10));
-        return every < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : every;
+        return TimeSpan.FromTicks(Math.Clamp(every.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerHour));
     }
 
     public static ISiloBuilder AddClusterDashboard(this ISiloBuilder silo, IConfiguration configuration)

@@ -280,7 +280,10 @@ public class PrivacyTests(PrivacyFixture host, Xunit.Abstractions.ITestOutputHel
         Assert.Equal(1, await CustomerValueOrders(profile));
         var eventsAfter = await Events(profile);
         Assert.Equal(eventsBefore.Select(e => e.GetProperty("type").GetString()), eventsAfter.Take(eventsBefore.Count).Select(e => e.GetProperty("type").GetString()));
-        Assert.Equal(["segment_left", "profile_erased"], eventsAfter.Skip(eventsBefore.Count).Select(e => e.GetProperty("type").GetString()));
+        // The fixture's lifecycle clock (at risk after 3 s, lapsed after 6 s) may also move the customer on meanwhile: a
+        // stage change the grain's own wake-up writes, not the erasure's doing.
+        Assert.Equal(["segment_left", "profile_erased"], eventsAfter.Skip(eventsBefore.Count).Select(e => e.GetProperty("type").GetString())
+            .Where(type => type != "stage_changed"));
         // Every masked event still reads: replay to the version before the marker folds them all.
         var replayed = await _admin.GetFromJsonAsync<JsonElement>($"/v1/users/{profile}/state?version={eventsAfter.Count - 1}");
         Assert.Equal(1, replayed.GetProperty("profile").GetProperty("orders").GetProperty("count").GetInt32());
