@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Actors.Integration.Tests.Channels;
 using Actors.Integration.Tests.Support;
 
 namespace Actors.Integration.Tests.Operations;
@@ -64,22 +65,11 @@ public sealed class DashboardAndLogTests : IAsyncLifetime
         using var admin = _host.Client(HostFixture.AdminKey);
         using var ingest = _host.Client(HostFixture.IngestKey);
         // The dashboard's figures are gathered on the same interval (10 s shipped): the first ones come that long after the start.
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> ready)
-        {
-            var value = await read();
-            while (!ready(value) && waited.Elapsed < TimeSpan.FromSeconds(40))
-            {
-                await Task.Delay(500);
-                value = await read();
-            }
-            return value;
-        }
-        var overview = await EventuallyAsync(async () => JsonDocument.Parse(await admin.GetStringAsync("/orleans/DashboardCounters")).RootElement,
-            o => o.GetProperty("hosts").GetArrayLength() > 0);
+        var overview = await PreferenceCentreKit.Eventually(async () => JsonDocument.Parse(await admin.GetStringAsync("/orleans/DashboardCounters")).RootElement,
+            o => o.GetProperty("hosts").GetArrayLength() > 0, TimeSpan.FromSeconds(30));
         var silo = overview.GetProperty("hosts").EnumerateArray().Single().GetProperty("siloAddress").GetString()!;
         async Task<string> CountersAsync() => await admin.GetStringAsync($"/orleans/SiloCounters/{Uri.EscapeDataString(silo)}");
-        var counters = await EventuallyAsync(CountersAsync, c => c.Contains("\"orleans-", StringComparison.Ordinal));
+        var counters = await PreferenceCentreKit.Eventually(CountersAsync, c => c.Contains("\"orleans-", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.Contains("\"orleans-", counters);
 
         // Under traffic the counters move with each read: over 4 s, a one-second reader (the dashboard's own) gives 4 or
