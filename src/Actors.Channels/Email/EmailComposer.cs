@@ -20,6 +20,8 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     public const string MessageKeyHeader = "X-Actors-Message-Key";
     public const int MaxAddressLength = 320;
 
+    // Never added to a message itself, only copied: MimeKit's address list subscribes to each address's Changed event,
+    // so one shared address in every From would hold every email ever composed (about 10 KB each, for good).
     private readonly MailboxAddress _from = MailboxAddress.TryParse(settings.From, out var from) && IsUsable(from)
         ? from
         : throw new InvalidOperationException($"{EmailSettings.Section}:From is '{settings.From}', which is not an email address.");
@@ -54,7 +56,7 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     public async Task<MimeMessage> ComposeAsync(OutboundMessage message, RenderedMessage rendered, MailboxAddress to)
     {
         var mime = new MimeMessage();
-        mime.From.Add(_from);
+        mime.From.Add(new MailboxAddress(_from.Name, _from.Address));
         mime.To.Add(to);
         mime.Subject = rendered.Subject ?? "";
         mime.MessageId = MessageIdFor(message.MessageKey);
