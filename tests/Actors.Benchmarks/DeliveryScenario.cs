@@ -88,6 +88,11 @@ public static class DeliveryScenario
         await WaitForRowsAsync(host, schema, WarmUpJourney, warm, ct);
         await Progress.SettleJitAsync("delivery", ct);
 
+        // What the node keeps for good per email: the live heap after full collections, before and after phase 1 (not
+        // timed). A composer that kept every email it built (2026-12-01) showed here as about 10 KB an email.
+        var management = host.Grains.GetGrain<IManagementGrain>(0);
+        var (heapBefore, activationsBefore) = (LiveHeap(), await management.GetTotalActivationCount());
+
         // 1. Everyone at once, through the outbox.
         var load = SegmentsScenario.LoadAverage();
         var outboxPhase = new Arrivals(k => k.Contains($":{Journey}:", StringComparison.Ordinal) && !k.EndsWith(CopySuffix, StringComparison.Ordinal));
@@ -109,6 +114,9 @@ public static class DeliveryScenario
         var decided = rows.Max(r => r.Created) - started;
         var firstToLast = outboxPhase.Last - outboxPhase.First;
         Progress.Line($"delivery: {n:N0} emails through the outbox in {outboxElapsed.TotalSeconds:N2} s ({rate:N0}/s); last decision {decided.TotalSeconds:N2} s after the POST");
+        var (heapAfter, activationsAfter) = (LiveHeap(), await management.GetTotalActivationCount());
+        var kept = (heapAfter - heapBefore) / (double)n;
+        Progress.Line($"delivery: live heap {heapBefore / 1e6:N1} → {heapAfter / 1e6:N1} MB over {n:N0} emails ({kept:N0} B an email); activations {activationsBefore:N0} → {activationsAfter:N0}");
 
         // Reference: the same messages, composed by the host's renderer and composer (not timed), sent in plain loops.
         // The pool-sized loop runs before and after the single connection and the faster counts, so a slow moment on this
@@ -181,6 +189,11 @@ public static class DeliveryScenario
                 $"(decision, row, claim, send, marked sent, message_sent appended), MailKit loop: {reference.Cpu.Per(n)}, over 1 connection: {single.Cpu.Per(n)}; " +
                 $"SMTP server busy {Percent(outboxCpu.Sink, outboxElapsed)} of a core in the outbox phase, {Percent(reference.Cpu.Sink, reference.Elapsed)} in the reference, " +
                 $"{Percent(single.Cpu.Sink, single.Elapsed)} over 1 connection; load average {load} at start"),
+            new("delivery-kept-bytes-per-email", kept, "B", null, null, "≤ 2 KB (ours, against leaks; none in the issue)", kept <= 2_048,
+                $"the process's live heap (GC.GetTotalMemory after full collections, outside any timed window) before and after the {n:N0} emails above were " +
+                $"decided, sent and reported: {heapBefore / 1e6:N1} → {heapAfter / 1e6:N1} MB, divided by {n:N0}; it holds what the visitors' grains keep of each " +
+                $"(the journey's place, the sent-message log) and whatever else the node kept; activations {activationsBefore:N0} → {activationsAfter:N0} " +
+                $"(a grain collected in between would hide bytes); absolute, no reference needed"),
             new("delivery-outbox-drain-per-s", drainRate, "emails/s", reference.Rate, drainRate / reference.Rate, null, null,
                 $"the dispatcher alone: copies of the {n:N0} rows above under new keys staged pending by one SQL INSERT (as after a broadcast decided faster than it is " +
                 $"delivered), the shards woken, timed from the commit until the server had every copy: {drainElapsed.TotalSeconds:N2} s; every key arrived once, every row sent " +
@@ -193,6 +206,13 @@ public static class DeliveryScenario
                 $"receive time: p50 {Ms(toServer, 50):N1}, p99 {Ms(toServer, 99):N1} ms; split at the claim (its lease's end minus the lease): decision to claim p50 {Ms(toClaim, 50):N1} / p99 {Ms(toClaim, 99):N1} ms, claim to marked sent p50 {Ms(claimToSent, 50):N1} / p99 {Ms(claimToSent, 99):N1} ms; the provider's own time p50 {Ms(steadyProvider, 50):N2} / p99 {Ms(steadyProvider, 99):N2} ms; every key arrived once; {setup}; no target in the issue; reference: " +
                 $"p99 of one MailKit send over 1 connection in the plain loop above (p50 {Ms(single.Sends, 50):N2} ms); load average {steadyLoad} at start"),
         ];
+    }
+
+    private static long LiveHeap()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     /// <summary>What the server received in one phase, by message key; keys of other phases are counted apart.</summary>
