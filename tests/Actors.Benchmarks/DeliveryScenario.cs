@@ -91,7 +91,7 @@ public static class DeliveryScenario
         // What the node keeps for good per email: the live heap after full collections, before and after phase 1 (not
         // timed). A composer that kept every email it built (2026-12-01) showed here as about 10 KB an email.
         var management = host.Grains.GetGrain<IManagementGrain>(0);
-        var (heapBefore, activationsBefore) = (LiveHeap(), await management.GetTotalActivationCount());
+        var (heapBefore, activationsBefore) = (MemoryScenario.Heap(), await management.GetTotalActivationCount());
 
         // 1. Everyone at once, through the outbox.
         var load = SegmentsScenario.LoadAverage();
@@ -114,7 +114,7 @@ public static class DeliveryScenario
         var decided = rows.Max(r => r.Created) - started;
         var firstToLast = outboxPhase.Last - outboxPhase.First;
         Progress.Line($"delivery: {n:N0} emails through the outbox in {outboxElapsed.TotalSeconds:N2} s ({rate:N0}/s); last decision {decided.TotalSeconds:N2} s after the POST");
-        var (heapAfter, activationsAfter) = (LiveHeap(), await management.GetTotalActivationCount());
+        var (heapAfter, activationsAfter) = (MemoryScenario.Heap(), await management.GetTotalActivationCount());
         var kept = (heapAfter - heapBefore) / (double)n;
         Progress.Line($"delivery: live heap {heapBefore / 1e6:N1} → {heapAfter / 1e6:N1} MB over {n:N0} emails ({kept:N0} B an email); activations {activationsBefore:N0} → {activationsAfter:N0}");
 
@@ -206,13 +206,6 @@ public static class DeliveryScenario
                 $"receive time: p50 {Ms(toServer, 50):N1}, p99 {Ms(toServer, 99):N1} ms; split at the claim (its lease's end minus the lease): decision to claim p50 {Ms(toClaim, 50):N1} / p99 {Ms(toClaim, 99):N1} ms, claim to marked sent p50 {Ms(claimToSent, 50):N1} / p99 {Ms(claimToSent, 99):N1} ms; the provider's own time p50 {Ms(steadyProvider, 50):N2} / p99 {Ms(steadyProvider, 99):N2} ms; every key arrived once; {setup}; no target in the issue; reference: " +
                 $"p99 of one MailKit send over 1 connection in the plain loop above (p50 {Ms(single.Sends, 50):N2} ms); load average {steadyLoad} at start"),
         ];
-    }
-
-    private static long LiveHeap()
-    {
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     /// <summary>What the server received in one phase, by message key; keys of other phases are counted apart.</summary>

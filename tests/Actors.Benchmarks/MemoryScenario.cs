@@ -40,7 +40,8 @@ public static class MemoryScenario
         ];
     }
 
-    private static long Heap()
+    /// <summary>The live heap: what is left after full, compacting collections.</summary>
+    internal static long Heap()
     {
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
