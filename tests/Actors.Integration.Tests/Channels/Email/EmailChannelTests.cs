@@ -155,6 +155,28 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
         GC.KeepAlive(composer);
     }
 
+    [Fact]
+    public async Task Each_email_carries_the_configured_sender_with_its_display_name()
+    {
+        var composer = Services(null, ("Actors:Email:From", "Ünïcode Shop <news@shop.example>")).GetRequiredService<EmailComposer>();
+        var message = Message(Address());
+        var first = await composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
+        var second = await composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
+        foreach (var email in new[] { first, second })
+        {
+            var from = Assert.Single(email.From.Mailboxes);
+            Assert.Equal(("Ünïcode Shop", "news@shop.example"), (from.Name, from.Address));
+        }
+        // Each its own: an address shared by two messages is what kept every message alive.
+        Assert.NotSame(first.From.Mailboxes.Single(), second.From.Mailboxes.Single());
+        // Written and read back as a mailbox provider would.
+        using var stream = new MemoryStream();
+        await first.WriteToAsync(stream);
+        stream.Position = 0;
+        var parsed = Assert.Single((await MimeMessage.LoadAsync(stream)).From.Mailboxes);
+        Assert.Equal(("Ünïcode Shop", "news@shop.example"), (parsed.Name, parsed.Address));
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static async Task<WeakReference[]> ComposeAndForgetAsync(EmailComposer composer, int count)
     {
