@@ -128,12 +128,10 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
         Assert.Single(hrefs, h => h.StartsWith($"{BaseUrl}/m/u/", StringComparison.Ordinal));
     }
 
-    private Task<MimeMessage> Compose(OutboundMessage message)
-    {
-        var services = Services(null);
-        var composer = services.GetRequiredService<EmailComposer>();
-        return composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
-    }
+    private Task<MimeMessage> Compose(OutboundMessage message) => ComposeWith(Services(null).GetRequiredService<EmailComposer>(), message);
+
+    private static Task<MimeMessage> ComposeWith(EmailComposer composer, OutboundMessage message) =>
+        composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
 
     /// <summary>
     /// The composer lives as long as the node; the emails it composes must not. MimeKit's address lists subscribe to
@@ -155,13 +153,21 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
         GC.KeepAlive(composer);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference[]> ComposeAndForgetAsync(EmailComposer composer, int count)
+    {
+        var composed = new WeakReference[count];
+        for (var i = 0; i < count; i++) composed[i] = new WeakReference(await ComposeWith(composer, Message(Address())));
+        return composed;
+    }
+
     [Fact]
     public async Task Each_email_carries_the_configured_sender_with_its_display_name()
     {
         var composer = Services(null, ("Actors:Email:From", "Ünïcode Shop <news@shop.example>")).GetRequiredService<EmailComposer>();
         var message = Message(Address());
-        var first = await composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
-        var second = await composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
+        var first = await ComposeWith(composer, message);
+        var second = await ComposeWith(composer, message);
         foreach (var email in new[] { first, second })
         {
             var from = Assert.Single(email.From.Mailboxes);
@@ -175,18 +181,6 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
         stream.Position = 0;
         var parsed = Assert.Single((await MimeMessage.LoadAsync(stream)).From.Mailboxes);
         Assert.Equal(("Ünïcode Shop", "news@shop.example"), (parsed.Name, parsed.Address));
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static async Task<WeakReference[]> ComposeAndForgetAsync(EmailComposer composer, int count)
-    {
-        var composed = new WeakReference[count];
-        for (var i = 0; i < count; i++)
-        {
-            var message = Message(Address());
-            composed[i] = new WeakReference(await composer.ComposeAsync(message, new RenderedMessage("s", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!));
-        }
-        return composed;
     }
 
     [Fact]
