@@ -31,7 +31,10 @@ public sealed partial class EmailChannelProvider(
         if (string.IsNullOrEmpty(rendered.Html) && string.IsNullOrEmpty(rendered.Text))
             return Refused(message, DeliveryResult.Rejected("empty_message: the template rendered neither HTML nor text"));
 
-        var email = await composer.ComposeAsync(message, rendered, to);
+        // Disposed once sent: MimeKit's messages and parts have finalizers, so one left to the collector survives its
+        // first collection with everything it holds (headers, body, streams), and the node's collections grow with the
+        // emails it sends (README, sixteenth session).
+        using var email = await composer.ComposeAsync(message, rendered, to);
         await turn(ct);
         var result = await transport.SendAsync(email, message, ct);
         if (result.Status == DeliveryStatus.Rejected) Refused(message, result);
