@@ -106,7 +106,7 @@ public static class StreamBatchWrite
             {
                 var e = a.Events[i];
                 var mapping = events.EventMappingFor(e.GetType());
-                ids[n] = Guid.CreateVersion7(now);
+                ids[n] = EventIds.NewVersion7(now);
                 streams[n] = a.ProfileId;
                 versions[n] = a.ExpectedVersion + i + 1;
                 types[n] = mapping.EventTypeName;

@@ -176,6 +176,40 @@ public class AppendBatcherTests : IAsyncLifetime
         var read = await Batcher.ReadAsync(byBatch, new EventQuery(1, 10));
         Assert.Equal(["page_viewed", "product_viewed", "consent_given", "product_viewed"], read.Select(e => e.Type));
         Assert.Equal("https://shop.test/?q=ü", ((PageViewed)read[0].Event).Url);
+
+        // The batch's own event ids are version 7 UUIDs, as Marten's are, and each its own.
+        await using var ids = db.CreateCommand("select id from actors.mt_events where stream_id = $1 and version <> 4");
+        ids.Parameters.AddWithValue(byBatch);
+        var stored = new List<Guid>();
+        await using (var reader = await ids.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) stored.Add(reader.GetGuid(0));
+        Assert.Equal(3, stored.Distinct().Count());
+        Assert.All(stored, id => Assert.Equal(7, id.Version));
+    }
+
+    /// <summary>
+    /// The batch statement's event ids (<see cref="EventIds"/>): laid out as <see cref="Guid.CreateVersion7(DateTimeOffset)"/>
+    /// lays them out (milliseconds first, version 7, RFC 9562's variant), with random bits that keep ids of the same
+    /// millisecond apart, and ordered by time.
+    /// </summary>
+    [Fact]
+    public void Event_ids_are_version_7_uuids_with_their_millisecond_first_and_never_repeat()
+    {
+        var at = DateTimeOffset.Parse("2026-12-01T21:00:00.123Z", System.Globalization.CultureInfo.InvariantCulture);
+        var ours = EventIds.NewVersion7(at);
+        var runtime = Guid.CreateVersion7(at);
+        Assert.Equal(7, ours.Version);
+        Assert.InRange(ours.Variant, 0x8, 0xB); // 10xx: RFC 9562
+        Assert.Equal(runtime.ToString("N")[..13], ours.ToString("N")[..13]); // the same 48-bit millisecond and version digit
+        Assert.Equal(at.ToUnixTimeMilliseconds().ToString("x12", System.Globalization.CultureInfo.InvariantCulture), ours.ToString("N")[..12]);
+
+        var sameMillisecond = Enumerable.Range(0, 100_000).Select(_ => EventIds.NewVersion7(at)).ToList();
+        Assert.Equal(sameMillisecond.Count, sameMillisecond.Distinct().Count());
+        Assert.All(sameMillisecond.Take(1000), id => Assert.Equal((7, ours.ToString("N")[..12]), (id.Version, id.ToString("N")[..12])));
+        Assert.True(sameMillisecond.Select(id => id.ToString("N")[13..]).Distinct().Count() == sameMillisecond.Count, "the random bits differ");
+
+        var later = EventIds.NewVersion7(at.AddMilliseconds(1));
+        Assert.True(string.CompareOrdinal(ours.ToString("N"), later.ToString("N")) < 0, "a later millisecond sorts after");
     }
 
     [Fact]
