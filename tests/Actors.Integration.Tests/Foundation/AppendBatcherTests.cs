@@ -177,7 +177,7 @@ public class AppendBatcherTests : IAsyncLifetime
         Assert.Equal(["page_viewed", "product_viewed", "consent_given", "product_viewed"], read.Select(e => e.Type));
         Assert.Equal("https://shop.test/?q=ü", ((PageViewed)read[0].Event).Url);
 
-        // The batch's own event ids are version 7 UUIDs, as Marten's are, and each its own.
+        // The batch's own event ids are version 7 UUIDs, each its own.
         await using var ids = db.CreateCommand("select id from actors.mt_events where stream_id = $1 and version <> 4");
         ids.Parameters.AddWithValue(byBatch);
         var stored = new List<Guid>();
