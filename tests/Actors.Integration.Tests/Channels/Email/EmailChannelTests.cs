@@ -30,8 +30,9 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
     private static readonly TimeSpan Arrival = TimeSpan.FromSeconds(20);
     private readonly List<ServiceProvider> _providers = [];
 
-    private IChannelProvider Email(SmtpSink? sink = null, params (string Key, string? Value)[] settings) =>
-        Services(sink ?? fixture.Sink, settings).GetServices<IChannelProvider>().Single(p => p.Channel == "email");
+    private IChannelProvider Email(SmtpSink? sink = null, params (string Key, string? Value)[] settings) => EmailOf(Services(sink ?? fixture.Sink, settings));
+
+    private static IChannelProvider EmailOf(ServiceProvider services) => services.GetServices<IChannelProvider>().Single(p => p.Channel == "email");
 
     private ServiceProvider Services(SmtpSink? sink, params (string Key, string? Value)[] settings) => Build(Collection(sink, settings));
 
@@ -40,7 +41,7 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
     {
         var services = Collection(null);
         services.AddSingleton(transport);
-        return Build(services).GetServices<IChannelProvider>().Single(p => p.Channel == "email");
+        return EmailOf(Build(services));
     }
 
     private ServiceProvider Build(ServiceCollection services)
