@@ -7,84 +7,52 @@ namespace Actors.Grains.Channels;
 /// linger), plus one at the window's end when more decisions asked meanwhile. A woken shard waits the linger before it
 /// claims, so the wakes of those milliseconds only told it again what it already knew; during a 100,000-visitor trigger
 /// they were one grain call per decided message, about 4 % of the host's running samples. No wake is lost: a decision
-/// in the window is followed by the trailing wake, at most about one window later than its own would have come.
+/// in the window is followed by the trailing wake, at most one window later than its own would have come.
 /// </summary>
 public sealed class ShardWakeups
 {
+    private const int Idle = 0, Sent = 1, SentAndAskedAgain = 2;
+
     private readonly Action<string> _send;
-    private readonly long _window; // in the clock's timestamp units
-    private readonly TimeSpan _flushAfter;
+    private readonly TimeSpan _window;
     private readonly TimeProvider _clock;
     private readonly ConcurrentDictionary<string, Gate> _gates = new(StringComparer.Ordinal);
-    private readonly ITimer? _flush;
-    private int _flushArmed;
 
     /// <param name="send">Sends one wake to the shard with that key (a one-way grain call).</param>
     /// <param name="window">How long after a wake the next one waits; zero sends every wake.</param>
     public ShardWakeups(Action<string> send, TimeSpan window, TimeProvider clock)
     {
         _send = send;
+        _window = window;
         _clock = clock;
-        _flushAfter = window;
-        _window = (long)(window.TotalSeconds * clock.TimestampFrequency);
-        // One timer for every shard, armed only while some wake waits: under a burst it fires once per window for all
-        // the shards, and a lone wake never touches it (re-arming a timer per wake cost a system call each).
-        if (window > TimeSpan.Zero) _flush = clock.CreateTimer(static s => ((ShardWakeups)s!).Flush(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public ShardWakeups(IGrainFactory grains, ChannelSettings settings, TimeProvider clock)
-        : this(SenderFor(grains), settings.WakeLingerTaken, clock)
+        : this(key => _ = grains.GetGrain<IChannelShardGrain>(key).Wake(), settings.WakeLingerTaken, clock)
     {
-    }
-
-    // Grain references kept per key: resolving one formats the interface's type name each time.
-    private static Action<string> SenderFor(IGrainFactory grains)
-    {
-        var shards = new ConcurrentDictionary<string, IChannelShardGrain>(StringComparer.Ordinal);
-        return key => _ = shards.GetOrAdd(key, static (k, g) => g.GetGrain<IChannelShardGrain>(k), grains).Wake();
     }
 
     /// <summary>The shard has a new row: wake it now, or at the end of the window of the wake sent last.</summary>
     public void Wake(string channel, int shard)
     {
         var key = IChannelShardGrain.KeyOf(channel, shard);
-        if (_flush is null)
+        if (_window <= TimeSpan.Zero)
         {
             Send(key);
             return;
         }
-        var gate = _gates.GetOrAdd(key, static k => new Gate(k));
+        var gate = _gates.GetOrAdd(key, static (k, self) => new Gate(k, self), this);
         while (true)
         {
-            var last = Volatile.Read(ref gate.SentAt);
-            var now = _clock.GetTimestamp();
-            if (last == Gate.Never || now - last >= _window)
+            var state = Volatile.Read(ref gate.State);
+            if (state == Idle)
             {
-                if (Interlocked.CompareExchange(ref gate.SentAt, now, last) != last) continue; // another caller sent it
-                Interlocked.Exchange(ref gate.Waiting, 0); // this wake covers any that waited
+                if (Interlocked.CompareExchange(ref gate.State, Sent, Idle) != Idle) continue;
                 Send(key);
+                gate.Timer.Change(_window, Timeout.InfiniteTimeSpan);
                 return;
             }
-            if (Interlocked.Exchange(ref gate.Waiting, 1) == 0) ArmFlush();
-            return;
-        }
-    }
-
-    private void ArmFlush()
-    {
-        if (Interlocked.CompareExchange(ref _flushArmed, 1, 0) == 0) _flush!.Change(_flushAfter, Timeout.InfiniteTimeSpan);
-    }
-
-    /// <summary>The window ended: one wake for each shard that was asked during it.</summary>
-    private void Flush()
-    {
-        // Disarmed first, so a wake that waits from now on arms the next flush even if this one passed its shard.
-        Volatile.Write(ref _flushArmed, 0);
-        foreach (var gate in _gates.Values)
-        {
-            if (Interlocked.Exchange(ref gate.Waiting, 0) == 0) continue;
-            Volatile.Write(ref gate.SentAt, _clock.GetTimestamp());
-            Send(gate.Key);
+            if (state == SentAndAskedAgain || Interlocked.CompareExchange(ref gate.State, SentAndAskedAgain, Sent) == Sent) return;
         }
     }
 
@@ -96,12 +64,35 @@ public sealed class ShardWakeups
         catch (Exception) { }
     }
 
-    /// <summary>One shard: when it was last woken, and whether a wake waits for the flush.</summary>
-    private sealed class Gate(string key)
+    private void WindowEnded(Gate gate)
     {
-        public const long Never = long.MinValue;
-        public readonly string Key = key;
-        public long SentAt = Never;
-        public int Waiting;
+        while (true)
+        {
+            var state = Volatile.Read(ref gate.State);
+            if (state == SentAndAskedAgain)
+            {
+                if (Interlocked.CompareExchange(ref gate.State, Sent, SentAndAskedAgain) != SentAndAskedAgain) continue;
+                Send(gate.Key);
+                gate.Timer.Change(_window, Timeout.InfiniteTimeSpan);
+                return;
+            }
+            if (state != Sent || Interlocked.CompareExchange(ref gate.State, Idle, Sent) == Sent) return;
+        }
+    }
+
+    /// <summary>One shard's state and the timer that ends its window (created once, re-armed per wake sent).</summary>
+    private sealed class Gate
+    {
+        public readonly string Key;
+        public readonly ShardWakeups Owner;
+        public readonly ITimer Timer;
+        public int State;
+
+        public Gate(string key, ShardWakeups owner)
+        {
+            Key = key;
+            Owner = owner;
+            Timer = owner._clock.CreateTimer(static g => ((Gate)g!).Owner.WindowEnded((Gate)g!), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
     }
 }
