@@ -111,7 +111,6 @@ public static class ActorsSilo
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();
-        services.AddSingleton(sp => new Channels.ShardWakeups(sp.GetRequiredService<IGrainFactory>(), settings.Channels, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(settings.OnSite);
         services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
         services.AddSingleton<Channels.PopularityBoard>();

@@ -24,7 +24,6 @@ public sealed partial class VisitorGrain(
     ActorsMetrics metrics,
     SegmentCatalog segments,
     Channels.PopularityBoard popularity,
-    Channels.ShardWakeups wakeups,
     ILogger<VisitorGrain> logger) : Grain, IVisitorGrain, IRemindable
 {
     private const int MaxConflictRetries = 3;
@@ -298,7 +297,8 @@ public sealed partial class VisitorGrain(
     private void WakeChannels(IReadOnlyList<OutboundMessage> outbound)
     {
         var shards = Math.Max(1, settings.Channels.Shards);
-        foreach (var m in outbound) wakeups.Wake(m.Channel, OutboxStore.BucketOf(m.MessageKey) % shards);
+        foreach (var m in outbound)
+            _ = GrainFactory.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(m.Channel, OutboxStore.BucketOf(m.MessageKey) % shards)).Wake();
     }
 
     private async Task EnsureLoadedAsync()
