@@ -203,6 +203,45 @@ public class LingeringDeliveryTests(LingeringDeliveryFixture host) : IClassFixtu
         // One linger (0.3 s) after the wake, give or take a busy machine; re-armed by every wake it waited for the wakes to stop.
         Assert.True(at - decided < TimeSpan.FromSeconds(3), $"sent {(at - decided).TotalSeconds:N2} s after the decision, while wakes kept coming until 5.8 s");
     }
+
+    [Fact]
+    public async Task Decisions_every_100_ms_on_four_shards_are_each_sent_within_seconds_not_left_to_the_poll()
+    {
+        // Each decision wakes its shard, which lingers 0.3 s and claims; the poll is 30 s away. A decision whose wake was
+        // lost, or held back without a wake following it, would wait for the poll.
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var (id, template) = await WebhookJourneys.PublishAsync(marketing, host.Receiver, "burst");
+        var visitors = Enumerable.Range(0, 16).Select(i => $"bu-{template}-{i}").ToList();
+        foreach (var v in visitors)
+            Assert.True((await host.Client().PostAsJsonAsync($"/v1/visitors/{v}/events",
+                new { @event = "Product Viewed", messageId = $"{v}-view", properties = new { product_id = "s" } })).IsSuccessStatusCode);
+
+        var triggered = new Dictionary<string, DateTimeOffset>();
+        foreach (var v in visitors)
+        {
+            triggered[v] = DateTimeOffset.UtcNow;
+            Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{id}/trigger", new { profiles = new[] { v } })).StatusCode);
+            await Task.Delay(100);
+        }
+
+        // An anonymous visitor's profile is "anon:" and the id the shop sent.
+        static string? ProfileOf(WebhookReceiver.Received r) => JsonDocument.Parse(r.Body).RootElement.GetProperty("profileId").GetString()?["anon:".Length..];
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(25);
+        List<WebhookReceiver.Received> received;
+        while (true)
+        {
+            received = [.. host.Receiver.Requests.Where(x => x.Path == "/" + template)];
+            var missing = visitors.Where(v => !received.Any(x => ProfileOf(x) == v)).ToList();
+            if (missing.Count == 0) break;
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"not sent after 25 s: {string.Join(", ", missing)}; got {string.Join(", ", received.Select(ProfileOf))}");
+            await Task.Delay(50);
+        }
+        foreach (var v in visitors)
+        {
+            var at = received.Where(x => x.Path == "/" + template && ProfileOf(x) == v).Min(x => x.At);
+            Assert.True(at - triggered[v] < TimeSpan.FromSeconds(5), $"{v} sent {(at - triggered[v]).TotalSeconds:N2} s after its trigger");
+        }
+    }
 }
 
 /// <summary>
