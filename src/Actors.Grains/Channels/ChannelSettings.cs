@@ -44,6 +44,17 @@ public sealed record ChannelSettings
     /// <summary>Provider rate limits in messages per second for the whole cluster, by channel (e.g. "sms": 10); absent or 0: none.</summary>
     public Dictionary<string, double> RatePerSecond { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// While a marketer's trigger or broadcast of at least this many visitors runs, the channels hold back bulk messages
+    /// (<see cref="BulkRateWhileHeld"/>) so the trigger has the machine; transactional messages and those a visitor's
+    /// own behaviour brought are not held. When the last such trigger ends, what waited is sent at full speed. 0 turns
+    /// the hold off.
+    /// </summary>
+    public int BulkHoldFromVisitors { get; init; } = 5_000;
+
+    /// <summary>Bulk messages a second per channel, for the whole cluster, while a hold is on (0: none until it ends).</summary>
+    public double BulkRateWhileHeld { get; init; } = 20;
+
     /// <summary>How often each silo makes sure every shard grain is active somewhere in the cluster.</summary>
     public TimeSpan KeepAliveEvery { get; init; } = TimeSpan.FromSeconds(15);
 

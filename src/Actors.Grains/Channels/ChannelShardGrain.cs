@@ -39,6 +39,12 @@ public sealed partial class ChannelShardGrain(
     private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
     private long _sent, _failed, _retried, _recovered;
     private readonly SendPacer _pacer = new(clock); // the provider's rate limit, this shard's share of it
+    private DateTimeOffset _bulkHeldUntil = DateTimeOffset.MinValue;
+    private double _bulkAllowance; // bulk rows this shard may still claim while held (its share of BulkRateWhileHeld)
+    private DateTimeOffset _bulkAllowanceAt;
+
+    /// <summary>A hold lasts at most this long past its last renewal, whatever a node asked (it renews every second).</summary>
+    public static readonly TimeSpan MaxBulkHold = TimeSpan.FromMinutes(1);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -66,6 +72,48 @@ public sealed partial class ChannelShardGrain(
         return Task.CompletedTask;
     }
 
+    public Task WakeForBulk() => BulkHeld ? Task.CompletedTask : Wake();
+
+    public Task HoldBulk(TimeSpan hold)
+    {
+        var now = clock.GetUtcNow();
+        var wasHeld = now < _bulkHeldUntil;
+        if (hold <= TimeSpan.Zero)
+        {
+            _bulkHeldUntil = DateTimeOffset.MinValue;
+            if (!wasHeld) return Task.CompletedTask;
+            LogBulkReleased(_channel, _shard);
+            return Wake(); // what waited goes now, not at the next poll
+        }
+        if (!wasHeld)
+        {
+            _bulkAllowance = 0;
+            _bulkAllowanceAt = now;
+            LogBulkHeld(_channel, _shard);
+        }
+        _bulkHeldUntil = now + (hold > MaxBulkHold ? MaxBulkHold : hold);
+        return Task.CompletedTask;
+    }
+
+    private bool BulkHeld => clock.GetUtcNow() < _bulkHeldUntil;
+
+    /// <summary>
+    /// Bulk rows this shard may claim now while held, at most <paramref name="wanted"/>: its share of the held rate,
+    /// earned since the hold began and kept for at most two seconds' worth, so a shard that found nothing to send does
+    /// not save up a burst.
+    /// </summary>
+    private int TakeBulkAllowance(int wanted)
+    {
+        var now = clock.GetUtcNow();
+        var rate = Math.Max(0, settings.BulkRateWhileHeld) / _shards;
+        var cap = Math.Max(1, rate * 2);
+        _bulkAllowance = Math.Min(cap, _bulkAllowance + Math.Max(0, (now - _bulkAllowanceAt).TotalSeconds) * rate);
+        _bulkAllowanceAt = now;
+        var taken = (int)Math.Min(wanted, Math.Floor(_bulkAllowance));
+        _bulkAllowance -= taken;
+        return taken;
+    }
+
     private TimeSpan Linger => settings.WakeLingerTaken;
 
     public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered));
@@ -88,7 +136,15 @@ public sealed partial class ChannelShardGrain(
                     _wakeRequested = false;
                     var now = clock.GetUtcNow();
                     var limit = ClaimLimit();
-                    var claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct);
+                    var held = BulkHeld;
+                    IReadOnlyList<OutboxEntry> claimed = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, limit, ct,
+                        held ? OutboxStore.MarketingPriority : OutboxStore.BulkPriority);
+                    if (held && claimed.Count < limit && TakeBulkAllowance(limit - claimed.Count) is > 0 and var allowed)
+                    {
+                        var bulk = await outbox.ClaimAsync(_channel, _shard, _shards, now, now + settings.Lease, allowed, ct);
+                        _bulkAllowance += allowed - bulk.Count; // not found: still this shard's to take
+                        if (bulk.Count > 0) claimed = [.. claimed, .. bulk];
+                    }
                     outage.Succeeded("channel delivery");
                     if (claimed.Count == 0) break;
                     var finished = await DeliverAsync(claimed, ct);
@@ -325,6 +381,12 @@ public sealed partial class ChannelShardGrain(
         _ => new MessageFailed(o.MessageKey, o.Channel, o.Error ?? "failed", o.Attempts)
             { MessageId = o.MessageKey + ":failed", EventTime = now, ReceivedTime = now, JourneyId = o.JourneyId, StepId = o.StepId },
     };
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Channel shard {Channel}/{Shard} holds bulk messages back while a large trigger runs")]
+    private partial void LogBulkHeld(string channel, int shard);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Channel shard {Channel}/{Shard} sends bulk messages again")]
+    private partial void LogBulkReleased(string channel, int shard);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Channel shard {Channel}/{Shard} of {Shards} active (provider {Provider})")]
     private partial void LogActivated(string channel, int shard, int shards, string provider);

@@ -11,6 +11,20 @@ public interface IChannelShardGrain : IGrainWithStringKey
     [OneWay, AlwaysInterleave]
     Task Wake();
 
+    /// <summary>
+    /// A new bulk message is due (a marketer's trigger or broadcast decided it): as <see cref="Wake"/>, unless bulk
+    /// delivery is held, when the shard's paced poll takes it.
+    /// </summary>
+    [OneWay, AlwaysInterleave]
+    Task WakeForBulk();
+
+    /// <summary>
+    /// Hold bulk messages back for this long (a large trigger is running; its node renews the hold every second), or
+    /// stop holding them now (<see cref="TimeSpan.Zero"/>). A duration, not a moment, so nodes' clocks need not agree.
+    /// </summary>
+    [OneWay, AlwaysInterleave]
+    Task HoldBulk(TimeSpan hold);
+
     /// <summary>Delivery figures of this shard since its activation.</summary>
     [AlwaysInterleave]
     Task<ShardFigures> Figures();

@@ -111,6 +111,7 @@ public static class ActorsSilo
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();
+        services.AddSingleton<Channels.BulkDeliveryHold>();
         services.AddSingleton(settings.OnSite);
         services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
         services.AddSingleton<Channels.PopularityBoard>();

@@ -28,7 +28,8 @@ public sealed record TriggerProgress(
 /// posted again. The latest <see cref="Kept"/> finished triggers are remembered.
 /// </summary>
 public sealed partial class JourneyTriggers(
-    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, TimeProvider clock, ActorsSettings settings, ILogger<JourneyTriggers> logger)
+    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, Channels.BulkDeliveryHold bulkHold, TimeProvider clock, ActorsSettings settings,
+    ILogger<JourneyTriggers> logger)
 {
     /// <summary>
     /// Grain calls in flight (<see cref="JourneySettings.TriggerParallelism"/>): each is one small append, and the
@@ -125,6 +126,7 @@ public sealed partial class JourneyTriggers(
             {
                 job.Total = await store.CountAsync(segmentId);
                 LogStarted(job.JourneyId, job.TriggerId, target, job.Total);
+                using var hold = bulkHold.Holds(job.Total) ? bulkHold.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
                 // One stream of members across pages: no pause at the end of each page for its slowest visitor.
                 await Parallel.ForEachAsync(MembersOf(segmentId), new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
                     async (profileId, _) => job.Count(await directory.Visitor(profileId).TriggerJourney(job.JourneyId, job.TriggerId)));
@@ -134,6 +136,7 @@ public sealed partial class JourneyTriggers(
             else
             {
                 LogStarted(job.JourneyId, job.TriggerId, target, job.Total);
+                using var hold = bulkHold.Holds(job.Total) ? bulkHold.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
                 await Parallel.ForEachAsync(job.Target.Profiles ?? [], new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
                     async (alias, _) =>
                     {

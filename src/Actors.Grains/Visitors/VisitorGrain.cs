@@ -293,12 +293,18 @@ public sealed partial class VisitorGrain(
         }
     }
 
-    /// <summary>Tells the shards that own the new outbox rows to look now (one-way; their poll would find them anyway).</summary>
+    /// <summary>
+    /// Tells the shards that own the new outbox rows to look now (one-way; their poll would find them anyway). A bulk
+    /// row says so: while a large trigger holds bulk delivery back, its shard leaves such a row to its paced poll.
+    /// </summary>
     private void WakeChannels(IReadOnlyList<OutboundMessage> outbound)
     {
         var shards = Math.Max(1, settings.Channels.Shards);
         foreach (var m in outbound)
-            _ = GrainFactory.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(m.Channel, OutboxStore.BucketOf(m.MessageKey) % shards)).Wake();
+        {
+            var shard = GrainFactory.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(m.Channel, OutboxStore.BucketOf(m.MessageKey) % shards));
+            _ = OutboxStore.PriorityOf(m) == OutboxStore.BulkPriority ? shard.WakeForBulk() : shard.Wake();
+        }
     }
 
     private async Task EnsureLoadedAsync()

@@ -227,13 +227,16 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     /// due again. SKIP LOCKED keeps two claimers off the same rows.
     /// The update finds the claimed rows by their keys as one array (a primary key lookup each): joined to the claim alone,
     /// the planner hashed it against a scan of the whole outbox, sent rows included (5 of a claim's 10 ms at 10,000 rows).
+    /// Only tiers up to <paramref name="lowestTier"/> are claimed (<see cref="MarketingPriority"/> leaves bulk rows
+    /// waiting); the claim index's range stops there, so the rows left behind are not read.
     /// </summary>
-    public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(string channel, int shard, int shards, DateTimeOffset now, DateTimeOffset leaseUntil, int limit, CancellationToken ct = default)
+    public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(string channel, int shard, int shards, DateTimeOffset now, DateTimeOffset leaseUntil, int limit,
+        CancellationToken ct = default, short lowestTier = BulkPriority)
     {
         await using var command = dataSource.CreateCommand($"""
             with due as (
                 select message_key, status as was from {Table}
-                 where channel = @channel and status in ('pending', 'sending') and {ShardOf(shards)} = @shard and due_at <= @now
+                 where channel = @channel and status in ('pending', 'sending') and {ShardOf(shards)} = @shard and priority <= @tier and due_at <= @now
                  order by priority, due_at
                  limit @limit
                    for update skip locked),
@@ -249,6 +252,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         command.Parameters.AddWithValue("shard", shard);
         command.Parameters.AddWithValue("limit", limit);
         command.Parameters.AddWithValue("lease", leaseUntil);
+        command.Parameters.AddWithValue("tier", lowestTier);
         var claimed = new List<OutboxEntry>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
