@@ -366,11 +366,6 @@ public static class JourneysScenario
         }
     }
 
-    /// <summary>
-    /// Waits until the reporting daemon has projected every event stored before the wait began. An open loop measures
-    /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
-    /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
-    /// </summary>
     /// <summary>Messages of the journey that have left the outbox (sent, failed or bounced), by their keys ("{profile}:{journey}:…").</summary>
     private static async Task<long> FinishedAsync(BenchHost host, string schema, string journeyId, CancellationToken ct)
     {
@@ -380,6 +375,11 @@ public static class JourneysScenario
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
+    /// <summary>
+    /// Waits until the reporting daemon has projected every event stored before the wait began. An open loop measures
+    /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
+    /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
+    /// </summary>
     internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct, string group = "journeys")
     {
         await using (var head = host.Database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events"))

@@ -45,14 +45,10 @@ public sealed record ChannelSettings
     public Dictionary<string, double> RatePerSecond { get; init; } = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// While a marketer's trigger or broadcast of at least this many visitors runs, the channels hold back bulk messages
-    /// (<see cref="BulkRateWhileHeld"/>) so the trigger has the machine; transactional messages and those a visitor's
-    /// own behaviour brought are not held. When the last such trigger ends, what waited is sent at full speed. 0 turns
-    /// the hold off.
+    /// Bulk messages a second per channel, for the whole cluster, while a large trigger runs
+    /// (<see cref="Journeys.JourneySettings.LargeTriggerFromVisitors"/>; 0: none until it ends). Transactional messages
+    /// and those a visitor's own behaviour brought are never held; what waited is sent at full speed after.
     /// </summary>
-    public int BulkHoldFromVisitors { get; init; } = 5_000;
-
-    /// <summary>Bulk messages a second per channel, for the whole cluster, while a hold is on (0: none until it ends).</summary>
     public double BulkRateWhileHeld { get; init; } = 20;
 
     /// <summary>How often each silo makes sure every shard grain is active somewhere in the cluster.</summary>

@@ -93,13 +93,18 @@ public static class ActorsSilo
         services.AddMetrics();
         services.TryAddSingleton<ActorsMetrics>();
         services.AddActorsEventStore(connectionString, settings.EventStoreForHost);
-        if (settings.EventStore.RunProjections) services.AddHostedService<Reporting.ReportDaemonBeacon>();
+        if (settings.EventStore.RunProjections)
+        {
+            services.AddHostedService<Reporting.ReportDaemonBeacon>();
+            if (settings.EventStore.PauseReportsForLargeTriggers) services.AddHostedService<Reporting.ReportsPause>();
+        }
         services.AddSingleton<VisitorDirectory>();
         services.AddSingleton(settings.Segments);
         services.AddSingleton(settings.Messages);
         services.AddSingleton<SegmentCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentCatalog>());
         services.AddSingleton<SegmentBackfill>();
+        services.AddSingleton(settings.Journeys);
         services.AddSingleton<JourneyTriggers>();
         services.AddSingleton(settings.Webhooks);
         Actors.Channels.ChannelServices.AddOutboundAddressGuard(services);
@@ -111,7 +116,7 @@ public static class ActorsSilo
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();
         services.AddHostedService<Channels.ChannelDispatch>();
-        services.AddSingleton<Channels.BulkDeliveryHold>();
+        services.AddSingleton<LargeTriggerHold>();
         services.AddSingleton(settings.OnSite);
         services.AddSingleton<Actors.Storage.Channels.PopularityFeed>();
         services.AddSingleton<Channels.PopularityBoard>();

@@ -13,5 +13,13 @@ public sealed record JourneySettings
     /// </summary>
     public int TriggerParallelism { get; init; } = 1024;
 
+    /// <summary>
+    /// A marketer's trigger or broadcast of at least this many visitors is large: while one runs, work that can wait
+    /// for it does (bulk delivery at <see cref="Channels.ChannelSettings.BulkRateWhileHeld"/>, the reporting
+    /// projections paused unless "Actors:EventStore:PauseReportsForLargeTriggers" is false), and catches up after it.
+    /// 0: no trigger is large.
+    /// </summary>
+    public int LargeTriggerFromVisitors { get; init; } = 5_000;
+
     public const int MaxTriggerParallelism = 4096;
 }

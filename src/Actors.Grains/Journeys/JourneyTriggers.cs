@@ -28,7 +28,7 @@ public sealed record TriggerProgress(
 /// posted again. The latest <see cref="Kept"/> finished triggers are remembered.
 /// </summary>
 public sealed partial class JourneyTriggers(
-    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, Channels.BulkDeliveryHold bulkHold, TimeProvider clock, ActorsSettings settings,
+    SegmentStore store, SegmentCatalog catalog, VisitorDirectory directory, LargeTriggerHold largeTrigger, TimeProvider clock, ActorsSettings settings,
     ILogger<JourneyTriggers> logger)
 {
     /// <summary>
@@ -126,7 +126,7 @@ public sealed partial class JourneyTriggers(
             {
                 job.Total = await store.CountAsync(segmentId);
                 LogStarted(job.JourneyId, job.TriggerId, target, job.Total);
-                using var hold = bulkHold.Holds(job.Total) ? bulkHold.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
+                using var hold = largeTrigger.IsLarge(job.Total) ? largeTrigger.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
                 // One stream of members across pages: no pause at the end of each page for its slowest visitor.
                 await Parallel.ForEachAsync(MembersOf(segmentId), new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
                     async (profileId, _) => job.Count(await directory.Visitor(profileId).TriggerJourney(job.JourneyId, job.TriggerId)));
@@ -136,7 +136,7 @@ public sealed partial class JourneyTriggers(
             else
             {
                 LogStarted(job.JourneyId, job.TriggerId, target, job.Total);
-                using var hold = bulkHold.Holds(job.Total) ? bulkHold.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
+                using var hold = largeTrigger.IsLarge(job.Total) ? largeTrigger.Begin($"trigger {job.TriggerId} of journey {job.JourneyId}") : null;
                 await Parallel.ForEachAsync(job.Target.Profiles ?? [], new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
                     async (alias, _) =>
                     {

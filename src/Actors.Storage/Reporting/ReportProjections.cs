@@ -94,6 +94,9 @@ public sealed partial class ReportRebuilds(IDocumentStore store, IServiceProvide
     private volatile string? _current;
     private readonly HashSet<string> _pending = new(StringComparer.Ordinal);
 
+    /// <summary>A rebuild asked for through the API is running on this node.</summary>
+    public bool Rebuilding => _running is { IsCompleted: false };
+
     /// <summary>This node runs the daemon (Actors:EventStore:RunProjections), so it can rebuild.</summary>
     public bool RunsDaemon => services.GetService<Marten.Events.Daemon.Coordination.IProjectionCoordinator>() is not null;
 

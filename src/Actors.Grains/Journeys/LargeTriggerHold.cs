@@ -1,15 +1,19 @@
+using Actors.Grains.Channels;
+using Actors.Grains.Reporting;
 using Microsoft.Extensions.Logging;
 
-namespace Actors.Grains.Channels;
+namespace Actors.Grains.Journeys;
 
 /// <summary>
-/// Holds bulk delivery back in the whole cluster while this node runs a large trigger (<see cref="ChannelSettings.BulkHoldFromVisitors"/>).
-/// On two cores, the trigger's own emails sent beside it (a claim, a send, a finish and an append each) took about a
-/// fifth to a quarter of its rate, and they only wait for it: they leave at full speed once it ends. Every second while
-/// at least one hold is taken, each channel shard is told to hold for a few seconds more, so a node that dies holding
-/// lets go on its own; the last release tells them to send again at once.
+/// While this node runs a large trigger (<see cref="JourneySettings.LargeTriggerFromVisitors"/>), the work that can wait
+/// for it waits, in the whole cluster: bulk delivery (each channel shard sends bulk messages at a trickle) and the
+/// reporting projections (paused on the node that runs them). On two cores, the trigger's own emails sent beside it took
+/// about a tenth to a fifth of its rate and the reporting daemon about half; both only wait for it, and catch up after.
+/// Every second while at least one hold is taken, the shards and the reports' hold are told to hold for a few seconds
+/// more, so a node that dies holding lets go on its own; the last release tells them at once.
 /// </summary>
-public sealed partial class BulkDeliveryHold(IGrainFactory grains, ChannelSettings settings, TimeProvider clock, ILogger<BulkDeliveryHold> logger)
+public sealed partial class LargeTriggerHold(IGrainFactory grains, JourneySettings journeys, ChannelSettings channels, TimeProvider clock,
+    ILogger<LargeTriggerHold> logger)
 {
     public static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(5);
@@ -18,8 +22,8 @@ public sealed partial class BulkDeliveryHold(IGrainFactory grains, ChannelSettin
     private int _holders;
     private CancellationTokenSource? _renewing;
 
-    /// <summary>Whether a trigger of this many visitors holds bulk delivery back.</summary>
-    public bool Holds(long visitors) => settings.BulkHoldFromVisitors > 0 && visitors >= settings.BulkHoldFromVisitors;
+    /// <summary>Whether a trigger of this many visitors is large.</summary>
+    public bool IsLarge(long visitors) => journeys.LargeTriggerFromVisitors > 0 && visitors >= journeys.LargeTriggerFromVisitors;
 
     /// <summary>Takes a hold until the returned lease is disposed; holds overlap (the last one out lets go).</summary>
     public IDisposable Begin(string reason)
@@ -71,8 +75,9 @@ public sealed partial class BulkDeliveryHold(IGrainFactory grains, ChannelSettin
         try
         {
             foreach (var channel in ChannelSettings.DeliveredChannels)
-                for (var shard = 0; shard < Math.Max(1, settings.Shards); shard++)
+                for (var shard = 0; shard < Math.Max(1, channels.Shards); shard++)
                     _ = grains.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(channel, shard)).HoldBulk(hold);
+            _ = grains.GetGrain<IReportsHoldGrain>(IReportsHoldGrain.TheKey).Hold(hold);
         }
         catch (Exception e)
         {
@@ -80,7 +85,7 @@ public sealed partial class BulkDeliveryHold(IGrainFactory grains, ChannelSettin
         }
     }
 
-    private sealed class Taken(BulkDeliveryHold hold) : IDisposable
+    private sealed class Taken(LargeTriggerHold hold) : IDisposable
     {
         private int _disposed;
 
@@ -90,12 +95,12 @@ public sealed partial class BulkDeliveryHold(IGrainFactory grains, ChannelSettin
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk delivery held back in the cluster while {Reason} runs")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk delivery and reports wait in the cluster while {Reason} runs")]
     private partial void LogHeld(string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk delivery released: no large trigger runs on this node")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk delivery and reports released: no large trigger runs on this node")]
     private partial void LogReleased();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling the channel shards about the bulk hold failed; trying again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telling the channel shards and the reports about a large trigger failed; trying again")]
     private partial void LogTellFailed(Exception e);
 }
