@@ -129,6 +129,8 @@ public static class JourneysScenario
         // flight take the thread pool's turns from the delivery beside it (README, thirteenth session).
         var deliveredDuring = await FinishedAsync(host, outboxSchema, "bench-manual", ct);
         var drainWatch = Stopwatch.StartNew();
+        // The reporting projections pause while a large trigger runs and catch up after it (README, eighteenth session).
+        var reportsBehind = await ReportsBehindAsync(host, outboxSchema, ct);
         var figures = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/figures", ct);
         var sent = figures.GetProperty("messagesSent").GetInt64();
         var decided = Decided(figures);
@@ -145,6 +147,9 @@ public static class JourneysScenario
         Progress.Line($"journeys: {deliveredDuring:N0} of the trigger's emails left while it ran ({deliveredDuring / elapsed.TotalSeconds:N0}/s), " +
             $"the other {n - deliveredDuring:N0} at {drainRate:N0}/s after it");
         await WaitForReportsAsync(host, outboxSchema, ct);
+        var reportsCaughtUp = drainWatch.Elapsed;
+        Progress.Line($"journeys: the reports were {reportsBehind:N0} events behind when the trigger ended and had caught up within {reportsCaughtUp.TotalSeconds:N1} s after it, " +
+            "while its emails left");
         var parallelism = host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.JourneyTriggers>().Parallelism;
         var floorCpu = CpuTime.Now(host);
         var floorWatch = Stopwatch.StartNew();
@@ -166,6 +171,7 @@ public static class JourneysScenario
             $"{elapsed.TotalSeconds:N2} s; the journey's first step is an email send, decided in the same grain call and append as the entry; " +
             $"figures after: {entered:N0} entered, {sent:N0} messages sent, {decided - sent:N0} deferred or suppressed{(complete ? "" : " — NOT every visitor has a sent message, so the target is missed")}; " +
             $"emails that left the outbox while it ran: {deliveredDuring:N0} ({deliveredDuring / elapsed.TotalSeconds:N0}/s), the rest at {drainRate:N0}/s after it; " +
+            $"the reports were {reportsBehind:N0} events behind when it ended (bulk delivery and the reporting projections wait while a large trigger runs) and had caught up within {reportsCaughtUp.TotalSeconds:N1} s; " +
             $"the trigger runs {parallelism} grain calls at a time, after a warm-up trigger of the same journey shape for {warm:N0} other visitors (delivered before it); an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start; " +
             $"reference: the floor, the same {n:N0} visitors each sent one event that starts nothing (in-process IVisitorGrain.Track, one durable append, {parallelism} in flight, " +
             $"after the trigger's messages were delivered): {floorWatch.Elapsed.TotalSeconds:N2} s, {floor:N0}/s"));
@@ -380,6 +386,16 @@ public static class JourneysScenario
     /// the requests of its own window: the daemon catching up on an earlier phase's events (a trigger of 100,000 writes
     /// half a million) would otherwise take the machine's CPU during the window's first seconds, as the outbox would.
     /// </summary>
+    /// <summary>Events stored that the slowest reporting projection has not projected yet (0 with no daemon).</summary>
+    private static async Task<long> ReportsBehindAsync(BenchHost host, string schema, CancellationToken ct)
+    {
+        await using var command = host.Database.CreateCommand(
+            $"select coalesce((select max(seq_id) from {schema}.mt_events), 0) - coalesce(min(last_seq_id), 0), count(*) from {schema}.mt_event_progression where name like '%:%'");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return reader.GetInt64(1) == 0 ? 0 : reader.GetInt64(0);
+    }
+
     internal static async Task WaitForReportsAsync(BenchHost host, string schema, CancellationToken ct, string group = "journeys")
     {
         await using (var head = host.Database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events"))

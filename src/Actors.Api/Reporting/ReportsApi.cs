@@ -34,8 +34,7 @@ public static class ReportsApi
         reports.MapGet("/newsletter", Newsletter).WithSummary("Subscriptions against unsubscriptions, alarm, heatmap, blame and preference-centre outcomes");
         reports.MapGet("/newsletter/unsubscribers", Unsubscribers).WithSummary("The visitors behind one heatmap cell");
         reports.MapGet("/products/popular", PopularProducts).WithSummary("The most popular products of a category (or overall) over the on-site popularity window");
-        reports.MapGet("/status", async (ReportRebuilds rebuilds, CancellationToken ct) => Results.Ok(await rebuilds.StatusAsync(ct)))
-            .WithSummary("Each projection's position against the event log, and the node running them");
+        reports.MapGet("/status", Status).WithSummary("Each projection's position against the event log, and the node running them");
         reports.MapPost("/rebuild", Rebuild).RequireScope(ApiScope.Admin).WithSummary("Rebuild every reporting projection from the event log");
         return app;
     }
@@ -129,6 +128,14 @@ public static class ReportsApi
             asOf = snapshot.AsOf,
             position = board.Position,
         });
+    }
+
+    /// <summary>Positions from PostgreSQL; "paused" while the daemon's node has paused them for a large trigger (it says so through a grain).</summary>
+    private static async Task<IResult> Status(ReportRebuilds rebuilds, IGrainFactory grains, CancellationToken ct)
+    {
+        var status = await rebuilds.StatusAsync(ct);
+        var since = await grains.GetGrain<Actors.Grains.Reporting.IReportsHoldGrain>(Actors.Grains.Reporting.IReportsHoldGrain.TheKey).DaemonPausedSince();
+        return Results.Ok(since is { } s ? status.PausedFrom(s) : status);
     }
 
     private static IResult Rebuild(ReportRebuilds rebuilds)

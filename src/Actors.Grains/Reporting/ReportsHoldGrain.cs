@@ -15,6 +15,14 @@ public interface IReportsHoldGrain : IGrainWithIntegerKey
 
     [AlwaysInterleave]
     Task<bool> IsHeld();
+
+    /// <summary>The daemon's node says whether it has paused the projections (since when), every second while paused.</summary>
+    [OneWay, AlwaysInterleave]
+    Task DaemonPaused(DateTimeOffset? since);
+
+    /// <summary>Since when the projections are paused, for /v1/reports/status; null when they run.</summary>
+    [AlwaysInterleave]
+    Task<DateTimeOffset?> DaemonPausedSince();
 }
 
 public sealed class ReportsHoldGrain(TimeProvider clock) : Grain, IReportsHoldGrain
@@ -23,6 +31,8 @@ public sealed class ReportsHoldGrain(TimeProvider clock) : Grain, IReportsHoldGr
     public static readonly TimeSpan MaxHold = TimeSpan.FromMinutes(1);
 
     private DateTimeOffset _heldUntil = DateTimeOffset.MinValue;
+    private DateTimeOffset? _pausedSince;
+    private DateTimeOffset _pausedToldAt;
 
     public Task Hold(TimeSpan hold)
     {
@@ -31,4 +41,15 @@ public sealed class ReportsHoldGrain(TimeProvider clock) : Grain, IReportsHoldGr
     }
 
     public Task<bool> IsHeld() => Task.FromResult(clock.GetUtcNow() < _heldUntil);
+
+    public Task DaemonPaused(DateTimeOffset? since)
+    {
+        _pausedSince = since;
+        _pausedToldAt = clock.GetUtcNow();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A pause not told again for a while is over (its node went away, or the resume's message was lost).</summary>
+    public Task<DateTimeOffset?> DaemonPausedSince() =>
+        Task.FromResult(clock.GetUtcNow() - _pausedToldAt < TimeSpan.FromSeconds(10) ? _pausedSince : null);
 }

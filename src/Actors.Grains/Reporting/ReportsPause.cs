@@ -26,8 +26,9 @@ public sealed partial class ReportsPause(IGrainFactory grains, IProjectionCoordi
         {
             try
             {
-                var held = await grains.GetGrain<IReportsHoldGrain>(IReportsHoldGrain.TheKey).IsHeld();
-                await ApplyAsync(held);
+                var hold = grains.GetGrain<IReportsHoldGrain>(IReportsHoldGrain.TheKey);
+                await ApplyAsync(await hold.IsHeld());
+                if (_policy.PausedAt is { } since) _ = hold.DaemonPaused(since); // for /v1/reports/status, told again each second
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -60,6 +61,7 @@ public sealed partial class ReportsPause(IGrainFactory grains, IProjectionCoordi
         var since = _policy.PausedAt;
         await coordinator.ResumeAsync();
         _policy.Resumed();
+        _ = grains.GetGrain<IReportsHoldGrain>(IReportsHoldGrain.TheKey).DaemonPaused(null);
         LogResumed(logger, why, since is { } s ? (clock.GetUtcNow() - s).TotalSeconds : 0);
     }
 

@@ -7,7 +7,15 @@ using Microsoft.Extensions.Logging;
 namespace Actors.Storage.Reporting;
 
 public sealed record ProjectionStatus(string Name, long Position, long HighWater, string State, double Progress);
-public sealed record ReportStatus(IReadOnlyList<ProjectionStatus> Projections, string? DaemonNode);
+public sealed record ReportStatus(IReadOnlyList<ProjectionStatus> Projections, string? DaemonNode, DateTimeOffset? PausedSince = null)
+{
+    /// <summary>The daemon's node paused the projections for a large trigger: those not rebuilding say "paused".</summary>
+    public ReportStatus PausedFrom(DateTimeOffset since) => this with
+    {
+        PausedSince = since,
+        Projections = [.. Projections.Select(p => p.State == "running" ? p with { State = "paused" } : p)],
+    };
+}
 
 /// <summary>The node that runs the reporting daemon says so here, with a heartbeat (one document).</summary>
 public sealed record ReportDaemonNode(string Id, string Node, DateTimeOffset StartedAt, DateTimeOffset HeartbeatAt)

@@ -59,11 +59,13 @@ public class LargeTriggerHoldTests(LargeTriggerFixture host) : IClassFixture<Lar
 
         using var sampling = new CancellationTokenSource();
         var samples = SampleReportsAsync(db, sampling.Token);
+        var statuses = SampleStatusAsync(marketing, sampling.Token);
         var response = await marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = visitors.Concat(browsers.Select(b => "anon:" + b)).ToList() });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var progress = await DoneAsync(marketing, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("progressUrl").GetString()!);
         await sampling.CancelAsync();
         var during = await samples;
+        var said = await statuses;
         Assert.True(progress.GetProperty("entered").GetInt64() == Size + Unknown, progress.ToString());
         var started = progress.GetProperty("startedAt").GetDateTimeOffset();
         var finished = progress.GetProperty("finishedAt").GetDateTimeOffset();
@@ -87,8 +89,32 @@ public class LargeTriggerHoldTests(LargeTriggerFixture host) : IClassFixture<Lar
         Assert.True(still >= expected,
             $"the reports stood still for {still.TotalSeconds:N1} s at most during the trigger's {(finished - started).TotalSeconds:N1} s; " +
             string.Join(", ", during.Select(x => $"{x.At:ss.fff}:{x.Position}/{x.HighWater}")));
+        // The status said so while it lasted, and says "running" once it is over.
+        Assert.Contains(said, x => x.GetProperty("pausedSince").ValueKind == JsonValueKind.String
+            && x.GetProperty("projections").EnumerateArray().All(p => p.GetProperty("state").GetString() == "paused"));
         // And they catch up on everything the trigger wrote.
         await WaitForReportsAsync(db, TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        JsonElement status;
+        while ((status = await marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status")).GetProperty("pausedSince").ValueKind != JsonValueKind.Null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, status.ToString());
+            await Task.Delay(200);
+        }
+        Assert.All(status.GetProperty("projections").EnumerateArray(), p => Assert.Equal("running", p.GetProperty("state").GetString()));
+    }
+
+    /// <summary>/v1/reports/status every 200 ms until cancelled.</summary>
+    private static async Task<List<JsonElement>> SampleStatusAsync(HttpClient marketing, CancellationToken ct)
+    {
+        var said = new List<JsonElement>();
+        while (!ct.IsCancellationRequested)
+        {
+            said.Add(await marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status", CancellationToken.None));
+            try { await Task.Delay(200, ct); }
+            catch (OperationCanceledException) { break; }
+        }
+        return said;
     }
 
     private sealed record ReportSample(DateTimeOffset At, long Position, long HighWater);
