@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Actors.Integration.Tests.Journeys;
 using Actors.Integration.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Interactions;
 
@@ -320,6 +321,27 @@ public sealed class DashboardBrowserTests(JourneyHostFixture host) : IClassFixtu
         Wait(() => bar.GetAttribute("data-state") == "done", $"the rebuild's progress bar says {bar.GetAttribute("data-state")}", TimeSpan.FromMinutes(3));
         Screenshot("status");
         AssertNoPolicyViolations();
+    }
+
+    [ChromiumFact]
+    [Trait("needs", "reports")]
+    public void While_a_large_trigger_holds_the_reports_the_status_page_says_they_are_paused()
+    {
+        var hold = host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.LargeTriggerHold>();
+        using (hold.Begin("a test"))
+        {
+            // The daemon's node asks every second; the status says so once it has paused.
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (_marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status").GetAwaiter().GetResult().GetProperty("pausedSince").ValueKind != JsonValueKind.String)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the reports did not pause");
+                Thread.Sleep(200);
+            }
+            SignIn(HostFixture.MarketingKey);
+            Go("#/status");
+            Assert.Contains("while a large trigger runs", Browser.WaitFor(By.CssSelector("#view p.paused")).Text, StringComparison.Ordinal);
+            Assert.Contains(Browser.FindElements(By.CssSelector("#view table td")), td => td.Text == "paused");
+        }
     }
 
     // —— the page ——

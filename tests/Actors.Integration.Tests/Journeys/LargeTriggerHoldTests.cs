@@ -62,7 +62,7 @@ public class LargeTriggerHoldTests(LargeTriggerFixture host) : IClassFixture<Lar
         var statuses = SampleStatusAsync(marketing, sampling.Token);
         var response = await marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = visitors.Concat(browsers.Select(b => "anon:" + b)).ToList() });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var progress = await DoneAsync(marketing, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("progressUrl").GetString()!);
+        var progress = await JourneyTriggerTests.DoneAsync(marketing, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("progressUrl").GetString()!);
         await sampling.CancelAsync();
         var during = await samples;
         var said = await statuses;
@@ -212,22 +212,6 @@ public class LargeTriggerHoldTests(LargeTriggerFixture host) : IClassFixture<Lar
         Assert.True(last - released < TimeSpan.FromSeconds(3.5), $"the campaign's last message left {(last - released).TotalSeconds:N1} s after the release");
     }
 
-    private static async Task<JsonElement> DoneAsync(HttpClient marketing, string url)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (true)
-        {
-            var progress = await marketing.GetFromJsonAsync<JsonElement>(url);
-            var state = progress.GetProperty("state").GetString();
-            if (state != "running")
-            {
-                Assert.True(state == "done", progress.ToString());
-                return progress;
-            }
-            Assert.True(DateTime.UtcNow < deadline, "the trigger did not finish");
-            await Task.Delay(50);
-        }
-    }
 
     private static async Task ConsentAsync(HttpClient ingest, string visitor)
     {

@@ -12,7 +12,12 @@ export async function render(view) {
     return;
   }
   const box = h('div', {});
-  view.append(h('p', {}, `Projections run on ${status.daemonNode ?? 'no node yet'}.`), box);
+  view.append(h('p', {}, `Projections run on ${status.daemonNode ?? 'no node yet'}.`));
+  // A large trigger pauses them; they catch up on what it wrote once it ends.
+  if (status.pausedSince) {
+    view.append(h('p', { class: 'paused' }, `Paused since ${new Date(status.pausedSince).toLocaleTimeString()} while a large trigger runs; they catch up when it ends.`));
+  }
+  view.append(box);
   const draw = s => box.replaceChildren(table([
     { title: 'Projection', value: p => p.name }, { title: 'State', value: p => p.state },
     { title: 'Position', num: true, value: p => p.position }, { title: 'High water', num: true, value: p => p.highWater },
