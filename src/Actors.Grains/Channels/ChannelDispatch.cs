@@ -32,9 +32,15 @@ public sealed partial class ChannelDispatch(IGrainFactory grains, ChannelSetting
 
     public static void WakeAll(IGrainFactory grains, ChannelSettings settings)
     {
+        foreach (var shard in AllShards(grains, settings)) _ = shard.Wake();
+    }
+
+    /// <summary>Every shard grain of every delivered channel in the cluster.</summary>
+    public static IEnumerable<IChannelShardGrain> AllShards(IGrainFactory grains, ChannelSettings settings)
+    {
         foreach (var channel in ChannelSettings.DeliveredChannels)
             for (var shard = 0; shard < Math.Max(1, settings.Shards); shard++)
-                _ = grains.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(channel, shard)).Wake();
+                yield return grains.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(channel, shard));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Waking the channel shards failed; trying again later")]

@@ -43,9 +43,6 @@ public sealed partial class ChannelShardGrain(
     private double _bulkAllowance; // bulk rows this shard may still claim while held (its share of BulkRateWhileHeld)
     private DateTimeOffset _bulkAllowanceAt;
 
-    /// <summary>A hold lasts at most this long past its last renewal, whatever a node asked (it renews every second).</summary>
-    public static readonly TimeSpan MaxBulkHold = TimeSpan.FromMinutes(1);
-
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var key = this.GetPrimaryKeyString();
@@ -91,7 +88,7 @@ public sealed partial class ChannelShardGrain(
             _bulkAllowanceAt = now;
             LogBulkHeld(_channel, _shard);
         }
-        _bulkHeldUntil = now + (hold > MaxBulkHold ? MaxBulkHold : hold);
+        _bulkHeldUntil = now + (hold > Journeys.LargeTriggerHold.LongestHold ? Journeys.LargeTriggerHold.LongestHold : hold);
         return Task.CompletedTask;
     }
 
@@ -105,7 +102,8 @@ public sealed partial class ChannelShardGrain(
     private int TakeBulkAllowance(int wanted)
     {
         var now = clock.GetUtcNow();
-        var rate = Math.Max(0, settings.BulkRateWhileHeld) / _shards;
+        var configured = settings.BulkRateWhileHeld;
+        var rate = (double.IsFinite(configured) && configured > 0 ? configured : 0) / _shards; // "NaN" or a negative rate holds bulk entirely
         var cap = Math.Max(1, rate * 2);
         _bulkAllowance = Math.Min(cap, _bulkAllowance + Math.Max(0, (now - _bulkAllowanceAt).TotalSeconds) * rate);
         _bulkAllowanceAt = now;

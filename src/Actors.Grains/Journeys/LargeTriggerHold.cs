@@ -18,6 +18,9 @@ public sealed partial class LargeTriggerHold(IGrainFactory grains, JourneySettin
     public static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest a receiver holds past the last word it got, whatever a node asked (a node renews every second).</summary>
+    public static readonly TimeSpan LongestHold = TimeSpan.FromMinutes(1);
+
     private readonly Lock _gate = new();
     private int _holders;
     private CancellationTokenSource? _renewing;
@@ -74,9 +77,7 @@ public sealed partial class LargeTriggerHold(IGrainFactory grains, JourneySettin
     {
         try
         {
-            foreach (var channel in ChannelSettings.DeliveredChannels)
-                for (var shard = 0; shard < Math.Max(1, channels.Shards); shard++)
-                    _ = grains.GetGrain<IChannelShardGrain>(IChannelShardGrain.KeyOf(channel, shard)).HoldBulk(hold);
+            foreach (var shard in ChannelDispatch.AllShards(grains, channels)) _ = shard.HoldBulk(hold);
             _ = grains.GetGrain<IReportsHoldGrain>(IReportsHoldGrain.TheKey).Hold(hold);
         }
         catch (Exception e)

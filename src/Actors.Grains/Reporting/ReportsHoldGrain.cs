@@ -27,16 +27,13 @@ public interface IReportsHoldGrain : IGrainWithIntegerKey
 
 public sealed class ReportsHoldGrain(TimeProvider clock) : Grain, IReportsHoldGrain
 {
-    /// <summary>A hold lasts at most this long past its last renewal, whatever a node asked.</summary>
-    public static readonly TimeSpan MaxHold = TimeSpan.FromMinutes(1);
-
     private DateTimeOffset _heldUntil = DateTimeOffset.MinValue;
     private DateTimeOffset? _pausedSince;
     private DateTimeOffset _pausedToldAt;
 
     public Task Hold(TimeSpan hold)
     {
-        _heldUntil = hold <= TimeSpan.Zero ? DateTimeOffset.MinValue : clock.GetUtcNow() + (hold > MaxHold ? MaxHold : hold);
+        _heldUntil = hold <= TimeSpan.Zero ? DateTimeOffset.MinValue : clock.GetUtcNow() + (hold > Journeys.LargeTriggerHold.LongestHold ? Journeys.LargeTriggerHold.LongestHold : hold);
         return Task.CompletedTask;
     }
 
