@@ -117,6 +117,48 @@ public class LargeTriggerHoldTests(LargeTriggerFixture host) : IClassFixture<Lar
         return said;
     }
 
+    [Fact]
+    public async Task A_hold_whose_node_died_without_letting_go_ends_on_its_own_and_what_waited_is_sent()
+    {
+        var marketing = host.Client(HostFixture.MarketingKey);
+        var ingest = host.Client();
+        var campaign = await WebhookJourneys.TemplateAsync(marketing, host.Receiver, "orphan");
+        var journey = await WebhookJourneys.PublishOneStepAsync(marketing, "webhook", campaign, "post", "marketing");
+        var audience = Enumerable.Range(0, 30).Select(i => $"bh-{campaign}-{i}").ToList();
+        await Parallel.ForEachAsync(audience, async (v, _) => await ConsentAsync(ingest, v));
+
+        // What a node running a large trigger says once, before it is killed: hold for 4 s. Nobody renews or releases it.
+        var lease = TimeSpan.FromSeconds(4);
+        var settings = host.Host.App.Services.GetRequiredService<Actors.Grains.Channels.ChannelSettings>();
+        foreach (var shard in Actors.Grains.Channels.ChannelDispatch.AllShards(host.Grains, settings)) await shard.HoldBulk(lease);
+        await host.Grains.GetGrain<Actors.Grains.Reporting.IReportsHoldGrain>(Actors.Grains.Reporting.IReportsHoldGrain.TheKey).Hold(lease);
+        var heldAt = DateTimeOffset.UtcNow;
+        Assert.Equal(HttpStatusCode.Accepted, (await marketing.PostAsJsonAsync($"/v1/journeys/{journey}/trigger", new { profiles = audience })).StatusCode);
+
+        // Held meanwhile: the reports say paused, the campaign trickles.
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        while ((await marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status")).GetProperty("pausedSince").ValueKind != JsonValueKind.String)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the reports did not pause for the hold");
+            await Task.Delay(100);
+        }
+        var received = await host.Receiver.WaitForAsync(r => r.Count(x => x.Path == "/" + campaign) >= 30, TimeSpan.FromSeconds(30));
+        var times = received.Where(x => x.Path == "/" + campaign).Select(x => x.At).ToList();
+        var held = times.Count(t => t < heldAt + lease - TimeSpan.FromSeconds(0.5));
+        Assert.True(held <= 2 * lease.TotalSeconds + 6, $"{held} of 30 left while the orphaned hold lasted");
+        // Then the lease ran out on its own: everything left at once (held for good, 30 at 2 a second would take 15 s),
+        // and the reports run again.
+        Assert.Equal(30, times.Count);
+        Assert.True(times.Max() < heldAt + lease + TimeSpan.FromSeconds(3), $"the last left {(times.Max() - heldAt).TotalSeconds:N1} s after the hold began; its lease was {lease.TotalSeconds} s");
+        deadline = DateTime.UtcNow.AddSeconds(15);
+        JsonElement status;
+        while ((status = await marketing.GetFromJsonAsync<JsonElement>("/v1/reports/status")).GetProperty("pausedSince").ValueKind != JsonValueKind.Null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, status.ToString());
+            await Task.Delay(200);
+        }
+    }
+
     private sealed record ReportSample(DateTimeOffset At, long Position, long HighWater);
 
     /// <summary>The reports' position (the slowest projection's) against the log's head, every 100 ms until cancelled.</summary>
