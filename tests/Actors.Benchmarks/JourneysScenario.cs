@@ -95,86 +95,89 @@ public static class JourneysScenario
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         await WaitForReportsAsync(host, outboxSchema, ct);
 
-        // 1. Trigger for the segment.
-        await CreateAndPublishAsync(marketing, "bench-manual",
-            """{"name":"Bench manual","trigger":{"manual":true},"start":"send","steps":[{"id":"send","send":{"channel":"email","template":"bench-manual"}}]}""", ct);
-        journeyIds.Add("bench-manual");
-        var triggerLoad = SegmentsScenario.LoadAverage();
-        var triggerCpu = CpuTime.Now(host);
-        var started = Stopwatch.StartNew();
-        using (var post = await marketing.PostAsJsonAsync("/v1/journeys/bench-manual/trigger", new { segment = SegmentId, triggerId = "bench-1" }, ct))
+        // 1. Trigger for the segment (left out by --skip-trigger, a diagnostic run of the phases after it).
+        if (!o.SkipTrigger)
         {
-            if (post.StatusCode != System.Net.HttpStatusCode.Accepted)
-                throw new InvalidOperationException($"trigger: {(int)post.StatusCode} {await post.Content.ReadAsStringAsync(ct)}");
-        }
-        JsonElement progress;
-        var lastReport = Stopwatch.StartNew();
-        while (true)
-        {
-            progress = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/triggers/bench-1", ct);
-            var state = progress.GetProperty("state").GetString();
-            if (state == "done") break;
-            if (state == "failed") throw new InvalidOperationException($"trigger failed: {progress}");
-            if (lastReport.Elapsed > TimeSpan.FromSeconds(2))
+            await CreateAndPublishAsync(marketing, "bench-manual",
+                """{"name":"Bench manual","trigger":{"manual":true},"start":"send","steps":[{"id":"send","send":{"channel":"email","template":"bench-manual"}}]}""", ct);
+            journeyIds.Add("bench-manual");
+            var triggerLoad = SegmentsScenario.LoadAverage();
+            var triggerCpu = CpuTime.Now(host);
+            var started = Stopwatch.StartNew();
+            using (var post = await marketing.PostAsJsonAsync("/v1/journeys/bench-manual/trigger", new { segment = SegmentId, triggerId = "bench-1" }, ct))
             {
-                Progress.Line($"  journeys: trigger {progress.GetProperty("done").GetInt64():N0}/{progress.GetProperty("total").GetInt64():N0}");
-                lastReport.Restart();
+                if (post.StatusCode != System.Net.HttpStatusCode.Accepted)
+                    throw new InvalidOperationException($"trigger: {(int)post.StatusCode} {await post.Content.ReadAsStringAsync(ct)}");
             }
-            await Task.Delay(20, ct);
-        }
-        var elapsed = started.Elapsed;
-        // CPU used while the trigger ran (its delivery and reports beside it), per visitor and as cores busy.
-        var triggerUsed = CpuTime.Now(host) - triggerCpu;
-        // How much of its email left while it ran, and how fast the rest leaves after it: a trigger's grain calls in
-        // flight take the thread pool's turns from the delivery beside it (README, thirteenth session).
-        var deliveredDuring = await FinishedAsync(host, outboxSchema, "bench-manual", ct);
-        var drainWatch = Stopwatch.StartNew();
-        // The reporting projections pause while a large trigger runs and catch up after it (README, eighteenth session).
-        var reportsBehind = await ReportsBehindAsync(host, outboxSchema, ct);
-        var figures = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/figures", ct);
-        var sent = figures.GetProperty("messagesSent").GetInt64();
-        var decided = Decided(figures);
-        var entered = progress.GetProperty("entered").GetInt64();
-        var rate = n / elapsed.TotalSeconds;
-        Progress.Line($"journeys: trigger for {n:N0} in {elapsed.TotalSeconds:N2} s ({rate:N0}/s): {entered:N0} entered, {sent:N0} sent, {decided:N0} decided");
-        var complete = entered == n && sent == n;
+            JsonElement progress;
+            var lastReport = Stopwatch.StartNew();
+            while (true)
+            {
+                progress = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/triggers/bench-1", ct);
+                var state = progress.GetProperty("state").GetString();
+                if (state == "done") break;
+                if (state == "failed") throw new InvalidOperationException($"trigger failed: {progress}");
+                if (lastReport.Elapsed > TimeSpan.FromSeconds(2))
+                {
+                    Progress.Line($"  journeys: trigger {progress.GetProperty("done").GetInt64():N0}/{progress.GetProperty("total").GetInt64():N0}");
+                    lastReport.Restart();
+                }
+                await Task.Delay(20, ct);
+            }
+            var elapsed = started.Elapsed;
+            // CPU used while the trigger ran (its delivery and reports beside it), per visitor and as cores busy.
+            var triggerUsed = CpuTime.Now(host) - triggerCpu;
+            // How much of its email left while it ran, and how fast the rest leaves after it: a trigger's grain calls in
+            // flight take the thread pool's turns from the delivery beside it (README, thirteenth session).
+            var deliveredDuring = await FinishedAsync(host, outboxSchema, "bench-manual", ct);
+            var drainWatch = Stopwatch.StartNew();
+            // The reporting projections pause while a large trigger runs and catch up after it (README, eighteenth session).
+            var reportsBehind = await ReportsBehindAsync(host, outboxSchema, ct);
+            var figures = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/figures", ct);
+            var sent = figures.GetProperty("messagesSent").GetInt64();
+            var decided = Decided(figures);
+            var entered = progress.GetProperty("entered").GetInt64();
+            var rate = n / elapsed.TotalSeconds;
+            Progress.Line($"journeys: trigger for {n:N0} in {elapsed.TotalSeconds:N2} s ({rate:N0}/s): {entered:N0} entered, {sent:N0} sent, {decided:N0} decided");
+            var complete = entered == n && sent == n;
 
-        // The floor under any trigger on this machine now: the same visitors, the same grain calls in flight, each call
-        // appending one event that starts nothing (no journey, no segment change, no message). A trigger does that and
-        // more (entry, decision, outbox row, and the delivery running beside it), so it cannot go faster than this.
-        await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
-        var drainRate = (n - deliveredDuring) / Math.Max(0.001, drainWatch.Elapsed.TotalSeconds);
-        Progress.Line($"journeys: {deliveredDuring:N0} of the trigger's emails left while it ran ({deliveredDuring / elapsed.TotalSeconds:N0}/s), " +
-            $"the other {n - deliveredDuring:N0} at {drainRate:N0}/s after it");
-        await WaitForReportsAsync(host, outboxSchema, ct);
-        var reportsCaughtUp = drainWatch.Elapsed;
-        Progress.Line($"journeys: the reports were {reportsBehind:N0} events behind when the trigger ended and had caught up within {reportsCaughtUp.TotalSeconds:N1} s after it, " +
-            "while its emails left");
-        var parallelism = host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.JourneyTriggers>().Parallelism;
-        var floorCpu = CpuTime.Now(host);
-        var floorWatch = Stopwatch.StartNew();
-        await Load.ForEachAsync("journeys: floor, one plain append per visitor (in-process Track)", n, parallelism, async i =>
-        {
-            var at = DateTimeOffset.UtcNow;
-            IReadOnlyList<VisitorEvent> list = [new AttributesUpdated(new Dictionary<string, string?> { ["bench_floor"] = "1" }, "crm")
-                { MessageId = Guid.NewGuid().ToString(), EventTime = at, ReceivedTime = at }];
-            await host.Grains.GetGrain<IVisitorGrain>(Id(i)).Track(list.AsImmutable());
-        }, ct);
-        var floor = n / floorWatch.Elapsed.TotalSeconds;
-        var floorUsed = CpuTime.Now(host) - floorCpu;
-        string Busy(CpuTime used, TimeSpan window) => $"{used.PerWithoutSink(n)} per visitor, {(used.Process + used.Postgres) / window:N2} cores busy";
-        Progress.Line($"journeys: floor for {n:N0} in {floorWatch.Elapsed.TotalSeconds:N2} s ({floor:N0}/s, {Busy(floorUsed, floorWatch.Elapsed)}); " +
-            $"the trigger {rate / floor:P0} of it ({Busy(triggerUsed, elapsed)})");
-        results.Add(new($"journey-trigger-{(n >= 100_000 ? "100k" : "10k")}", rate, "visitors/s", floor, rate / floor, "≥ 5,000 visitors/s (absolute, from the issue)",
-            complete && rate >= 5_000,
-            $"POST /v1/journeys/{{id}}/trigger for a segment of {n:N0} visitors (active grains: each was written through its grain) until GET …/triggers/{{id}} says done, " +
-            $"{elapsed.TotalSeconds:N2} s; the journey's first step is an email send, decided in the same grain call and append as the entry; " +
-            $"figures after: {entered:N0} entered, {sent:N0} messages sent, {decided - sent:N0} deferred or suppressed{(complete ? "" : " — NOT every visitor has a sent message, so the target is missed")}; " +
-            $"emails that left the outbox while it ran: {deliveredDuring:N0} ({deliveredDuring / elapsed.TotalSeconds:N0}/s), the rest at {drainRate:N0}/s after it; " +
-            $"the reports were {reportsBehind:N0} events behind when it ended (bulk delivery and the reporting projections wait while a large trigger runs) and had caught up within {reportsCaughtUp.TotalSeconds:N1} s; " +
-            $"the trigger runs {parallelism} grain calls at a time, after a warm-up trigger of the same journey shape for {warm:N0} other visitors (delivered before it); an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start; " +
-            $"reference: the floor, the same {n:N0} visitors each sent one event that starts nothing (in-process IVisitorGrain.Track, one durable append, {parallelism} in flight, " +
-            $"after the trigger's messages were delivered): {floorWatch.Elapsed.TotalSeconds:N2} s, {floor:N0}/s"));
+            // The floor under any trigger on this machine now: the same visitors, the same grain calls in flight, each call
+            // appending one event that starts nothing (no journey, no segment change, no message). A trigger does that and
+            // more (entry, decision, outbox row, and the delivery running beside it), so it cannot go faster than this.
+            await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
+            var drainRate = (n - deliveredDuring) / Math.Max(0.001, drainWatch.Elapsed.TotalSeconds);
+            Progress.Line($"journeys: {deliveredDuring:N0} of the trigger's emails left while it ran ({deliveredDuring / elapsed.TotalSeconds:N0}/s), " +
+                $"the other {n - deliveredDuring:N0} at {drainRate:N0}/s after it");
+            await WaitForReportsAsync(host, outboxSchema, ct);
+            var reportsCaughtUp = drainWatch.Elapsed;
+            Progress.Line($"journeys: the reports were {reportsBehind:N0} events behind when the trigger ended and had caught up within {reportsCaughtUp.TotalSeconds:N1} s after it, " +
+                "while its emails left");
+            var parallelism = host.Host.App.Services.GetRequiredService<Actors.Grains.Journeys.JourneyTriggers>().Parallelism;
+            var floorCpu = CpuTime.Now(host);
+            var floorWatch = Stopwatch.StartNew();
+            await Load.ForEachAsync("journeys: floor, one plain append per visitor (in-process Track)", n, parallelism, async i =>
+            {
+                var at = DateTimeOffset.UtcNow;
+                IReadOnlyList<VisitorEvent> list = [new AttributesUpdated(new Dictionary<string, string?> { ["bench_floor"] = "1" }, "crm")
+                    { MessageId = Guid.NewGuid().ToString(), EventTime = at, ReceivedTime = at }];
+                await host.Grains.GetGrain<IVisitorGrain>(Id(i)).Track(list.AsImmutable());
+            }, ct);
+            var floor = n / floorWatch.Elapsed.TotalSeconds;
+            var floorUsed = CpuTime.Now(host) - floorCpu;
+            string Busy(CpuTime used, TimeSpan window) => $"{used.PerWithoutSink(n)} per visitor, {(used.Process + used.Postgres) / window:N2} cores busy";
+            Progress.Line($"journeys: floor for {n:N0} in {floorWatch.Elapsed.TotalSeconds:N2} s ({floor:N0}/s, {Busy(floorUsed, floorWatch.Elapsed)}); " +
+                $"the trigger {rate / floor:P0} of it ({Busy(triggerUsed, elapsed)})");
+            results.Add(new($"journey-trigger-{(n >= 100_000 ? "100k" : "10k")}", rate, "visitors/s", floor, rate / floor, "≥ 5,000 visitors/s (absolute, from the issue)",
+                complete && rate >= 5_000,
+                $"POST /v1/journeys/{{id}}/trigger for a segment of {n:N0} visitors (active grains: each was written through its grain) until GET …/triggers/{{id}} says done, " +
+                $"{elapsed.TotalSeconds:N2} s; the journey's first step is an email send, decided in the same grain call and append as the entry; " +
+                $"figures after: {entered:N0} entered, {sent:N0} messages sent, {decided - sent:N0} deferred or suppressed{(complete ? "" : " — NOT every visitor has a sent message, so the target is missed")}; " +
+                $"emails that left the outbox while it ran: {deliveredDuring:N0} ({deliveredDuring / elapsed.TotalSeconds:N0}/s), the rest at {drainRate:N0}/s after it; " +
+                $"the reports were {reportsBehind:N0} events behind when it ended (bulk delivery and the reporting projections wait while a large trigger runs) and had caught up within {reportsCaughtUp.TotalSeconds:N1} s; " +
+                $"the trigger runs {parallelism} grain calls at a time, after a warm-up trigger of the same journey shape for {warm:N0} other visitors (delivered before it); an absolute target, on 2 cores shared by client, host and PostgreSQL; load average {triggerLoad} at start; " +
+                $"reference: the floor, the same {n:N0} visitors each sent one event that starts nothing (in-process IVisitorGrain.Track, one durable append, {parallelism} in flight, " +
+                $"after the trigger's messages were delivered): {floorWatch.Elapsed.TotalSeconds:N2} s, {floor:N0}/s"));
+        }
 
         // 2. Event to decision: cart_item_added of a category, send at once.
         await CreateAndPublishAsync(marketing, "bench-event",

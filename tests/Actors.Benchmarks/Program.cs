@@ -83,6 +83,6 @@ string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted, diagnostics);
 // A partial run (--only) must not pass for the latest full picture.
-var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend && !options.WithoutOperatorViews && options.ExtraHostArguments is not { Count: > 0 } ? "latest.json" : "partial.json");
+var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend && !options.WithoutOperatorViews && options.ExtraHostArguments is not { Count: > 0 } && !options.SkipTrigger ? "latest.json" : "partial.json");
 Console.Out.Write(Report.Markdown(report));
 Progress.Line($"done in {total.Elapsed.TotalSeconds:N0} s; wrote {file}");
