@@ -43,6 +43,8 @@ public static class MartenSetup
         services.AddSingleton<JourneyFigureReader>();
         services.AddSingleton<JourneyFigureIndex>();
         services.AddHostedService(sp => sp.GetRequiredService<JourneyFigureIndex>());
+        services.AddSingleton<BodyStatistics>();
+        services.AddHostedService(sp => sp.GetRequiredService<BodyStatistics>());
         // The outbox has its own pool: the dispatchers' claims must not queue behind the append batcher's connections.
         services.AddSingleton(_ => new OutboxStore(NpgsqlDataSource.Create(ForEventStore(connectionString, settings)), settings.Schema));
         services.AddSingleton<TemplateStore>();

@@ -1,0 +1,80 @@
+using System.Net.Http.Json;
+using Actors.Integration.Tests.Support;
+using Actors.Storage.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Actors.Integration.Tests.Foundation;
+
+public sealed class BodyStatisticsFixture : HostFixture;
+
+/// <summary>
+/// The host keeps PostgreSQL's ANALYZE off the JSON bodies (event log, documents, outbox messages): gathering their
+/// statistics was most of an ANALYZE's cost, and autovacuum runs those in the middle of the shop's traffic.
+/// </summary>
+public class BodyStatisticsTests(BodyStatisticsFixture host) : IClassFixture<BodyStatisticsFixture>
+{
+    private NpgsqlDataSource Data => host.Host.App.Services.GetRequiredService<NpgsqlDataSource>();
+
+    private async Task<int?> TargetAsync(string table, string column)
+    {
+        await using var command = Data.CreateCommand(
+            "select coalesce(a.attstattarget, -1) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace " +
+            "where n.nspname = 'actors' and c.relname = $1 and a.attname = $2");
+        command.Parameters.AddWithValue(table);
+        command.Parameters.AddWithValue(column);
+        return await command.ExecuteScalarAsync() is { } value ? Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    private async Task WaitForStartupAsync()
+    {
+        for (var i = 0; i < 100 && await TargetAsync("mt_events", "data") != 0; i++) await Task.Delay(200);
+    }
+
+    [Fact]
+    public async Task The_host_turns_off_the_statistics_of_the_bodies_and_of_nothing_else()
+    {
+        await WaitForStartupAsync();
+        Assert.Equal(0, await TargetAsync("mt_events", "data"));
+        Assert.Equal(0, await TargetAsync("mt_doc_reportvisitor", "data"));
+        Assert.Equal(0, await TargetAsync("message_outbox_body", "message"));
+        // The columns queries filter or join on keep theirs.
+        Assert.Equal(-1, await TargetAsync("mt_events", "type"));
+        Assert.Equal(-1, await TargetAsync("mt_events", "stream_id"));
+        Assert.Equal(-1, await TargetAsync("mt_events", "seq_id"));
+    }
+
+    [Fact]
+    public async Task Analyze_then_gathers_no_statistics_on_the_event_bodies_but_still_on_their_types()
+    {
+        await WaitForStartupAsync();
+        var visitor = $"bs-{Guid.NewGuid():N}"[..16];
+        using var client = host.Client();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.PostAsJsonAsync($"/v1/visitors/{visitor}/events",
+                new { @event = "Product Viewed", messageId = $"{visitor}-{i}", properties = new { product_id = $"p{i}", category = "shoes" } });
+            Assert.True(response.IsSuccessStatusCode);
+        }
+        await using (var analyze = Data.CreateCommand("analyze actors.mt_events")) await analyze.ExecuteNonQueryAsync();
+        await using var stats = Data.CreateCommand("select attname from pg_stats where schemaname = 'actors' and tablename = 'mt_events' order by 1");
+        var columns = new List<string>();
+        await using (var reader = await stats.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) columns.Add(reader.GetString(0));
+        Assert.Contains("type", columns);
+        Assert.DoesNotContain("data", columns);
+    }
+
+    [Fact]
+    public async Task A_target_set_back_by_hand_is_turned_off_again_and_a_second_run_changes_nothing()
+    {
+        await WaitForStartupAsync();
+        var statistics = host.Host.App.Services.GetRequiredService<BodyStatistics>();
+        await using (var reset = Data.CreateCommand("alter table actors.mt_doc_reportvisitor alter column data set statistics -1")) await reset.ExecuteNonQueryAsync();
+        Assert.Equal(-1, await TargetAsync("mt_doc_reportvisitor", "data"));
+
+        Assert.Equal(["mt_doc_reportvisitor.data"], await statistics.EnsureAsync(CancellationToken.None));
+        Assert.Equal(0, await TargetAsync("mt_doc_reportvisitor", "data"));
+        Assert.Empty(await statistics.EnsureAsync(CancellationToken.None)); // nothing left to change: no ALTER at all
+    }
+}
