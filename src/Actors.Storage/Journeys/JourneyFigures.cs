@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Marten;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -145,29 +144,14 @@ public sealed class JourneyFigureReader(IDocumentStore store)
 /// left invalid (a node stopped in the middle) is dropped and built again. Until it is valid the figures are still
 /// right, only slower (a scan).
 /// </summary>
-public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<JourneyFigureIndex> logger) : BackgroundService
+public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<JourneyFigureIndex> logger) : Postgres.StartupStep
 {
     public const string Name = "ix_mt_events_journey";
-    private const long AdvisoryLock = 0x4163746f72734a49; // "ActorsJI": one builder at a time across the cluster
-    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
+    internal const long AdvisoryLock = 0x4163746f72734a49; // "ActorsJI": one builder at a time across the cluster (held for the whole build)
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await EnsureAsync(stoppingToken);
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-            {
-                LogFailed(e, RetryAfter);
-            }
-            try { await Task.Delay(RetryAfter, stoppingToken); }
-            catch (OperationCanceledException) { return; }
-        }
-    }
+    protected override Task RunAsync(CancellationToken ct) => EnsureAsync(ct);
+
+    protected override void Failed(Exception e, TimeSpan retryAfter) => LogFailed(e, retryAfter);
 
     /// <summary>Makes sure the index exists and is valid; true when this call built it.</summary>
     public async Task<bool> EnsureAsync(CancellationToken ct)

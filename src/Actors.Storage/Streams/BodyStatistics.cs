@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Actors.Storage.Channels;
 using Marten;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -18,30 +17,28 @@ namespace Actors.Storage.Streams;
 /// this runs once per node start, after Marten has created its tables, and only changes what is not 0 yet; the lock
 /// it takes (SHARE UPDATE EXCLUSIVE) lets appends and reads go on.
 /// </summary>
-public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodyStatistics> logger) : BackgroundService
+public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodyStatistics> logger) : Postgres.StartupStep
 {
-    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan BuildPoll = TimeSpan.FromSeconds(5);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>What one run changed, and whether the event log's column was left for later (its index was being built).</summary>
+    public sealed record Outcome(IReadOnlyList<string> Changed, bool EventLogDeferred);
+
+    protected override async Task RunAsync(CancellationToken ct)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await EnsureAsync(stoppingToken);
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-            {
-                LogFailed(e, RetryAfter);
-            }
-            try { await Task.Delay(RetryAfter, stoppingToken); }
-            catch (OperationCanceledException) { return; }
-        }
+        while ((await EnsureAsync(ct)).EventLogDeferred) await Task.Delay(BuildPoll, ct);
     }
 
-    /// <summary>Sets the bodies' statistics targets to 0 where they are not yet; the columns it changed.</summary>
-    public async Task<IReadOnlyList<string>> EnsureAsync(CancellationToken ct)
+    protected override void Failed(Exception e, TimeSpan retryAfter) => LogFailed(e, retryAfter);
+
+    /// <summary>
+    /// Sets the bodies' statistics targets to 0 where they are not yet. The event log's column waits while the journey
+    /// figures' index is being built on it (<see cref="Journeys.JourneyFigureIndex"/>, on this node or another): CREATE
+    /// INDEX CONCURRENTLY holds the lock an ALTER needs for the whole build and waits for the transactions older than
+    /// its snapshots, the ALTER's among them, so the two would deadlock and PostgreSQL would abort one. The builder
+    /// holds its advisory lock for the whole build; this only tries it, and never waits.
+    /// </summary>
+    public async Task<Outcome> EnsureAsync(CancellationToken ct)
     {
         var schema = store.Options.Events.DatabaseSchemaName;
         var dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
@@ -60,15 +57,36 @@ public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodySta
             while (await reader.ReadAsync(ct)) pending.Add((reader.GetString(0), reader.GetString(1)));
         }
         var watch = Stopwatch.StartNew();
+        var changed = new List<string>();
+        var deferred = false;
         foreach (var (table, column) in pending)
         {
-            await using var alter = new NpgsqlCommand(
-                $"alter table {Quote(schema)}.{Quote(table)} alter column {Quote(column)} set statistics 0", connection);
-            await alter.ExecuteNonQueryAsync(ct);
+            var eventLog = table == "mt_events";
+            if (eventLog && !await Scalar<bool>(connection, $"select pg_try_advisory_lock({Journeys.JourneyFigureIndex.AdvisoryLock})", ct))
+            {
+                deferred = true;
+                continue;
+            }
+            try
+            {
+                await using var alter = new NpgsqlCommand(
+                    $"alter table {Quote(schema)}.{Quote(table)} alter column {Quote(column)} set statistics 0", connection);
+                await alter.ExecuteNonQueryAsync(ct);
+                changed.Add($"{table}.{column}");
+            }
+            finally
+            {
+                if (eventLog) await Scalar<bool>(connection, $"select pg_advisory_unlock({Journeys.JourneyFigureIndex.AdvisoryLock})", CancellationToken.None);
+            }
         }
-        var changed = pending.Select(p => $"{p.Table}.{p.Column}").ToList();
         if (changed.Count > 0) LogChanged(changed.Count, string.Join(", ", changed), watch.Elapsed.TotalMilliseconds);
-        return changed;
+        return new Outcome(changed, deferred);
+    }
+
+    private static async Task<T> Scalar<T>(NpgsqlConnection connection, string sql, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync(ct))!;
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
