@@ -147,7 +147,7 @@ public sealed class JourneyFigureReader(IDocumentStore store)
 public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<JourneyFigureIndex> logger) : Postgres.StartupStep
 {
     public const string Name = "ix_mt_events_journey";
-    internal const long AdvisoryLock = 0x4163746f72734a49; // "ActorsJI": one builder at a time across the cluster (held for the whole build)
+    public const long AdvisoryLock = 0x4163746f72734a49; // "ActorsJI": one builder at a time across the cluster (held for the whole build)
 
     protected override Task RunAsync(CancellationToken ct) => EnsureAsync(ct);
 
@@ -157,7 +157,7 @@ public sealed partial class JourneyFigureIndex(IDocumentStore store, ILogger<Jou
     public async Task<bool> EnsureAsync(CancellationToken ct)
     {
         var schema = store.Options.Events.DatabaseSchemaName;
-        var dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
+        var dataSource = Streams.MartenSetup.DataSourceOf(store);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         async Task<bool?> ValidAsync()
         {

@@ -47,7 +47,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         _schema = settings.Schema;
         _store = store;
         // Marten's own pool, as its sessions used: plain batches take no more connections than before.
-        _dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
+        _dataSource = MartenSetup.DataSourceOf(store);
         _logger = logger;
         _maxBatch = Math.Max(1, settings.MaxAppendBatch);
         _capacity = Math.Max(1, settings.MaxPendingAppends);

@@ -41,7 +41,7 @@ public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodySta
     public async Task<Outcome> EnsureAsync(CancellationToken ct)
     {
         var schema = store.Options.Events.DatabaseSchemaName;
-        var dataSource = ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
+        var dataSource = MartenSetup.DataSourceOf(store);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var pending = new List<(string Table, string Column)>();
         // attstattarget is -1 for "the default" before PostgreSQL 17, and null from it.

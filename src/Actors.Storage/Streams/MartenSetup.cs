@@ -18,6 +18,13 @@ namespace Actors.Storage.Streams;
 
 public static class MartenSetup
 {
+    /// <summary>
+    /// Marten's own connection pool for the store, for the statements of ours that run beside its sessions (the append
+    /// batch, the startup steps): they take no connections beyond the ones its sessions use.
+    /// </summary>
+    public static NpgsqlDataSource DataSourceOf(IDocumentStore store) =>
+        ((Weasel.Postgresql.PostgresqlDatabase)((DocumentStore)store).Storage.Database).DataSource;
+
     /// <summary>Marten on the given PostgreSQL, in its own schema: visitor streams, snapshots, API keys.</summary>
     public static IServiceCollection AddActorsEventStore(this IServiceCollection services, string connectionString, EventStoreSettings? settings = null)
     {

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Actors.Integration.Tests.Support;
+using Actors.Storage.Journeys;
 using Actors.Storage.Streams;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -88,13 +89,13 @@ public class BodyStatisticsTests(BodyStatisticsFixture host) : IClassFixture<Bod
 
         // A builder (here, this test) holds the index's advisory lock, as one does for a whole build.
         await using var builder = await Data.OpenConnectionAsync();
-        await using (var take = new NpgsqlCommand("select pg_advisory_lock(x'4163746f72734a49'::bigint)", builder)) await take.ExecuteNonQueryAsync();
+        await using (var take = new NpgsqlCommand($"select pg_advisory_lock({JourneyFigureIndex.AdvisoryLock})", builder)) await take.ExecuteNonQueryAsync();
         var during = await statistics.EnsureAsync(CancellationToken.None);
         Assert.True(during.EventLogDeferred);
         Assert.DoesNotContain("mt_events.data", during.Changed);
         Assert.Equal(-1, await TargetAsync("mt_events", "data"));
 
-        await using (var release = new NpgsqlCommand("select pg_advisory_unlock(x'4163746f72734a49'::bigint)", builder)) await release.ExecuteNonQueryAsync();
+        await using (var release = new NpgsqlCommand($"select pg_advisory_unlock({JourneyFigureIndex.AdvisoryLock})", builder)) await release.ExecuteNonQueryAsync();
         var after = await statistics.EnsureAsync(CancellationToken.None);
         Assert.False(after.EventLogDeferred);
         Assert.Equal(["mt_events.data"], after.Changed);
