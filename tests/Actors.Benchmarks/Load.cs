@@ -4,11 +4,18 @@ using HdrHistogram;
 namespace Actors.Benchmarks;
 
 /// <summary>Operations done in a measured window, and their latencies in microseconds.</summary>
-public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, GcWindow Gc, string Wal = "")
+public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, GcWindow Gc, string Wal = "", WarmupResult? Warmup = null)
 {
     public double PerSecond => Ops / Elapsed.TotalSeconds;
     public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
     public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc.AllocatedPer(Ops)}; {Gc}{Wal}";
+}
+
+/// <summary>What an open loop's warm-up saw: served at the same rate as its window, not counted in it.</summary>
+public sealed record WarmupResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, long Slow)
+{
+    public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
+    public string Summary => $"{Elapsed.TotalSeconds:N0} s warm-up at the same rate, not counted: {Ops:N0} requests, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, {Slow} over 50 ms, {Errors} errors";
 }
 
 /// <summary>
@@ -81,24 +88,31 @@ public static class Load
     /// that starts late because every worker was busy is timed from when it was due (queueing counts); one that waited
     /// for its due time is timed from when it was sent if the timer woke it within its resolution (2 ms), and from when
     /// it was due if later (a stalled process counts). Lateness never accumulates: each moment is fixed from the start.
+    /// With a <paramref name="warmup"/>, the same schedule runs that long first: the requests due in it are served and
+    /// described apart (<see cref="LoadResult.Warmup"/>), and the window's figures are those of a loop already running.
     /// </summary>
     public static async Task<LoadResult> OpenAsync(string label, double rate, int workers, TimeSpan duration,
-        Func<long, Task<bool>> op, CancellationToken ct)
+        Func<long, Task<bool>> op, CancellationToken ct, TimeSpan warmup = default)
     {
-        // Every worker's histogram is made before the window opens: 64 of them are megabytes, which allocated inside
+        if (warmup < TimeSpan.Zero) warmup = TimeSpan.Zero;
+        // Every worker's histogram is made before the loop starts: 64 of them are megabytes, which allocated inside
         // the window brought a collection into its first second.
         var histograms = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
+        var warmHistograms = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
         var ops = new long[workers];
         var errors = new long[workers];
+        var warmOps = new long[workers];
+        var warmErrors = new long[workers];
+        long warmSlow = 0;
         // Slow requests by second of the window: a tail spread evenly is load, one packed into a second or two is an event
         // (a collection, a checkpoint, a vacuum) that the progress line then places in time.
         var slowBySecond = new long[(int)Math.Ceiling(duration.TotalSeconds) + 1];
-        var total = (long)(rate * duration.TotalSeconds);
+        var warmCount = (long)(rate * warmup.TotalSeconds);
+        var total = warmCount + (long)(rate * duration.TotalSeconds);
         long next = -1;
-        var wal = WalCounters.Read();
-        var gc = GcWindow.Start();
         var start = Stopwatch.GetTimestamp();
         var ticksPerRequest = Stopwatch.Frequency / rate;
+        var windowStart = start + (long)(warmCount * ticksPerRequest);
 
         var tasks = Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
         {
@@ -126,23 +140,43 @@ public static class Load
                 bool ok;
                 try { ok = await op(k); }
                 catch (Exception) when (!ct.IsCancellationRequested) { ok = false; }
-                if (ok)
+                var micros = Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp()));
+                if (k < warmCount)
+                {
+                    if (!ok) { warmErrors[w]++; continue; }
+                    warmOps[w]++;
+                    warmHistograms[w].RecordValue(micros);
+                    if (micros > SlowMicros) Interlocked.Increment(ref warmSlow);
+                }
+                else if (ok)
                 {
                     ops[w]++;
-                    var micros = Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp()));
                     h.RecordValue(micros);
-                    if (micros > SlowMicros) Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - start) / Stopwatch.Frequency))]);
+                    if (micros > SlowMicros) Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - windowStart) / Stopwatch.Frequency))]);
                 }
                 else errors[w]++;
             }
         }, CancellationToken.None)).ToList();
 
         var all = Task.WhenAll(tasks);
-        await Progress.WaitAsync(label, duration, $"open loop at {rate:N0}/s", () => ops.Sum() / Stopwatch.GetElapsedTime(start).TotalSeconds, ct, all);
+        if (warmCount > 0) await Progress.WaitAsync(label, warmup, $"warm-up at {rate:N0}/s", () => null, ct, all);
+        var wal = WalCounters.Read();
+        var gc = GcWindow.Start();
+        var measuring = Stopwatch.GetTimestamp();
+        await Progress.WaitAsync(label, duration, $"open loop at {rate:N0}/s", () => ops.Sum() / Stopwatch.GetElapsedTime(measuring).TotalSeconds, ct, all);
         await all;
         var merged = new LongHistogram(MaxMicros, 3);
         foreach (var h in histograms) merged.Add(h);
-        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(start), merged, gc.Since(), WalCounters.Describe(wal, ops.Sum()));
+        WarmupResult? warm = null;
+        if (warmCount > 0)
+        {
+            var warmMerged = new LongHistogram(MaxMicros, 3);
+            foreach (var h in warmHistograms) warmMerged.Add(h);
+            warm = new WarmupResult(warmOps.Sum(), warmErrors.Sum(), warmup, warmMerged, warmSlow);
+        }
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(warmCount > 0 ? Math.Max(measuring, windowStart) : start), merged, gc.Since(),
+            WalCounters.Describe(wal, ops.Sum()), warm);
+        if (warm is not null) Progress.Line($"  {label}: {warm.Summary}");
         Progress.Line($"{label}: {result.Summary}");
         if (slowBySecond.Sum() > 0)
             Progress.Line($"  {label}: requests over {SlowMicros / 1000} ms by second of the window: " +
