@@ -24,7 +24,7 @@ namespace Actors.Benchmarks;
 /// count a sent message for every member (the grain enters and sends in the same call and append).
 /// 2. <c>journey-event-to-decision-p99</c>: a journey triggered by cart_item_added of a category, with a send at once;
 /// Segment "Product Added" messages of that category over HTTP, first at the maximum rate (closed loop), then in an
-/// open loop at half of it. The decision is stored in the same append as the event, so it is durable when the 200
+/// open loop at half of it (its first seconds a warm-up, described apart). The decision is stored in the same append as the event, so it is durable when the 200
 /// arrives: the figure is the p99 of those requests, and the decisions stored during the open loop are counted. Reference:
 /// the same requests at the same rate once the journey is archived.
 /// 3. <c>journeys-20-cost</c>: per-event cost of in-process Track (as segments-100-cost) with 20 active journeys whose
