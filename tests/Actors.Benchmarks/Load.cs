@@ -97,8 +97,9 @@ public static class Load
         if (warmup < TimeSpan.Zero) warmup = TimeSpan.Zero;
         // Every worker's histogram is made before the loop starts: 64 of them are megabytes, which allocated inside
         // the window brought a collection into its first second.
+        var warmCount = (long)(rate * warmup.TotalSeconds);
         var histograms = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
-        var warmHistograms = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
+        var warmHistograms = Enumerable.Range(0, warmCount > 0 ? workers : 0).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
         var ops = new long[workers];
         var errors = new long[workers];
         var warmOps = new long[workers];
@@ -107,7 +108,6 @@ public static class Load
         // Slow requests by second of the window: a tail spread evenly is load, one packed into a second or two is an event
         // (a collection, a checkpoint, a vacuum) that the progress line then places in time.
         var slowBySecond = new long[(int)Math.Ceiling(duration.TotalSeconds) + 1];
-        var warmCount = (long)(rate * warmup.TotalSeconds);
         var total = warmCount + (long)(rate * duration.TotalSeconds);
         long next = -1;
         var start = Stopwatch.GetTimestamp();
