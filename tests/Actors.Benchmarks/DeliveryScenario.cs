@@ -430,8 +430,7 @@ public static class DeliveryScenario
         var cpu = CpuTime.Now(host, sink) - cpuBefore;
         arrivals.Verify(keys, "messages sent");
         var elapsed = arrivals.Last - started;
-        var merged = new LongHistogram(60_000_000, 3);
-        foreach (var h in histograms) merged.Add(h);
+        var merged = Load.Merge(histograms);
         var rate = messages.Count / elapsed.TotalSeconds;
         Progress.Line($"{label}: {messages.Count:N0} in {elapsed.TotalSeconds:N2} s ({rate:N0}/s), per send p50 {Ms(merged, 50):N2} / p99 {Ms(merged, 99):N2} ms");
         return new PlainResult(rate, elapsed, merged, cpu);
@@ -512,7 +511,7 @@ public static class DeliveryScenario
         return h;
     }
 
-    private static double Ms(HistogramBase h, double percentile) => h.TotalCount == 0 ? double.NaN : h.GetValueAtPercentile(percentile) / 1000.0;
+    private static double Ms(HistogramBase h, double percentile) => Load.Ms(h, percentile);
 
     private static string Percent(TimeSpan cpu, TimeSpan wall) => $"{cpu.TotalSeconds / wall.TotalSeconds:P0}";
 }

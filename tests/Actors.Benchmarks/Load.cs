@@ -7,14 +7,14 @@ namespace Actors.Benchmarks;
 public sealed record LoadResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, GcWindow Gc, string Wal = "", WarmupResult? Warmup = null)
 {
     public double PerSecond => Ops / Elapsed.TotalSeconds;
-    public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
+    public double Ms(double percentile) => Load.Ms(Latency, percentile);
     public string Summary => $"{PerSecond:N0}/s, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, p99.9 {Ms(99.9):N2} ms, {Errors} errors; {Gc.AllocatedPer(Ops)}; {Gc}{Wal}";
 }
 
 /// <summary>What an open loop's warm-up saw: served at the same rate as its window, not counted in it.</summary>
 public sealed record WarmupResult(long Ops, long Errors, TimeSpan Elapsed, HistogramBase Latency, long Slow)
 {
-    public double Ms(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
+    public double Ms(double percentile) => Load.Ms(Latency, percentile);
     public string Summary => $"{Elapsed.TotalSeconds:N0} s warm-up at the same rate, not counted: {Ops:N0} requests, p50 {Ms(50):N2} ms, p99 {Ms(99):N2} ms, {Slow} over 50 ms, {Errors} errors";
 }
 
@@ -26,6 +26,18 @@ public static class Load
 {
     private const long MaxMicros = 60_000_000;
     private static readonly long TimerSlack = Stopwatch.Frequency * 2 / 1_000; // 2 ms
+
+    /// <summary>A latency percentile in milliseconds (NaN when nothing was recorded).</summary>
+    public static double Ms(HistogramBase latency, double percentile) =>
+        latency.TotalCount == 0 ? double.NaN : latency.GetValueAtPercentile(percentile) / 1000.0;
+
+    /// <summary>The workers' histograms as one.</summary>
+    public static LongHistogram Merge(IEnumerable<LongHistogram> histograms)
+    {
+        var merged = new LongHistogram(MaxMicros, 3);
+        foreach (var h in histograms) merged.Add(h);
+        return merged;
+    }
 
     public static long Micros(long fromTimestamp, long toTimestamp) =>
         Math.Max(0, (toTimestamp - fromTimestamp) * 1_000_000 / Stopwatch.Frequency);
@@ -75,9 +87,7 @@ public static class Load
         Volatile.Write(ref stop, true);
         await Task.WhenAll(workers);
 
-        var merged = new LongHistogram(MaxMicros, 3);
-        foreach (var h in histograms) merged.Add(h);
-        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(windowStart, windowEnd), merged, gc.Since(),
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(windowStart, windowEnd), Merge(histograms), gc.Since(),
             WalCounters.Describe(wal, ops.Sum()));
         Progress.Line($"{label}: {result.Summary}");
         return result;
@@ -165,16 +175,8 @@ public static class Load
         var measuring = Stopwatch.GetTimestamp();
         await Progress.WaitAsync(label, duration, $"open loop at {rate:N0}/s", () => ops.Sum() / Stopwatch.GetElapsedTime(measuring).TotalSeconds, ct, all);
         await all;
-        var merged = new LongHistogram(MaxMicros, 3);
-        foreach (var h in histograms) merged.Add(h);
-        WarmupResult? warm = null;
-        if (warmCount > 0)
-        {
-            var warmMerged = new LongHistogram(MaxMicros, 3);
-            foreach (var h in warmHistograms) warmMerged.Add(h);
-            warm = new WarmupResult(warmOps.Sum(), warmErrors.Sum(), warmup, warmMerged, warmSlow);
-        }
-        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(warmCount > 0 ? Math.Max(measuring, windowStart) : start), merged, gc.Since(),
+        var warm = warmCount > 0 ? new WarmupResult(warmOps.Sum(), warmErrors.Sum(), warmup, Merge(warmHistograms), warmSlow) : null;
+        var result = new LoadResult(ops.Sum(), errors.Sum(), Stopwatch.GetElapsedTime(warmCount > 0 ? Math.Max(measuring, windowStart) : start), Merge(histograms), gc.Since(),
             WalCounters.Describe(wal, ops.Sum()), warm);
         if (warm is not null) Progress.Line($"  {label}: {warm.Summary}");
         Progress.Line($"{label}: {result.Summary}");
