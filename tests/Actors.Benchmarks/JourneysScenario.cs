@@ -186,8 +186,10 @@ public static class JourneysScenario
         journeyIds.Add("bench-event");
         using var client = host.Client(o.HttpConcurrency * 2);
         var json = new MediaTypeHeaderValue("application/json");
+        long cartAdds = 0; // every request sent, warm-ups included: what a phase's CPU is divided by
         async Task<bool> AddToCart()
         {
+            Interlocked.Increment(ref cartAdds);
             using var content = new ByteArrayContent(CartMessage());
             content.Headers.ContentType = json;
             using var response = await client.PostAsync($"/v1/visitors/jb-{Random.Shared.Next(n)}/events", content, ct);
@@ -197,8 +199,15 @@ public static class JourneysScenario
         // 10,000 are still leaving the outbox when it reports done). Then what the host costs with every visitor's grain
         // active and nothing to do: at the open loop's low rate that is a large part of each request's CPU.
         var quiet = await IngestScenario.SettleAsync(host, "journeys", ct, quietSeconds: 5);
+        // What an open loop served: its window's requests and its warm-up's.
+        static long Served(LoadResult r) => r.Ops + (r.Warmup?.Ops ?? 0);
         var eventLoad = SegmentsScenario.LoadAverage();
+        // CPU per request at the maximum too: at half of it each request costs more (smaller batches everywhere), and
+        // that ratio, not the maximum, is what leaves the open loop's machine full or not.
+        var (maxCpu, maxSent) = (CpuTime.Now(host), Interlocked.Read(ref cartAdds));
         var max = await Load.ClosedAsync("journeys: cart adds that trigger a send, max rate", o.HttpConcurrency, o.Warmup, o.Window, (_, _) => AddToCart(), ct);
+        var maxCpuPer = (CpuTime.Now(host) - maxCpu).PerWithoutSink(Interlocked.Read(ref cartAdds) - maxSent);
+        Progress.Line($"  journeys: cart adds at max rate: {maxCpuPer} per request");
         var before = Decided(await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct));
         var half = max.PerSecond / 2;
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
@@ -207,7 +216,6 @@ public static class JourneysScenario
         // Both open loops run their first seconds as a warm-up (as every closed loop does): from an idle node to the rate
         // at once is not what the p99 is about, and their first second or two were slow with a journey and not without
         // one. What the warm-up saw is in the notes; its requests count in the CPU per request and the decisions.
-        static long Served(LoadResult r) => r.Ops + (r.Warmup?.Ops ?? 0);
         var openCpu = CpuTime.Now(host);
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
         // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL).
@@ -228,7 +236,7 @@ public static class JourneysScenario
         results.Add(new("journey-event-to-decision-p99", p99, "ms", bare.Ms(99), p99 / bare.Ms(99), "p99 < 50 ms at half of max rate", p99 < 50 && during == Served(open),
             $"POST /v1/visitors/{{id}}/events of a Segment \"Product Added\" ({Category}) for {n:N0} visitors with consent; the journey (trigger cart_item_added " +
             $"of {Category}, then a send) enters and decides in the same append, so the decision is durable at the 200: the figure is that request's latency; " +
-            $"max rate {max.PerSecond:N0}/s (closed loop, {o.HttpConcurrency} in flight, p99 {max.Ms(99):N1} ms), open loop at {half:N0}/s: p50 {open.Ms(50):N2}, " +
+            $"max rate {max.PerSecond:N0}/s (closed loop, {o.HttpConcurrency} in flight, p99 {max.Ms(99):N1} ms, CPU per request {maxCpuPer}), open loop at {half:N0}/s: p50 {open.Ms(50):N2}, " +
             $"p99 {p99:N2}, p99.9 {open.Ms(99.9):N2} ms; message_decided stored during the open loop and its warm-up: {during:N0} for {Served(open):N0} requests answered 200 " +
             $"({afterFigures.GetProperty("messagesSent").GetInt64():N0} sent in all); load average {eventLoad} at start; errors {open.Errors}; reference: the same requests at the same rate after the journey was archived " +
             $"(nothing entered or decided): p50 {bare.Ms(50):N2}, p99 {bare.Ms(99):N2}, p99.9 {bare.Ms(99.9):N2} ms, errors {bare.Errors}; CPU per request {openCpuPer} " +
