@@ -86,7 +86,7 @@ internal static class GcLog
 /// </summary>
 internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
 {
-    private sealed record Phase(long Index, int Depth, double SuspendMs, double CollectMs, double TotalMs, Dictionary<int, long> MarkedBytes);
+    private sealed record Phase(long Index, int Depth, double SuspendMs, double CollectMs, double TotalMs, Dictionary<int, long> MarkedBytes, Dictionary<int, double> MarkedAtMs);
 
     private static readonly ConcurrentQueue<Phase> Done = new();
     private static GcPhases? _instance;
@@ -94,6 +94,7 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
     private long _index;
     private int _depth;
     private Dictionary<int, long> _marked = [];
+    private Dictionary<int, double> _markedAt = [];
 
     public static void EnsureStarted() => _instance ??= new GcPhases();
 
@@ -108,7 +109,7 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
     {
         switch (e.EventId)
         {
-            case 9: _suspendBegin = e.TimeStamp; _marked = []; break;
+            case 9: _suspendBegin = e.TimeStamp; _marked = []; _markedAt = []; break;
             case 8: _suspendEnd = e.TimeStamp; break;
             case 1:
                 _gcStart = e.TimeStamp;
@@ -125,11 +126,13 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
                 var type = Convert.ToInt32(e.Payload![2], CultureInfo.InvariantCulture);
                 var bytes = Convert.ToInt64(e.Payload![3], CultureInfo.InvariantCulture);
                 _marked[type] = _marked.GetValueOrDefault(type) + bytes;
+                // When each root's marking ended (the last heap's), from the collection's start: how long each took.
+                _markedAt[type] = Math.Max(_markedAt.GetValueOrDefault(type), (e.TimeStamp - _gcStart).TotalMilliseconds);
                 break;
             case 3:
                 if (_gcStart > _suspendBegin)
                     Done.Enqueue(new(_index, _depth, (_suspendEnd - _suspendBegin).TotalMilliseconds, (_gcEnd - _gcStart).TotalMilliseconds,
-                        (e.TimeStamp - _suspendBegin).TotalMilliseconds, _marked));
+                        (e.TimeStamp - _suspendBegin).TotalMilliseconds, _marked, _markedAt));
                 while (Done.Count > 10_000) Done.TryDequeue(out _);
                 break;
         }
@@ -161,8 +164,10 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
         {
             var roots = g.SelectMany(p => p.MarkedBytes).GroupBy(kv => kv.Key).OrderBy(r => r.Key)
                 .Select(r => $"{(r.Key < Roots.Length ? Roots[r.Key] : r.Key.ToString(CultureInfo.InvariantCulture))} {r.Sum(kv => kv.Value) / (double)g.Count() / 1e6:N2}");
+            var ends = g.SelectMany(p => p.MarkedAtMs).GroupBy(kv => kv.Key).OrderBy(r => r.Average(kv => kv.Value))
+                .Select(r => $"{(r.Key < Roots.Length ? Roots[r.Key] : r.Key.ToString(CultureInfo.InvariantCulture))} {r.Average(kv => kv.Value):N1}");
             return string.Create(CultureInfo.InvariantCulture,
-                $"gen{g.Key} x{g.Count()}: suspend mean {g.Average(p => p.SuspendMs):N2} max {g.Max(p => p.SuspendMs):N2}, collect mean {g.Average(p => p.CollectMs):N1} max {g.Max(p => p.CollectMs):N1}, whole mean {g.Average(p => p.TotalMs):N1} max {g.Max(p => p.TotalMs):N1} ms, marked MB per GC by root: {string.Join(", ", roots)}");
+                $"gen{g.Key} x{g.Count()}: root marking done at (ms from start, mean): {string.Join(", ", ends)}; suspend mean {g.Average(p => p.SuspendMs):N2} max {g.Max(p => p.SuspendMs):N2}, collect mean {g.Average(p => p.CollectMs):N1} max {g.Max(p => p.CollectMs):N1}, whole mean {g.Average(p => p.TotalMs):N1} max {g.Max(p => p.TotalMs):N1} ms, marked MB per GC by root: {string.Join(", ", roots)}");
         }));
     }
 }
