@@ -129,10 +129,10 @@ public static class JourneysScenario
             // CPU used while the trigger ran (its delivery and reports beside it), per visitor and as cores busy.
             var triggerUsed = CpuTime.Now(host) - triggerCpu;
             // How much of its email left while it ran, and how fast the rest leaves after it: a trigger's grain calls in
-            // flight take the thread pool's turns from the delivery beside it (README, thirteenth session).
+            // flight take the thread pool's turns from the delivery beside it (docs/benchmarks-log.md, thirteenth session).
             var deliveredDuring = await FinishedAsync(host, outboxSchema, "bench-manual", ct);
             var drainWatch = Stopwatch.StartNew();
-            // The reporting projections pause while a large trigger runs and catch up after it (README, eighteenth session).
+            // The reporting projections pause while a large trigger runs and catch up after it (docs/benchmarks-log.md, eighteenth session).
             var reportsBehind = await ReportsBehindAsync(host, outboxSchema, ct);
             var figures = await GetJsonAsync(marketing, "/v1/journeys/bench-manual/figures", ct);
             var sent = figures.GetProperty("messagesSent").GetInt64();

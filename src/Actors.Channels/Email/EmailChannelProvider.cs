@@ -33,7 +33,7 @@ public sealed partial class EmailChannelProvider(
 
         // Disposed once sent: MimeKit's messages and parts have finalizers, so one left to the collector survives its
         // first collection with everything it holds (headers, body, streams), and the node's collections grow with the
-        // emails it sends (README, sixteenth session).
+        // emails it sends (docs/benchmarks-log.md, sixteenth session).
         using var email = await composer.ComposeAsync(message, rendered, to);
         await turn(ct);
         var result = await transport.SendAsync(email, message, ct);

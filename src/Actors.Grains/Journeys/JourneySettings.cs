@@ -5,7 +5,7 @@ public sealed record JourneySettings
 {
     /// <summary>
     /// Grain calls a marketer's trigger keeps in flight. More in flight fills the append batcher's batches, so a
-    /// trigger enters more visitors a second (README "The write path, the daemon's reads and the JIT": 128 → 2,071/s,
+    /// trigger enters more visitors a second (docs/benchmarks-log.md, "The write path, the daemon's reads and the JIT": 128 → 2,071/s,
     /// 512 → 3,418/s on 2 cores; 1,024 about a fifth more again). The shop's own events do not queue behind them: a
     /// trigger's appends wait in a lane of their own that batches fill last. Taken within 1 and
     /// <see cref="MaxTriggerParallelism"/> (each call in flight is a task that waits, so a typo of a few more zeros must

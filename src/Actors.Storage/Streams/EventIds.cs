@@ -4,7 +4,7 @@ namespace Actors.Storage.Streams;
 /// Ids for the events the batch statement writes (Marten's <c>mt_events.id</c>): version 7 UUIDs (RFC 9562), the
 /// millisecond first, then 74 random bits from <see cref="Random.Shared"/>. <see cref="Guid.CreateVersion7()"/> takes
 /// its random bits from the kernel, one read of <c>/dev/urandom</c> per id: about 3 µs on this project's VMs, where a
-/// trigger writes three events per visitor (README, sixteenth session). An event id is a label, never a secret
+/// trigger writes three events per visitor (docs/benchmarks-log.md, sixteenth session). An event id is a label, never a secret
 /// (nothing is authorised by knowing one), so a fast generator serves; 74 random bits per millisecond keep ids apart.
 /// </summary>
 public static class EventIds
