@@ -58,24 +58,8 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
     {
         try
         {
-            var stats = new List<(int Pid, int Parent, double Ticks, double ChildTicks, string Command)>();
-            foreach (var dir in Directory.EnumerateDirectories("/proc"))
-            {
-                if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                    // Fields after the command's closing parenthesis: state ppid … utime(14) stime(15) cutime(16) cstime(17).
-                    var f = FieldsAfterCommand(stat);
-                    var command = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                    stats.Add((pid, int.Parse(f[1], CultureInfo.InvariantCulture),
-                        double.Parse(f[11], CultureInfo.InvariantCulture) + double.Parse(f[12], CultureInfo.InvariantCulture),
-                        double.Parse(f[13], CultureInfo.InvariantCulture) + double.Parse(f[14], CultureInfo.InvariantCulture), command));
-                }
-                catch (IOException) { } // the process ended meanwhile
-                catch (UnauthorizedAccessException) { }
-            }
-            var postmaster = stats.FirstOrDefault(s => s.Command.Contains(dataDirectory, StringComparison.Ordinal) && s.Command.Contains("postgres", StringComparison.Ordinal));
+            var stats = Processes();
+            var postmaster = PostmasterOf(stats, dataDirectory);
             if (postmaster.Pid == 0) return TimeSpan.Zero;
             // Exited backends' time is in the postmaster's children's figures.
             var ticks = postmaster.Ticks + postmaster.ChildTicks + stats.Where(s => s.Parent == postmaster.Pid).Sum(s => s.Ticks);
@@ -85,5 +69,39 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
         {
             return TimeSpan.Zero;
         }
+    }
+
+    /// <summary>The processes of the host's PostgreSQL: its postmaster (found by its data folder) and the postmaster's children.</summary>
+    internal static IReadOnlyList<int> PostgresPids(string dataDirectory)
+    {
+        var stats = Processes();
+        var postmaster = PostmasterOf(stats, dataDirectory);
+        return postmaster.Pid == 0 ? [] : [postmaster.Pid, .. stats.Where(s => s.Parent == postmaster.Pid).Select(s => s.Pid)];
+    }
+
+    private static (int Pid, int Parent, double Ticks, double ChildTicks, string Command) PostmasterOf(
+        List<(int Pid, int Parent, double Ticks, double ChildTicks, string Command)> stats, string dataDirectory) =>
+        stats.FirstOrDefault(s => s.Command.Contains(dataDirectory, StringComparison.Ordinal) && s.Command.Contains("postgres", StringComparison.Ordinal));
+
+    private static List<(int Pid, int Parent, double Ticks, double ChildTicks, string Command)> Processes()
+    {
+        var stats = new List<(int Pid, int Parent, double Ticks, double ChildTicks, string Command)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                // Fields after the command's closing parenthesis: state ppid … utime(14) stime(15) cutime(16) cstime(17).
+                var f = FieldsAfterCommand(stat);
+                var command = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                stats.Add((pid, int.Parse(f[1], CultureInfo.InvariantCulture),
+                    double.Parse(f[11], CultureInfo.InvariantCulture) + double.Parse(f[12], CultureInfo.InvariantCulture),
+                    double.Parse(f[13], CultureInfo.InvariantCulture) + double.Parse(f[14], CultureInfo.InvariantCulture), command));
+            }
+            catch (IOException) { } // the process ended meanwhile
+            catch (UnauthorizedAccessException) { }
+        }
+        return stats;
     }
 }

@@ -203,24 +203,24 @@ public static class JourneysScenario
         // CPU per request at the maximum too: at half of it each request costs more (smaller batches everywhere), and
         // that ratio, not the maximum, is what leaves the open loop's machine full or not. Read once the loop's emails
         // are delivered and its events projected, so work the loop put off counts in its cost.
-        var (maxCpu, maxSent) = (CpuTime.Now(host), Interlocked.Read(ref cartAdds));
+        var (maxCpu, maxWakeups, maxSent) = (CpuTime.Now(host), Wakeups.Now(host), Interlocked.Read(ref cartAdds));
         var max = await Load.ClosedAsync("journeys: cart adds that trigger a send, max rate", o.HttpConcurrency, o.Warmup, o.Window, (_, _) => AddToCart(), ct);
         var sentAtMax = Interlocked.Read(ref cartAdds) - maxSent;
         var before = Decided(await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct));
         var half = max.PerSecond / 2;
         await DeliveryScenario.WaitForIdleOutboxAsync(host, outboxSchema, ct, waitLabel);
         await WaitForReportsAsync(host, outboxSchema, ct);
-        var maxCpuPer = (CpuTime.Now(host) - maxCpu).PerWithoutSink(sentAtMax);
+        var maxCpuPer = (CpuTime.Now(host) - maxCpu).PerWithoutSink(sentAtMax) + ", " + (Wakeups.Now(host) - maxWakeups).Per(sentAtMax);
         Progress.Line($"  journeys: cart adds at max rate: {maxCpuPer} per request, their delivery and reports included");
         await VacuumBeforeTimingAsync(host, "before the open loop", ct);
         // Both open loops run their first seconds as a warm-up (as every closed loop does): from an idle node to the rate
         // at once is not what the p99 is about, and their first second or two were slow with a journey and not without
         // one. What the warm-up saw is in the notes; its requests count in the CPU per request and the decisions.
         static long Served(LoadResult r) => r.Ops + (r.Warmup?.Ops ?? 0);
-        var openCpu = CpuTime.Now(host);
+        var (openCpu, openWakeups) = (CpuTime.Now(host), Wakeups.Now(host));
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
         // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL).
-        var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open));
+        var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open)) + ", " + (Wakeups.Now(host) - openWakeups).Per(Served(open));
         Progress.Line($"  journeys: cart adds at half max: {openCpuPer} per request");
         var afterFigures = await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct);
         var during = Decided(afterFigures) - before;
@@ -230,9 +230,9 @@ public static class JourneysScenario
         // Reference: the same requests at the same rate with no journey active (what ingest alone costs on this machine now).
         await WaitForReportsAsync(host, outboxSchema, ct);
         await VacuumBeforeTimingAsync(host, "before the reference's open loop", ct);
-        var bareCpu = CpuTime.Now(host);
+        var (bareCpu, bareWakeups) = (CpuTime.Now(host), Wakeups.Now(host));
         var bare = await Load.OpenAsync("journeys: the same cart adds, no journey active (reference)", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
-        var bareCpuPer = (CpuTime.Now(host) - bareCpu).PerWithoutSink(Served(bare));
+        var bareCpuPer = (CpuTime.Now(host) - bareCpu).PerWithoutSink(Served(bare)) + ", " + (Wakeups.Now(host) - bareWakeups).Per(Served(bare));
         Progress.Line($"  journeys: the same cart adds, no journey: {bareCpuPer} per request");
         results.Add(new("journey-event-to-decision-p99", p99, "ms", bare.Ms(99), p99 / bare.Ms(99), "p99 < 50 ms at half of max rate", p99 < 50 && during == Served(open),
             $"POST /v1/visitors/{{id}}/events of a Segment \"Product Added\" ({Category}) for {n:N0} visitors with consent; the journey (trigger cart_item_added " +
