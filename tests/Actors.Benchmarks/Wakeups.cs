@@ -4,9 +4,10 @@ namespace Actors.Benchmarks;
 
 /// <summary>
 /// How often this process's threads and the host's PostgreSQL processes were switched out (voluntary and involuntary
-/// context switches: <c>getrusage</c> for this process, <c>/proc</c> for PostgreSQL's), and the thread-pool work items this process ran. On this VM waking a thread
-/// costs 8–13 µs (docs/benchmarks-log.md, twenty-second session), so switches per request explain much of why a request
-/// costs more CPU at a moderate rate than at the maximum, where one wake-up serves many requests.
+/// context switches: <c>getrusage</c> for this process, <c>/proc</c> for PostgreSQL's), and the thread-pool work items
+/// this process ran. On this VM waking a thread costs 8–13 µs (docs/benchmarks-log.md, twenty-second session), so
+/// switches per request explain much of why a request costs more CPU at a moderate rate than at the maximum, where one
+/// wake-up serves many requests.
 /// </summary>
 public sealed record Wakeups(long Host, long Postgres, long WorkItems)
 {
