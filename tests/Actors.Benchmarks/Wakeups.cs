@@ -11,6 +11,11 @@ namespace Actors.Benchmarks;
 /// </summary>
 public sealed record Wakeups(long Host, long Postgres, long WorkItems)
 {
+    /// <remarks>
+    /// A PostgreSQL backend that exits between two readings takes its switches with it (the host's pools keep theirs
+    /// open through a phase). This reads <c>/proc</c> once more after <see cref="CpuTime.Now"/> has: outside the timed
+    /// windows, a few milliseconds.
+    /// </remarks>
     public static Wakeups Now(BenchHost host) =>
         new(ProcessSwitches(), SwitchesOf(CpuTime.PostgresPids(host.DataDirectory).Select(pid => $"/proc/{pid}/status")), ThreadPool.CompletedWorkItemCount);
 
