@@ -103,11 +103,7 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
         Task<bool>? visitors = null, background = null;
         while (visitors != Closed || background != Closed)
         {
-            // Requests first, but an eighth of a full batch stays for the background lane, so a steady flood of
-            // requests delays a trigger (or delivery reports) without stopping it.
-            while (batch.Count < _maxBatch - _maxBatch / 8 && _queue.Reader.TryRead(out var next)) batch.Add(next);
-            while (batch.Count < _maxBatch && _background.Reader.TryRead(out var next)) batch.Add(next);
-            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var next)) batch.Add(next);
+            TakeBatch(_queue.Reader, _background.Reader, _maxBatch, batch);
             if (batch.Count > 0)
             {
                 await CommitAsync(batch);
@@ -120,6 +116,22 @@ public sealed partial class AppendBatcher : IVisitorStreams, IAsyncDisposable
             if (visitors != Closed && visitors.IsCompleted) visitors = await visitors ? null : Closed;
             if (background != Closed && background.IsCompleted) background = await background ? null : Closed;
         }
+    }
+
+    /// <summary>
+    /// Fills one batch. Requests first, and background appends (a trigger's entries, delivery reports) ride along only
+    /// in a batch the requests fill: they keep its last eighth, so a steady flood of requests delays them without
+    /// stopping them. A batch of a few requests takes none: it would commit their appends together with however many
+    /// reports had gathered (a shard writes a burst of them), and the requests would wait for those. The background
+    /// appends go in a batch of their own instead, on a writer the requests leave idle.
+    /// </summary>
+    public static void TakeBatch<T>(ChannelReader<T> requests, ChannelReader<T> background, int maxBatch, List<T> batch)
+    {
+        var reserved = maxBatch / 8;
+        while (batch.Count < maxBatch - reserved && requests.TryRead(out var next)) batch.Add(next);
+        if (batch.Count == 0 || batch.Count >= maxBatch - reserved)
+            while (batch.Count < maxBatch && background.TryRead(out var next)) batch.Add(next);
+        while (batch.Count < maxBatch && requests.TryRead(out var next)) batch.Add(next);
     }
 
     private async Task CommitAsync(List<Pending> batch)

@@ -119,6 +119,27 @@ public class AppendBatcherTests : IAsyncLifetime
         foreach (var i in new[] { 0, 30, 59 }) Assert.Single(await Batcher.ReadAsync($"bg-{run}-{i}", new EventQuery(1, 10)));
     }
 
+    [Theory]
+    [InlineData(3, 40, 64, 3, 0)]    // a few requests: none of the reports that gathered rides with them
+    [InlineData(0, 40, 64, 0, 40)]   // no request waiting: a batch of background appends alone
+    [InlineData(0, 100, 64, 0, 64)]
+    [InlineData(100, 40, 64, 56, 8)] // requests fill the batch: the background keeps its last eighth
+    [InlineData(50, 40, 64, 50, 0)]  // short of seven eighths: still none
+    [InlineData(100, 0, 64, 64, 0)]  // nothing in the background: the requests take its eighth too
+    public void A_batch_takes_background_appends_only_when_requests_fill_it_or_none_are_waiting(int requests, int background, int max, int takenRequests, int takenBackground)
+    {
+        var fg = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        var bg = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        for (var i = 0; i < requests; i++) fg.Writer.TryWrite("request");
+        for (var i = 0; i < background; i++) bg.Writer.TryWrite("background");
+        var batch = new List<string>();
+
+        AppendBatcher.TakeBatch(fg.Reader, bg.Reader, max, batch);
+
+        Assert.Equal((takenRequests, takenBackground), (batch.Count(b => b == "request"), batch.Count(b => b == "background")));
+        Assert.True(batch.Count <= max);
+    }
+
     [Fact]
     public async Task A_flood_of_requests_leaves_an_eighth_of_each_batch_to_background_appends()
     {
