@@ -26,6 +26,21 @@ public sealed record ChannelSettings
 
     public static readonly TimeSpan MaxWakeLinger = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a shard gathers its finished messages' outcomes before it writes them into the visitors' streams
+    /// (<c>message_sent</c>, <c>message_failed</c>, ...), unless a full batch (<see cref="BatchSize"/>) gathers first.
+    /// Nothing waits on these reports, and written one batch of one or two at a time (eight shards under a steady
+    /// stream of decisions) they were most of what delivery cost the visitors' requests beside it
+    /// (docs/benchmarks-log.md, twenty-third session). Taken within 0 (at once) and <see cref="MaxReportLinger"/>; a
+    /// report lost in between (the node died) is written by the sweep of unreported rows.
+    /// </summary>
+    public TimeSpan ReportLinger { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public static readonly TimeSpan MaxReportLinger = TimeSpan.FromSeconds(5);
+
+    /// <summary>The report linger a shard uses: <see cref="ReportLinger"/> within 0 and <see cref="MaxReportLinger"/>.</summary>
+    public TimeSpan ReportLingerTaken => ReportLinger < TimeSpan.Zero ? TimeSpan.Zero : ReportLinger > MaxReportLinger ? MaxReportLinger : ReportLinger;
+
     /// <summary>The linger a shard uses: <see cref="WakeLinger"/> within 0 and <see cref="MaxWakeLinger"/>.</summary>
     public TimeSpan WakeLingerTaken => WakeLinger < TimeSpan.Zero ? TimeSpan.Zero : WakeLinger > MaxWakeLinger ? MaxWakeLinger : WakeLinger;
 

@@ -37,7 +37,13 @@ public sealed partial class ChannelShardGrain(
     private bool _wakeRequested;
     private bool _lingering; // a wake armed the timer for the linger, and the tick has not started yet
     private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
-    private long _sent, _failed, _retried, _recovered;
+    private long _sent, _failed, _retried, _recovered, _reportBatches;
+    // Outcomes finished but not yet written into the visitors' streams (ReportLinger), and the report being written:
+    // one at a time, so a visitor's outcomes reach its stream in the order they finished.
+    private readonly List<UnreportedOutcome> _toReport = [];
+    private Task _reporting = Task.CompletedTask;
+    private IGrainTimer? _reportTimer;
+    private bool _reportArmed;
     private readonly SendPacer _pacer = new(clock); // the provider's rate limit, this shard's share of it
     private DateTimeOffset _bulkHeldUntil = DateTimeOffset.MinValue;
     private double _bulkAllowance; // bulk rows this shard may still claim while held (its share of BulkRateWhileHeld)
@@ -52,6 +58,7 @@ public sealed partial class ChannelShardGrain(
         _shards = Math.Max(1, settings.Shards);
         _provider = providers.LastOrDefault(p => p.Channel == _channel);
         _timer = this.RegisterGrainTimer(PumpAsync, new GrainTimerCreationOptions(TimeSpan.Zero, settings.PollEvery) { Interleave = false, KeepAlive = true });
+        _reportTimer = this.RegisterGrainTimer(_ => FlushReportsAsync(), new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = false, KeepAlive = true });
         LogActivated(_channel, _shard, _shards, _provider?.GetType().Name ?? "none");
         return Task.CompletedTask;
     }
@@ -114,7 +121,14 @@ public sealed partial class ChannelShardGrain(
 
     private TimeSpan Linger => settings.WakeLingerTaken;
 
-    public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered));
+    public Task<ShardFigures> Figures() => Task.FromResult(new ShardFigures(_sent, _failed, _retried, _recovered, _reportBatches));
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _reportArmed = false; // its timer may be gone already: nothing to disarm
+        await StartReportAsync(); // best effort: what is lost here the sweep writes later
+        await _reporting;
+    }
 
     private async Task PumpAsync(CancellationToken ct)
     {
@@ -124,9 +138,9 @@ public sealed partial class ChannelShardGrain(
         {
             var started = clock.GetUtcNow();
             bool more;
-            // A batch's outcomes are written into the visitors' streams while the next batch is claimed and sent: the
-            // rows are finished already, so nothing waits for the report but the report before it (one at a time).
-            var reporting = Task.CompletedTask;
+            // A batch's outcomes are written into the visitors' streams while the next batch is claimed and sent (the
+            // rows are finished already, so nothing waits for the report but the report before it), and not one
+            // batch at a time: they gather for the report linger, or until a full batch has (QueueReportsAsync).
             try
             {
                 do
@@ -146,8 +160,7 @@ public sealed partial class ChannelShardGrain(
                     outage.Succeeded("channel delivery");
                     if (claimed.Count == 0) break;
                     var finished = await DeliverAsync(claimed, ct);
-                    await reporting;
-                    reporting = ReportAsync(finished);
+                    await QueueReportsAsync(finished);
                     more = claimed.Count == limit || _wakeRequested;
                     // Only woken again, with less than a full batch found: let the next decisions gather first.
                     if (more && claimed.Count < limit && Linger > TimeSpan.Zero) await Task.Delay(Linger, clock, ct);
@@ -156,7 +169,7 @@ public sealed partial class ChannelShardGrain(
             }
             finally
             {
-                await reporting; // never left running past the tick (it logs its own failures; the sweep retries them)
+                await _reporting; // never left running past the tick (it logs its own failures; the sweep retries them)
             }
 
             if (clock.GetUtcNow() - _lastSweep > ReportSweepEvery)
@@ -328,6 +341,48 @@ public sealed partial class ChannelShardGrain(
         settings.RatePerSecond.TryGetValue(_channel, out var rate) && rate > 0
             ? _pacer.WaitTurnAsync(TimeSpan.FromTicks((long)(TimeSpan.TicksPerSecond * _shards / rate)), ct)
             : Task.CompletedTask;
+
+    /// <summary>
+    /// Gathers finished outcomes for one report: written at once when a full batch has gathered (or with no linger),
+    /// otherwise when the linger's timer fires. Starts the write without waiting for it (the pump's next claim goes on
+    /// meanwhile); only the report before it is waited for.
+    /// </summary>
+    private async Task QueueReportsAsync(List<UnreportedOutcome> finished)
+    {
+        if (finished.Count == 0) return;
+        _toReport.AddRange(finished);
+        var linger = settings.ReportLingerTaken;
+        if (_toReport.Count >= Math.Max(1, settings.BatchSize) || linger <= TimeSpan.Zero)
+        {
+            await StartReportAsync();
+            return;
+        }
+        if (_reportArmed) return;
+        _reportArmed = true;
+        _reportTimer?.Change(linger, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The linger's end: writes what gathered and waits for it, so the timer's turn covers the report.</summary>
+    private async Task FlushReportsAsync()
+    {
+        await StartReportAsync();
+        await _reporting;
+    }
+
+    private async Task StartReportAsync()
+    {
+        if (_reportArmed)
+        {
+            _reportArmed = false;
+            _reportTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+        if (_toReport.Count == 0) return;
+        var batch = _toReport.ToArray();
+        _toReport.Clear();
+        await _reporting; // it logs its own failures
+        _reportBatches++;
+        _reporting = ReportAsync(batch);
+    }
 
     /// <summary>
     /// Writes outcomes into the visitors' streams; the append marks their rows reported in the same transaction. Those

@@ -34,4 +34,5 @@ public interface IChannelShardGrain : IGrainWithStringKey
 
 [GenerateSerializer, Immutable]
 public sealed record ShardFigures(
-    [property: Id(0)] long Sent, [property: Id(1)] long Failed, [property: Id(2)] long Retried, [property: Id(3)] long RecoveredInFlight);
+    [property: Id(0)] long Sent, [property: Id(1)] long Failed, [property: Id(2)] long Retried, [property: Id(3)] long RecoveredInFlight,
+    [property: Id(4)] long ReportBatches = 0);
