@@ -39,10 +39,12 @@ public sealed record ChannelSettings
     public static readonly TimeSpan MaxReportLinger = TimeSpan.FromSeconds(5);
 
     /// <summary>The report linger a shard uses: <see cref="ReportLinger"/> within 0 and <see cref="MaxReportLinger"/>.</summary>
-    public TimeSpan ReportLingerTaken => ReportLinger < TimeSpan.Zero ? TimeSpan.Zero : ReportLinger > MaxReportLinger ? MaxReportLinger : ReportLinger;
+    public TimeSpan ReportLingerTaken => Within(ReportLinger, MaxReportLinger);
+
+    private static TimeSpan Within(TimeSpan value, TimeSpan max) => value < TimeSpan.Zero ? TimeSpan.Zero : value > max ? max : value;
 
     /// <summary>The linger a shard uses: <see cref="WakeLinger"/> within 0 and <see cref="MaxWakeLinger"/>.</summary>
-    public TimeSpan WakeLingerTaken => WakeLinger < TimeSpan.Zero ? TimeSpan.Zero : WakeLinger > MaxWakeLinger ? MaxWakeLinger : WakeLinger;
+    public TimeSpan WakeLingerTaken => Within(WakeLinger, MaxWakeLinger);
 
     /// <summary>How long a claimed row stays with its claimer; after that (its node died) it is due again.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);

@@ -9,13 +9,12 @@ namespace Actors.Integration.Tests.Channels;
 /// <summary>One webhook shard that gathers its outcomes for 1.5 s before it writes them into the visitors' streams.</summary>
 public sealed class GatheredReportsFixture : HostFixture
 {
-    public const string Secret = "test-webhook-secret-0123456789-abcdef";
     public WebhookReceiver Receiver { get; } = new();
 
     protected override IEnumerable<string> ExtraArguments() =>
     [
         "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:Shards=1", "--Actors:Channels:ReportLinger=00:00:01.500",
-        $"--Actors:Channels:WebhookSecret={Secret}",
+        $"--Actors:Channels:WebhookSecret={DeliveryHostFixture.Secret}",
     ];
 }
 

@@ -89,6 +89,23 @@ public class SettingsBindingTests
         Assert.Equal(TimeSpan.FromMilliseconds(10), new ActorsSettings().Channels.WakeLingerTaken);
     }
 
+    [Theory]
+    [InlineData("00:00:00.250", 250)]
+    [InlineData("00:00:00", 0)]
+    [InlineData("-00:00:01", 0)]
+    [InlineData("10", 5_000)] // ten days, by TimeSpan's reading: outcomes must not wait that long
+    [InlineData("10675199.02:48:05.4775807", 5_000)] // TimeSpan.MaxValue
+    public void A_shards_report_linger_binds_from_Actors_Channels_and_is_taken_within_0_and_5_s(string configured, int takenMs)
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Channels:ReportLinger"] = configured,
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(takenMs), bound.Channels.ReportLingerTaken);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), new ActorsSettings().Channels.ReportLingerTaken);
+    }
+
     [Fact]
     public void The_message_policy_binds_from_Actors_Messages_into_a_fresh_instance_per_host()
     {
