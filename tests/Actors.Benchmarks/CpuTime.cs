@@ -49,6 +49,31 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
         $"host process {Ms(Process, operations)}, PostgreSQL {Ms(Postgres, operations)}, load generator {Ms(generator, operations)}, " +
         $"in all {Ms(Process + Postgres + generator, operations)} ms CPU";
 
+    /// <summary>
+    /// CPU time so far of this process's channel provider threads (<c>ProviderThreads</c>, named "channel provider N",
+    /// which Linux shortens to 15 characters): the part of the host's CPU that runs below the requests' priority.
+    /// </summary>
+    public static TimeSpan ProviderThreads()
+    {
+        var ticks = 0.0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var open = stat.IndexOf('(');
+                if (!stat.AsSpan(open + 1).StartsWith("channel provid", StringComparison.Ordinal)) continue;
+                var f = FieldsAfterCommand(stat);
+                ticks += double.Parse(f[11], CultureInfo.InvariantCulture) + double.Parse(f[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+    }
+
     /// <summary>A /proc stat line's fields after the command's closing parenthesis (the command may hold spaces): state, ppid, …</summary>
     private static string[] FieldsAfterCommand(string stat) => stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
 

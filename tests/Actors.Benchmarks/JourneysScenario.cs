@@ -217,10 +217,15 @@ public static class JourneysScenario
         // at once is not what the p99 is about, and their first second or two were slow with a journey and not without
         // one. What the warm-up saw is in the notes; its requests count in the CPU per request and the decisions.
         static long Served(LoadResult r) => r.Ops + (r.Warmup?.Ops ?? 0);
-        var (openCpu, openWakeups) = (CpuTime.Now(host), Wakeups.Now(host));
+        var (openCpu, openWakeups, openProviders) = (CpuTime.Now(host), Wakeups.Now(host), CpuTime.ProviderThreads());
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
-        // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL).
-        var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open)) + ", " + (Wakeups.Now(host) - openWakeups).Per(Served(open));
+        // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL),
+        // and how much of the host's ran on the channel providers' threads, below the requests' priority.
+        var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open)) +
+            $" (of the host's, {(CpuTime.ProviderThreads() - openProviders).TotalMilliseconds / Served(open):N2} ms on the channel provider threads at nice " +
+            $"{host.Host.App.Services.GetRequiredService<Actors.Grains.Channels.ProviderThreads>().Nice}; threads they started set back to 0 so far: " +
+            $"{host.Host.App.Services.GetRequiredService<Actors.Grains.Channels.ProviderThreads>().Restored})" +
+            ", " + (Wakeups.Now(host) - openWakeups).Per(Served(open));
         Progress.Line($"  journeys: cart adds at half max: {openCpuPer} per request");
         var afterFigures = await GetJsonAsync(marketing, "/v1/journeys/bench-event/figures", ct);
         var during = Decided(afterFigures) - before;

@@ -46,6 +46,19 @@ public sealed record ChannelSettings
     /// <summary>The linger a shard uses: <see cref="WakeLinger"/> within 0 and <see cref="MaxWakeLinger"/>.</summary>
     public TimeSpan WakeLingerTaken => Within(WakeLinger, MaxWakeLinger);
 
+    /// <summary>
+    /// The niceness (Linux, 0 to 19) of the threads the channel providers render, compose and encrypt on
+    /// (<see cref="Actors.Grains.Channels.ProviderThreads"/>): 10 lets the shop's requests have a busy node's cores first. 0 runs the providers
+    /// on the shard grains' turns, at the requests' priority.
+    /// </summary>
+    public int ProviderNice { get; init; } = 10;
+
+    /// <summary>How many such threads (0: one per core).</summary>
+    public int ProviderThreads { get; init; }
+
+    /// <summary>The provider threads started: <see cref="ProviderThreads"/>, or one per core, at most 64.</summary>
+    public int ProviderThreadsTaken => ProviderThreads <= 0 ? Environment.ProcessorCount : Math.Min(ProviderThreads, 64);
+
     /// <summary>How long a claimed row stays with its claimer; after that (its node died) it is due again.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
 

@@ -23,6 +23,7 @@ public sealed partial class ChannelShardGrain(
     TimeProvider clock,
     ActorsMetrics metrics,
     OutageLog outage,
+    ProviderThreads providerThreads,
     ILogger<ChannelShardGrain> logger) : Grain, IChannelShardGrain
 {
     private static readonly TimeSpan ReportSweepEvery = TimeSpan.FromSeconds(10);
@@ -236,7 +237,8 @@ public sealed partial class ChannelShardGrain(
         var watch = Stopwatch.StartNew();
         try
         {
-            result = await _provider.SendAsync(m, Turn, ct);
+            var provider = _provider;
+            result = await providerThreads.Run(() => provider.SendAsync(m, Turn, ct));
         }
         catch (TemplateNotFoundException e)
         {

@@ -112,6 +112,7 @@ public static class ActorsSilo
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<Actors.Channels.Delivery.OutboundAddressGuard>().Handler());
         services.AddHostedService<WebhookDispatcher>();
         services.AddSingleton(settings.Channels);
+        services.AddSingleton<Channels.ProviderThreads>();
         services.TryAddSingleton<OutageLog>();
         Actors.Channels.ChannelServices.AddActorsChannels(services);
         services.AddEmailChannel();

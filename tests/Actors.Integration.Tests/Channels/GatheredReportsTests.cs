@@ -1,8 +1,14 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Actors.Channels.Delivery;
+using Actors.Channels.Webhook;
+using Actors.Domain.Channels;
 using Actors.Grains.Channels;
 using Actors.Integration.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Actors.Integration.Tests.Channels;
 
@@ -16,6 +22,24 @@ public sealed class GatheredReportsFixture : HostFixture
         "--Actors:Channels:PollEvery=00:00:00.200", "--Actors:Channels:Shards=1", "--Actors:Channels:ReportLinger=00:00:01.500",
         $"--Actors:Channels:WebhookSecret={DeliveryHostFixture.Secret}",
     ];
+
+    /// <summary>The nice value of the thread each webhook send started on (the real provider does the sending).</summary>
+    public ConcurrentQueue<int> SendNice { get; } = new();
+
+    protected override void Customize(WebApplicationBuilder builder) =>
+        builder.Services.AddSingleton<IChannelProvider>(sp =>
+            new NiceRecordingProvider(ActivatorUtilities.CreateInstance<WebhookChannelProvider>(sp), SendNice));
+
+    private sealed class NiceRecordingProvider(IChannelProvider inner, ConcurrentQueue<int> nice) : IChannelProvider
+    {
+        public string Channel => inner.Channel;
+
+        public Task<DeliveryResult> SendAsync(OutboundMessage message, SendTurn turn, CancellationToken ct)
+        {
+            nice.Enqueue(ProviderThreadsTests.CurrentNice());
+            return inner.SendAsync(message, turn, ct);
+        }
+    }
 }
 
 /// <summary>
@@ -62,5 +86,9 @@ public class GatheredReportsTests(GatheredReportsFixture host) : IClassFixture<G
         // 12 sends over about 1.2 s, reported per linger of 1.5 s: one or two reports (three if a slow machine spreads
         // them), where reporting each claim's outcomes at once makes about one per message.
         Assert.InRange(after.ReportBatches - before.ReportBatches, 1, 3);
+
+        // The provider did its work on the channel provider threads, below the requests' priority (ProviderNice 10).
+        Assert.True(host.SendNice.Count >= visitors.Count, $"{host.SendNice.Count} sends recorded");
+        Assert.All(host.SendNice, nice => Assert.Equal(10, nice));
     }
 }
