@@ -13,9 +13,10 @@ namespace Actors.Grains.Channels;
 /// On Linux a thread's nice value is its own, and a thread it creates inherits it: a thread-pool worker or a timer
 /// thread started from one of these threads would serve requests at the lowered priority for good. So a guard looks
 /// at the process's threads every <see cref="GuardEvery"/> and sets any other thread found at this nice value back
-/// to 0, which needs the CAP_SYS_NICE capability (root has it; a container must be given it). Where that is refused
-/// (probed at startup), or with <see cref="ChannelSettings.ProviderNice"/> at 0, or off Linux, there are no such
-/// threads: providers run on the shard grain's turn, at the requests' priority.
+/// to the process's own (0 unless it was started under nice), which needs CAP_SYS_NICE (root has it) or an
+/// RLIMIT_NICE of 20. Where that is refused (probed at startup), or with <see cref="ChannelSettings.ProviderNice"/> no
+/// higher than the process's own, or off Linux, there are no such threads: providers run on the shard grain's turn,
+/// at the requests' priority.
 /// </para>
 /// Work that resumes after a network wait inside a library (MailKit awaits without its caller's scheduler) goes on
 /// the shared thread pool; what this lowers is the CPU-heavy start of each send.
@@ -26,7 +27,7 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
 
     private readonly BlockingCollection<Task> _work = new();
     private readonly Thread[] _threads;
-    // Every provider thread of the process (tests run several hosts in one): no guard sets another's back to 0.
+    // Every provider thread of the process (tests run several hosts in one): no guard sets another's back.
     private static readonly ConcurrentDictionary<int, bool> s_providerThreadIds = new();
     private readonly Timer? _guard;
     private readonly ILogger<ProviderThreads> _logger;
@@ -38,9 +39,12 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
     {
         _logger = logger;
         Nice = Math.Clamp(settings.ProviderNice, 0, 19);
-        if (Nice > 0 && !CanRestore())
+        // A node started under nice already runs below other processes: the providers go lower only if below it.
+        BaseNice = OperatingSystem.IsLinux() ? NiceOf("/proc/self") ?? 0 : 0;
+        if (Nice <= BaseNice) Nice = 0;
+        else if (!CanRestore())
         {
-            LogCannotRestore(Nice);
+            LogCannotRestore(Nice, BaseNice);
             Nice = 0;
         }
         var count = Nice == 0 ? 0 : Math.Max(1, settings.ProviderThreadsTaken);
@@ -58,10 +62,13 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
     /// <summary>The niceness these threads run at (0: there are none, providers run where their caller does).</summary>
     public int Nice { get; }
 
+    /// <summary>The process's own nice value (0 unless it was started under nice): what a thread is set back to.</summary>
+    public int BaseNice { get; }
+
     /// <summary>Threads whose priority the operating system lowered.</summary>
     public int Lowered => Volatile.Read(ref _lowered);
 
-    /// <summary>Other threads the guard found at the lowered priority (created from one of these) and set back to 0.</summary>
+    /// <summary>Other threads the guard found at the lowered priority (started from one of these) and set back.</summary>
     public long Restored => Interlocked.Read(ref _restored);
 
     public override int MaximumConcurrencyLevel => Math.Max(1, _threads.Length);
@@ -115,8 +122,8 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
     }
 
     /// <summary>
-    /// Sets every thread of the process found at the lowered nice value, other than provider threads, back to 0. Public for
-    /// tests, which should not wait for the timer.
+    /// Sets every thread of the process found at the lowered nice value, other than provider threads, back to the
+    /// process's own (<see cref="BaseNice"/>). Public for tests, which should not wait for the timer.
     /// </summary>
     public int RestoreInherited()
     {
@@ -127,7 +134,7 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
             {
                 if (!int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out var tid) || s_providerThreadIds.ContainsKey(tid)) continue;
                 if (NiceOf(task) != Nice) continue;
-                if (SetPriority(PriorityOfProcess, tid, 0) == 0) restored++;
+                if (SetPriority(PriorityOfProcess, tid, BaseNice) == 0) restored++;
                 else LogRestoreFailed(tid, Marshal.GetLastPInvokeError());
             }
         }
@@ -138,7 +145,7 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
         if (restored > 0)
         {
             Interlocked.Add(ref _restored, restored);
-            LogRestored(restored, Nice);
+            LogRestored(restored, Nice, BaseNice);
         }
         return restored;
     }
@@ -160,12 +167,12 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
         }
     }
 
-    /// <summary>Whether this process may set a lowered thread back to 0: tried on a thread of its own, at startup.</summary>
+    /// <summary>Whether this process may set a lowered thread back to its own nice value: tried on a thread of its own, at startup.</summary>
     private bool CanRestore()
     {
         if (!OperatingSystem.IsLinux()) return false;
         var can = false;
-        var probe = new Thread(() => can = SetPriority(PriorityOfProcess, 0, Nice) == 0 && SetPriority(PriorityOfProcess, 0, 0) == 0)
+        var probe = new Thread(() => can = SetPriority(PriorityOfProcess, 0, Nice) == 0 && SetPriority(PriorityOfProcess, 0, BaseNice) == 0)
             { IsBackground = true, Name = "nice probe" };
         probe.Start();
         probe.Join();
@@ -207,15 +214,15 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Channel providers run on {Threads} threads at nice {Nice}")]
     private partial void LogStarted(int threads, int nice);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel providers run at the requests' priority: nice {Nice} was asked (Actors:Channels:ProviderNice), but this process may not set a thread back to 0 (it needs CAP_SYS_NICE), and threads created from lowered ones would stay lowered")]
-    private partial void LogCannotRestore(int nice);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel providers run at the requests' priority: nice {Nice} was asked (Actors:Channels:ProviderNice), but this process may not set a thread back to its own nice {BaseNice} (that needs CAP_SYS_NICE or an RLIMIT_NICE of 20), and threads started from lowered ones would stay lowered")]
+    private partial void LogCannotRestore(int nice, int baseNice);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A channel provider thread could not lower its priority to nice {Nice} (errno {Errno}); it runs at the requests' priority")]
     private partial void LogNotLowered(int nice, int errno);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Count} threads created from channel provider threads inherited nice {Nice}; set back to 0")]
-    private partial void LogRestored(int count, int nice);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Count} threads started from channel provider threads inherited nice {Nice}; set back to {BaseNice}")]
+    private partial void LogRestored(int count, int nice, int baseNice);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Thread {ThreadId} inherited the channel providers' priority and could not be set back to 0 (errno {Errno})")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Thread {ThreadId} inherited the channel providers' priority and could not be set back (errno {Errno})")]
     private partial void LogRestoreFailed(int threadId, int errno);
 }

@@ -50,6 +50,7 @@ public sealed class ProviderThreadsTests : IDisposable
         Assert.Equal(10, before);
         Assert.Equal(10, after);
         Assert.Equal(2, threads.Lowered);
+        Assert.Equal(0, threads.BaseNice); // the test process was not started under nice: inherited threads go back to 0
     }
 
     [Fact]
