@@ -150,8 +150,11 @@ public sealed partial class ProviderThreads : TaskScheduler, IDisposable
         return restored;
     }
 
-    /// <summary>A thread's nice value from its stat line (field 19), or null if it is gone.</summary>
-    private static int? NiceOf(string taskFolder)
+    /// <summary>
+    /// A thread's nice value from its stat line (field 19) under <paramref name="taskFolder"/> (<c>/proc/self/task/N</c>,
+    /// <c>/proc/thread-self</c>; <c>/proc/self</c>: the main thread), or null if it is gone.
+    /// </summary>
+    public static int? NiceOf(string taskFolder)
     {
         try
         {

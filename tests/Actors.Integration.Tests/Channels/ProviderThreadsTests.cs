@@ -21,13 +21,8 @@ public sealed class ProviderThreadsTests : IDisposable
         }
     }
 
-    /// <summary>The calling thread's nice value, as Linux reports it (field 19 of its stat line).</summary>
-    internal static int CurrentNice()
-    {
-        var stat = File.ReadAllText("/proc/thread-self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    /// <summary>The calling thread's nice value, as Linux reports it.</summary>
+    internal static int CurrentNice() => ProviderThreads.NiceOf("/proc/thread-self") ?? throw new InvalidOperationException("no /proc/thread-self");
 
     private ProviderThreads Start(int nice, int threads = 2)
     {

@@ -106,6 +106,24 @@ public class SettingsBindingTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), new ActorsSettings().Channels.ReportLingerTaken);
     }
 
+    [Theory]
+    [InlineData("3", 3)]
+    [InlineData("0", -1)] // one per core
+    [InlineData("-7", -1)]
+    [InlineData("100000", 64)] // a thread each would be a hundred thousand threads
+    public void The_provider_thread_count_binds_from_Actors_Channels_and_is_taken_within_1_and_64(string configured, int taken)
+    {
+        var bound = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Actors:Channels:ProviderThreads"] = configured,
+            ["Actors:Channels:ProviderNice"] = "7",
+        }).Build().GetSection("Actors").Get<ActorsSettings>()!;
+
+        Assert.Equal(taken < 0 ? Environment.ProcessorCount : taken, bound.Channels.ProviderThreadsTaken);
+        Assert.Equal(7, bound.Channels.ProviderNice);
+        Assert.Equal(10, new ActorsSettings().Channels.ProviderNice);
+    }
+
     [Fact]
     public void The_message_policy_binds_from_Actors_Messages_into_a_fresh_instance_per_host()
     {
