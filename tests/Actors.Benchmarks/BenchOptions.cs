@@ -2,7 +2,7 @@ namespace Actors.Benchmarks;
 
 /// <summary>How long and how big each phase is. Quick mode finishes in about 4 minutes on 2 cores.</summary>
 public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null, bool QuickAppend = false, bool WithoutOperatorViews = false,
-    IReadOnlyList<string>? ExtraHostArguments = null, bool SkipTrigger = false)
+    IReadOnlyList<string>? ExtraHostArguments = null, bool SkipTrigger = false, bool Timeline = false, bool HoldReports = false)
 {
     /// <summary>Whether a group of scenarios runs: all by default, or those named by --only=segments,ingest,decisions,...</summary>
     public bool Runs(string group) => Only is null || Only.Contains(group);
@@ -39,7 +39,9 @@ public sealed record BenchOptions(bool Quick, IReadOnlySet<string>? Only = null,
         var extra = args.Where(a => a.StartsWith("--host-arg=", StringComparison.Ordinal)).Select(a => a["--host-arg=".Length..]).ToList();
         // --skip-trigger: the journeys group without journey-trigger-100k and its floor, to compare the open loop's p99 in
         // half the time (a partial run).
+        // --timeline: the journey's open loop prints, second by second, what the machine did (diagnostic).
+        // --experiment=hold-reports: the reporting projections paused through the journey's open loop (a partial run).
         return new(args.Contains("--quick"), only, args.Contains("--experiment=quick-append"), args.Contains("--experiment=no-operator-views"), extra,
-            args.Contains("--skip-trigger"));
+            args.Contains("--skip-trigger"), args.Contains("--timeline"), args.Contains("--experiment=hold-reports"));
     }
 }

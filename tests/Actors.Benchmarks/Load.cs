@@ -109,6 +109,10 @@ public static class Load
         // the window brought a collection into its first second.
         var warmCount = (long)(rate * warmup.TotalSeconds);
         var histograms = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
+        // The same latencies less the collectors' pauses that fell inside each request: what the tail would be if a
+        // collection cost nothing, which says how much of a p99 is the collector's and how much is the machine's.
+        var lessPauses = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
+        long slowWithPause = 0;
         var warmHistograms = Enumerable.Range(0, warmCount > 0 ? workers : 0).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
         var ops = new long[workers];
         var errors = new long[workers];
@@ -133,6 +137,7 @@ public static class Load
                 if (k >= total) return;
                 var due = start + (long)(k * ticksPerRequest);
                 var now = Stopwatch.GetTimestamp();
+                var pausedBefore = GC.GetTotalPauseDuration();
                 long timedFrom;
                 if (due > now)
                 {
@@ -144,6 +149,7 @@ public static class Load
                     // Later than the timer's resolution: the process was stalled (a collection, a starved thread pool
                     // shared with the host), which a client would have waited through, so it counts.
                     timedFrom = woke - due > TimerSlack ? due : woke;
+                    if (timedFrom == woke) pausedBefore = GC.GetTotalPauseDuration();
                 }
                 else timedFrom = due;
 
@@ -151,6 +157,7 @@ public static class Load
                 try { ok = await op(k); }
                 catch (Exception) when (!ct.IsCancellationRequested) { ok = false; }
                 var micros = Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp()));
+                var pausedMicros = (long)(GC.GetTotalPauseDuration() - pausedBefore).TotalMicroseconds;
                 if (k < warmCount)
                 {
                     if (!ok) { warmErrors[w]++; continue; }
@@ -162,7 +169,12 @@ public static class Load
                 {
                     ops[w]++;
                     h.RecordValue(micros);
-                    if (micros > SlowMicros) Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - windowStart) / Stopwatch.Frequency))]);
+                    lessPauses[w].RecordValue(Math.Max(0, micros - pausedMicros));
+                    if (micros > SlowMicros)
+                    {
+                        Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - windowStart) / Stopwatch.Frequency))]);
+                        if (pausedMicros > 0) Interlocked.Increment(ref slowWithPause);
+                    }
                 }
                 else errors[w]++;
             }
@@ -182,7 +194,10 @@ public static class Load
         Progress.Line($"{label}: {result.Summary}");
         if (slowBySecond.Sum() > 0)
             Progress.Line($"  {label}: requests over {SlowMicros / 1000} ms by second of the window: " +
-                string.Join(", ", slowBySecond.Select((n, second) => (n, second)).Where(x => x.n > 0).Select(x => $"{x.second}s:{x.n}")));
+                string.Join(", ", slowBySecond.Select((n, second) => (n, second)).Where(x => x.n > 0).Select(x => $"{x.second}s:{x.n}")) +
+                $"; {slowWithPause:N0} of the {slowBySecond.Sum():N0} had a collection's pause inside them");
+        var less = Merge(lessPauses);
+        Progress.Line($"  {label}: less the collections' pauses inside each request: p50 {Ms(less, 50):N2} ms, p99 {Ms(less, 99):N2} ms, p99.9 {Ms(less, 99.9):N2} ms");
         return result;
     }
 

@@ -37,6 +37,7 @@ Progress.Line("warning: a Debug build; figures are only meaningful with -c Relea
 #endif
 var mode = (options.Quick ? "quick" : "full") + (options.QuickAppend ? ", experiment: Marten Quick append" : "")
     + (options.WithoutOperatorViews ? ", experiment: no reporting daemon, no Orleans dashboard" : "")
+    + (options.HoldReports ? ", experiment: reporting projections paused through the journey's open loop" : "")
     + (options.ExtraHostArguments is { Count: > 0 } extra ? ", host arguments: " + string.Join(' ', extra) : "")
     + ", " + SteadyStateJit.Mode;
 Progress.Line($"benchmark ({mode}): starting the host with a private durable PostgreSQL");
@@ -83,6 +84,6 @@ string[] order = ["ingest", "ingest-p99-ms", "ingest-new-visitors", "ingest-new-
 var sorted = scenarios.OrderBy(s => Array.IndexOf(order, s.Name) is var i and >= 0 ? i : order.Length).ToList();
 var report = new BenchmarkReport(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), Report.Machine(), mode, sorted, diagnostics);
 // A partial run (--only) must not pass for the latest full picture.
-var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend && !options.WithoutOperatorViews && options.ExtraHostArguments is not { Count: > 0 } && !options.SkipTrigger ? "latest.json" : "partial.json");
+var file = await Report.WriteJsonAsync(report, options.Only is null && !options.QuickAppend && !options.WithoutOperatorViews && !options.HoldReports && options.ExtraHostArguments is not { Count: > 0 } && !options.SkipTrigger ? "latest.json" : "partial.json");
 Console.Out.Write(Report.Markdown(report));
 Progress.Line($"done in {total.Elapsed.TotalSeconds:N0} s; wrote {file}");
