@@ -218,53 +218,14 @@ public static class JourneysScenario
         // one. What the warm-up saw is in the notes; its requests count in the CPU per request and the decisions.
         static long Served(LoadResult r) => r.Ops + (r.Warmup?.Ops ?? 0);
         var (openCpu, openWakeups, openProviders) = (CpuTime.Now(host), Wakeups.Now(host), CpuTime.ProviderThreads());
-        using var holdCts = new CancellationTokenSource();
-        var holdTask = o.HoldReports ? Task.Run(async () =>
-        {
-            var hold = host.Grains.GetGrain<Actors.Grains.Reporting.IReportsHoldGrain>(Actors.Grains.Reporting.IReportsHoldGrain.TheKey);
-            while (!holdCts.IsCancellationRequested) { await hold.Hold(TimeSpan.FromSeconds(3)); try { await Task.Delay(500, holdCts.Token); } catch (OperationCanceledException) { } }
-            await hold.Hold(TimeSpan.Zero);
-        }) : Task.CompletedTask;
-        if (o.HoldReports) await Task.Delay(2000, ct);
-        using var lineCts = new CancellationTokenSource();
-        var timeline = new List<string>();
-        var lineTask = o.Timeline ? Task.Run(async () =>
-        {
-            var t0 = Stopwatch.GetTimestamp();
-            var waits = new Dictionary<string, int>();
-            var second = 0;
-            long lastMark = 0;
-            var steps = 0;
-            long poolMax = 0;
-            var (g0, g1) = (GC.CollectionCount(0), GC.CollectionCount(1));
-            var cpu = CpuTime.Now(host);
-            while (!lineCts.IsCancellationRequested)
-            {
-                poolMax = Math.Max(poolMax, ThreadPool.PendingWorkItemCount);
-                await using (var command = host.Database.CreateCommand(
-                    $"select coalesce((select last_seq_id from {outboxSchema}.mt_event_progression where name = 'HighWaterMark'), 0), " +
-                    "coalesce(string_agg(coalesce(wait_event_type || ':' || wait_event, 'CPU'), ','), '') from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and backend_type = 'client backend'"))
-                await using (var reader = await command.ExecuteReaderAsync(ct))
-                {
-                    await reader.ReadAsync(ct);
-                    var mark = reader.GetInt64(0);
-                    if (mark != lastMark) { steps++; lastMark = mark; }
-                    foreach (var w in reader.GetString(1).Split(',', StringSplitOptions.RemoveEmptyEntries)) waits[w] = waits.GetValueOrDefault(w) + 1;
-                }
-                var now = (int)Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (now != second)
-                {
-                    timeline.Add($"{second - (int)o.Warmup.TotalSeconds}s: mark moved {steps}x; pool queue max {poolMax}, threads {ThreadPool.ThreadCount}; gen0 {GC.CollectionCount(0) - g0}, gen1 {GC.CollectionCount(1) - g1}; cores: host {(CpuTime.Now(host) - cpu).Process.TotalSeconds:N2}, pg {(CpuTime.Now(host) - cpu).Postgres.TotalSeconds:N2}; active backends sampled: " +
-                        string.Join(" ", waits.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key}={kv.Value}")));
-                    waits.Clear(); steps = 0; second = now; poolMax = 0; (g0, g1) = (GC.CollectionCount(0), GC.CollectionCount(1)); cpu = CpuTime.Now(host);
-                }
-                try { await Task.Delay(50, lineCts.Token); } catch (OperationCanceledException) { }
-            }
-        }) : Task.CompletedTask;
+        using var diagnostics = new CancellationTokenSource();
+        var holding = o.HoldReports ? OpenLoopTimeline.HoldReportsAsync(host, diagnostics.Token) : Task.CompletedTask;
+        if (o.HoldReports) await Task.Delay(TimeSpan.FromSeconds(2), ct); // the daemon's node asks about holds every second
+        var sampling = o.Timeline ? OpenLoopTimeline.RunAsync(host, outboxSchema, o.Warmup, diagnostics.Token) : null;
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
-        holdCts.Cancel(); await holdTask;
-        lineCts.Cancel(); await lineTask;
-        foreach (var l in timeline) Progress.Line("  timeline " + l);
+        await diagnostics.CancelAsync();
+        await holding;
+        if (sampling is not null) (await sampling).Print("journeys: cart adds at half max, timeline");
         // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL),
         // and how much of the host's ran on the channel providers' threads, below the requests' priority.
         var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open)) +

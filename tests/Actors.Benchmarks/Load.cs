@@ -137,6 +137,7 @@ public static class Load
                 if (k >= total) return;
                 var due = start + (long)(k * ticksPerRequest);
                 var now = Stopwatch.GetTimestamp();
+                // A late request is timed from when it was due; pauses between then and now are not taken out of it.
                 var pausedBefore = GC.GetTotalPauseDuration();
                 long timedFrom;
                 if (due > now)
