@@ -18,6 +18,7 @@ public sealed class OpenLoopTimeline
         var timeline = new OpenLoopTimeline();
         var t0 = Stopwatch.GetTimestamp();
         var waits = new Dictionary<string, int>();
+        var doing = new Dictionary<string, int>();
         var (second, steps, lastMark, poolMax) = (0, 0, 0L, 0L);
         var (gen0, gen1, cpu) = (GC.CollectionCount(0), GC.CollectionCount(1), CpuTime.Now(host));
         while (!stop.IsCancellationRequested)
@@ -25,23 +26,31 @@ public sealed class OpenLoopTimeline
             poolMax = Math.Max(poolMax, ThreadPool.PendingWorkItemCount);
             await using (var command = host.Database.CreateCommand(
                 $"select coalesce((select last_seq_id from {schema}.mt_event_progression where name = 'HighWaterMark'), 0), " +
-                "coalesce(string_agg(coalesce(wait_event_type || ':' || wait_event, 'CPU'), ','), '') from pg_stat_activity " +
-                "where state = 'active' and pid <> pg_backend_pid() and backend_type = 'client backend'"))
+                "coalesce(string_agg(coalesce(wait_event_type || ':' || wait_event, 'CPU'), ',') filter (where backend_type = 'client backend'), ''), " +
+                // What they ran: a client's statement by its first words; any other busy backend (an autovacuum worker, the
+                // checkpointer) by its type and what it says it does.
+                "coalesce(string_agg(case when backend_type = 'client backend' then left(ltrim(regexp_replace(query, '[\\s,|=]+', ' ', 'g')), 48) " +
+                "else backend_type || ' ' || regexp_replace(coalesce(query, ''), '[\\s,|=]+', ' ', 'g') end, ','), '') from pg_stat_activity " +
+                "where pid <> pg_backend_pid() and (state = 'active' and backend_type = 'client backend' or backend_type = 'autovacuum worker' " +
+                "or backend_type in ('checkpointer', 'walwriter') and coalesce(wait_event, '') not in ('CheckpointerMain', 'WalWriterMain'))"))
             await using (var reader = await command.ExecuteReaderAsync(CancellationToken.None))
             {
                 await reader.ReadAsync(CancellationToken.None);
                 var mark = reader.GetInt64(0);
                 if (mark != lastMark) (steps, lastMark) = (steps + 1, mark);
                 foreach (var wait in reader.GetString(1).Split(',', StringSplitOptions.RemoveEmptyEntries)) waits[wait] = waits.GetValueOrDefault(wait) + 1;
+                foreach (var what in reader.GetString(2).Split(',', StringSplitOptions.RemoveEmptyEntries)) doing[what] = doing.GetValueOrDefault(what) + 1;
             }
             var now = (int)Stopwatch.GetElapsedTime(t0).TotalSeconds;
             if (now != second)
             {
                 var used = CpuTime.Now(host) - cpu;
-                timeline._lines.Add($"{second - (int)warmup.TotalSeconds}s: high-water mark moved {steps}x; pool queue max {poolMax}, threads {ThreadPool.ThreadCount}; " +
+                timeline._lines.Add($"{second - (int)warmup.TotalSeconds}s (ended {DateTime.UtcNow:HH:mm:ss} UTC): high-water mark moved {steps}x; pool queue max {poolMax}, threads {ThreadPool.ThreadCount}; " +
                     $"gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}; cores: host {used.Process.TotalSeconds:N2}, PostgreSQL {used.Postgres.TotalSeconds:N2}; " +
-                    "active backends sampled: " + string.Join(" ", waits.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key}={kv.Value}")));
+                    "active backends sampled: " + string.Join(" ", waits.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key}={kv.Value}")) +
+                    "; running: " + string.Join(" | ", doing.OrderByDescending(kv => kv.Value).Take(6).Select(kv => $"{kv.Key}={kv.Value}")));
                 waits.Clear();
+                doing.Clear();
                 (second, steps, poolMax) = (now, 0, 0);
                 (gen0, gen1, cpu) = (GC.CollectionCount(0), GC.CollectionCount(1), CpuTime.Now(host));
             }
@@ -49,6 +58,67 @@ public sealed class OpenLoopTimeline
             catch (OperationCanceledException) { }
         }
         return timeline;
+    }
+
+    /// <summary>
+    /// Starts PostgreSQL's statement counts afresh (<c>--timeline</c>, before each of the journeys' open loops), so that
+    /// <see cref="StatementsAsync"/> after the loop says which statements its requests and their background work cost.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, (long Vacuums, long Analyses)>> ResetStatementsAsync(BenchHost host)
+    {
+        var maintenance = await MaintenanceAsync(host);
+        try
+        {
+            await using var create = host.Database.CreateCommand("create extension if not exists pg_stat_statements");
+            await create.ExecuteNonQueryAsync(CancellationToken.None);
+            await using var reset = host.Database.CreateCommand("select pg_stat_statements_reset()");
+            await reset.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            Progress.Line($"  (no statement counts: {e.MessageText})");
+        }
+        return maintenance;
+    }
+
+    /// <summary>Autovacuum's and autoanalyze's runs so far, by table.</summary>
+    private static async Task<IReadOnlyDictionary<string, (long Vacuums, long Analyses)>> MaintenanceAsync(BenchHost host)
+    {
+        var counts = new Dictionary<string, (long, long)>();
+        await using var command = host.Database.CreateCommand(
+            "select schemaname || '.' || relname, autovacuum_count, autoanalyze_count from pg_stat_user_tables");
+        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
+        while (await reader.ReadAsync(CancellationToken.None)) counts[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+        return counts;
+    }
+
+    /// <summary>
+    /// The statements that took the most of PostgreSQL's time since <see cref="ResetStatementsAsync"/>, per request:
+    /// milliseconds, calls and rows, each statement by its first words.
+    /// </summary>
+    public static async Task PrintStatementsAsync(BenchHost host, string label, long requests, IReadOnlyDictionary<string, (long Vacuums, long Analyses)> maintenanceBefore)
+    {
+        // The statistics of a run are published when it ends: what autovacuum did to which table during the loop.
+        var ran = (await MaintenanceAsync(host))
+            .Select(kv => (Table: kv.Key, Vacuums: kv.Value.Vacuums - maintenanceBefore.GetValueOrDefault(kv.Key).Vacuums,
+                Analyses: kv.Value.Analyses - maintenanceBefore.GetValueOrDefault(kv.Key).Analyses))
+            .Where(t => t.Vacuums > 0 || t.Analyses > 0).OrderBy(t => t.Table, StringComparer.Ordinal).ToList();
+        Progress.Line($"  {label}: autovacuum ran on " + (ran.Count == 0 ? "no table" : string.Join(", ", ran.Select(t => $"{t.Table} (vacuum {t.Vacuums}, analyze {t.Analyses})"))));
+        try
+        {
+            await using var command = host.Database.CreateCommand(
+                "select total_exec_time + total_plan_time, calls, rows, left(ltrim(regexp_replace(query, '\\s+', ' ', 'g')), 90) from pg_stat_statements " +
+                "where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat%' " +
+                "order by 1 desc limit 14");
+            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
+            var per = Math.Max(1, requests);
+            while (await reader.ReadAsync(CancellationToken.None))
+                Progress.Line($"  {label}: {reader.GetDouble(0) / per:N3} ms, {(double)reader.GetInt64(1) / per:N2} calls, {(double)reader.GetInt64(2) / per:N2} rows a request: {reader.GetString(3)}");
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            Progress.Line($"  (no statement counts: {e.MessageText})");
+        }
     }
 
     public void Print(string label)

@@ -80,8 +80,35 @@ public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodySta
             }
         }
         if (changed.Count > 0) LogChanged(changed.Count, string.Join(", ", changed), watch.Elapsed.TotalMilliseconds);
-        return new Outcome(changed, deferred);
+
+        // The tables whose row each visitor's event rewrites (its stream's version, its report document): PostgreSQL's
+        // default analyzes them after a tenth of their rows changed, every few seconds under traffic, and each ANALYZE
+        // took 0.1-0.2 s of a core in the same second as the outbox's (docs/benchmarks-log.md, twenty-sixth session). They
+        // are read by key, or by columns whose spread a turnover does not change: once per full turnover is enough.
+        var turnover = new List<string>();
+        await using (var find = new NpgsqlCommand(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = any(@tables) " +
+            $"and not coalesce(c.reloptions, '{{}}') @> array['{RarelyAnalyzed}'] order by 1", connection))
+        {
+            find.Parameters.AddWithValue("schema", schema);
+            find.Parameters.AddWithValue("tables", TurnoverTables);
+            await using var reader = await find.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) turnover.Add(reader.GetString(0));
+        }
+        foreach (var table in turnover)
+        {
+            // SHARE UPDATE EXCLUSIVE, as for the columns: appends and reads go on.
+            await using var alter = new NpgsqlCommand($"alter table {Quote(schema)}.{Quote(table)} set ({RarelyAnalyzed})", connection);
+            await alter.ExecuteNonQueryAsync(ct);
+        }
+        if (turnover.Count > 0) LogAnalyzedRarely(string.Join(", ", turnover));
+        return new Outcome([.. changed, .. turnover], deferred);
     }
+
+    /// <summary>The tables analyzed once per full turnover of their rows, and the storage parameter that says so.</summary>
+    public static readonly string[] TurnoverTables = ["mt_streams", "mt_doc_reportvisitor"];
+
+    public const string RarelyAnalyzed = "autovacuum_analyze_scale_factor=1";
 
     private static async Task<T> Scalar<T>(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
@@ -93,6 +120,9 @@ public sealed partial class BodyStatistics(IDocumentStore store, ILogger<BodySta
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Planner statistics off for {Count} JSON body columns ({Columns}) in {Ms:0} ms: no query compares a whole body, and gathering them was most of an ANALYZE")]
     private partial void LogChanged(int count, string columns, double ms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Autovacuum analyzes {Tables} once per full turnover of their rows, not after a tenth")]
+    private partial void LogAnalyzedRarely(string tables);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not turn off the statistics of the JSON body columns (ANALYZE stays slower); trying again in {RetryAfter}")]
     private partial void LogFailed(Exception e, TimeSpan retryAfter);

@@ -80,6 +80,34 @@ public class BodyStatisticsTests(BodyStatisticsFixture host) : IClassFixture<Bod
         Assert.Empty((await statistics.EnsureAsync(CancellationToken.None)).Changed); // nothing left to change: no ALTER at all
     }
 
+    private async Task<string[]> OptionsAsync(string table)
+    {
+        await using var command = Data.CreateCommand("select coalesce(array_to_string(c.reloptions, ','), '') from pg_class c join pg_namespace n on n.oid = c.relnamespace " +
+            "where n.nspname = 'actors' and c.relname = $1");
+        command.Parameters.AddWithValue(table);
+        return ((string)(await command.ExecuteScalarAsync())!).Split(',', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
+    public async Task The_tables_every_event_rewrites_are_analyzed_once_per_turnover_and_the_message_bodies_never()
+    {
+        await WaitForStartupAsync();
+        Assert.Contains(BodyStatistics.RarelyAnalyzed, await OptionsAsync("mt_streams"));
+        Assert.Contains(BodyStatistics.RarelyAnalyzed, await OptionsAsync("mt_doc_reportvisitor"));
+        Assert.DoesNotContain(BodyStatistics.RarelyAnalyzed, await OptionsAsync("mt_events")); // it grows: a tenth is PostgreSQL's own rule
+        // The outbox's bodies are declared with the outbox (read by key only: never analyzed); the outbox itself once per turnover of its messages.
+        Assert.Contains($"autovacuum_analyze_threshold={int.MaxValue}", await OptionsAsync(Actors.Storage.Channels.OutboxStore.BodyTableName));
+        Assert.Contains("autovacuum_analyze_scale_factor=4", await OptionsAsync(Actors.Storage.Channels.OutboxStore.TableName));
+
+        // Set back by hand (a restore, an operator): the next run sets it again, once.
+        await using (var reset = Data.CreateCommand("alter table actors.mt_streams reset (autovacuum_analyze_scale_factor)")) await reset.ExecuteNonQueryAsync();
+        Assert.DoesNotContain(BodyStatistics.RarelyAnalyzed, await OptionsAsync("mt_streams"));
+        var statistics = host.Host.App.Services.GetRequiredService<BodyStatistics>();
+        Assert.Equal(["mt_streams"], (await statistics.EnsureAsync(CancellationToken.None)).Changed);
+        Assert.Contains(BodyStatistics.RarelyAnalyzed, await OptionsAsync("mt_streams"));
+        Assert.Empty((await statistics.EnsureAsync(CancellationToken.None)).Changed);
+    }
+
     [Fact]
     public async Task The_event_logs_column_waits_while_its_journey_index_is_being_built_and_follows_after()
     {
