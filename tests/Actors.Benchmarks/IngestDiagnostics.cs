@@ -105,7 +105,7 @@ public static partial class IngestDiagnostics
     }
 
     /// <summary>One line, at most 110 characters: enough to tell Marten's, Orleans' and our statements apart.</summary>
-    private static string Shorten(string query)
+    internal static string Shorten(string query)
     {
         var line = Whitespace().Replace(query, " ").Trim().Replace("`", "'", StringComparison.Ordinal);
         return line.Length <= 110 ? line : line[..107] + "...";
@@ -124,7 +124,7 @@ public static partial class IngestDiagnostics
         return reader.GetInt64(0);
     }
 
-    private static async Task Execute(BenchHost host, string sql, CancellationToken ct)
+    internal static async Task Execute(BenchHost host, string sql, CancellationToken ct)
     {
         await using var command = host.Database.CreateCommand(sql);
         await command.ExecuteNonQueryAsync(ct);

@@ -221,16 +221,13 @@ public static class JourneysScenario
         using var diagnostics = new CancellationTokenSource();
         var holding = o.HoldReports ? OpenLoopTimeline.HoldReportsAsync(host, diagnostics.Token) : Task.CompletedTask;
         if (o.HoldReports) await Task.Delay(TimeSpan.FromSeconds(2), ct); // the daemon's node asks about holds every second
-        var maintenance = o.Timeline ? await OpenLoopTimeline.ResetStatementsAsync(host) : null;
+        var counted = o.Timeline ? await OpenLoopTimeline.StartCountingAsync(host) : null;
         var sampling = o.Timeline ? OpenLoopTimeline.RunAsync(host, outboxSchema, o.Warmup, diagnostics.Token) : null;
         var open = await Load.OpenAsync("journeys: cart adds at half max", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
         await diagnostics.CancelAsync();
         await holding;
-        if (sampling is not null)
-        {
-            (await sampling).Print("journeys: cart adds at half max, timeline");
-            await OpenLoopTimeline.PrintStatementsAsync(host, "journeys: cart adds at half max, statements", Served(open), maintenance!);
-        }
+        if (sampling is not null) (await sampling).Print("journeys: cart adds at half max, timeline");
+        if (counted is not null) await OpenLoopTimeline.PrintCountsAsync(host, "journeys: cart adds at half max, statements", Served(open), counted);
         // CPU per request, here and in the reference: where a decided message's work goes (this process or PostgreSQL),
         // and how much of the host's ran on the channel providers' threads, below the requests' priority.
         var openCpuPer = (CpuTime.Now(host) - openCpu).PerWithoutSink(Served(open)) +
@@ -247,12 +244,12 @@ public static class JourneysScenario
         // Reference: the same requests at the same rate with no journey active (what ingest alone costs on this machine now).
         await WaitForReportsAsync(host, outboxSchema, ct);
         await VacuumBeforeTimingAsync(host, "before the reference's open loop", ct);
-        var bareMaintenance = o.Timeline ? await OpenLoopTimeline.ResetStatementsAsync(host) : null;
+        var bareCounted = o.Timeline ? await OpenLoopTimeline.StartCountingAsync(host) : null;
         var (bareCpu, bareWakeups) = (CpuTime.Now(host), Wakeups.Now(host));
         var bare = await Load.OpenAsync("journeys: the same cart adds, no journey active (reference)", half, o.HttpConcurrency * 2, o.Window, _ => AddToCart(), ct, o.Warmup);
         var bareCpuPer = (CpuTime.Now(host) - bareCpu).PerWithoutSink(Served(bare)) + ", " + (Wakeups.Now(host) - bareWakeups).Per(Served(bare));
         Progress.Line($"  journeys: the same cart adds, no journey: {bareCpuPer} per request");
-        if (bareMaintenance is not null) await OpenLoopTimeline.PrintStatementsAsync(host, "journeys: the same cart adds, no journey, statements", Served(bare), bareMaintenance);
+        if (bareCounted is not null) await OpenLoopTimeline.PrintCountsAsync(host, "journeys: the same cart adds, no journey, statements", Served(bare), bareCounted);
         results.Add(new("journey-event-to-decision-p99", p99, "ms", bare.Ms(99), p99 / bare.Ms(99), "p99 < 50 ms at half of max rate", p99 < 50 && during == Served(open),
             $"POST /v1/visitors/{{id}}/events of a Segment \"Product Added\" ({Category}) for {n:N0} visitors with consent; the journey (trigger cart_item_added " +
             $"of {Category}, then a send) enters and decides in the same append, so the decision is durable at the 200: the figure is that request's latency; " +

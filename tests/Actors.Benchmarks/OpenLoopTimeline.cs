@@ -61,18 +61,16 @@ public sealed class OpenLoopTimeline
     }
 
     /// <summary>
-    /// Starts PostgreSQL's statement counts afresh (<c>--timeline</c>, before each of the journeys' open loops), so that
-    /// <see cref="StatementsAsync"/> after the loop says which statements its requests and their background work cost.
+    /// What the database has done so far, for <see cref="PrintCountsAsync"/> after an open loop (<c>--timeline</c>):
+    /// autovacuum's runs by table are read now, and PostgreSQL's statement counts start afresh.
     /// </summary>
-    public static async Task<IReadOnlyDictionary<string, (long Vacuums, long Analyses)>> ResetStatementsAsync(BenchHost host)
+    public static async Task<IReadOnlyDictionary<string, (long Vacuums, long Analyses)>> StartCountingAsync(BenchHost host)
     {
         var maintenance = await MaintenanceAsync(host);
         try
         {
-            await using var create = host.Database.CreateCommand("create extension if not exists pg_stat_statements");
-            await create.ExecuteNonQueryAsync(CancellationToken.None);
-            await using var reset = host.Database.CreateCommand("select pg_stat_statements_reset()");
-            await reset.ExecuteNonQueryAsync(CancellationToken.None);
+            await IngestDiagnostics.Execute(host, "create extension if not exists pg_stat_statements", CancellationToken.None);
+            await IngestDiagnostics.Execute(host, "select pg_stat_statements_reset()", CancellationToken.None);
         }
         catch (Npgsql.PostgresException e)
         {
@@ -93,10 +91,10 @@ public sealed class OpenLoopTimeline
     }
 
     /// <summary>
-    /// The statements that took the most of PostgreSQL's time since <see cref="ResetStatementsAsync"/>, per request:
-    /// milliseconds, calls and rows, each statement by its first words.
+    /// Since <see cref="StartCountingAsync"/>: the tables autovacuum ran on, and the statements that took the most of
+    /// PostgreSQL's time, per request (milliseconds planning and running, calls, rows), each by its first words.
     /// </summary>
-    public static async Task PrintStatementsAsync(BenchHost host, string label, long requests, IReadOnlyDictionary<string, (long Vacuums, long Analyses)> maintenanceBefore)
+    public static async Task PrintCountsAsync(BenchHost host, string label, long requests, IReadOnlyDictionary<string, (long Vacuums, long Analyses)> maintenanceBefore)
     {
         // The statistics of a run are published when it ends: what autovacuum did to which table during the loop.
         var ran = (await MaintenanceAsync(host))
@@ -107,13 +105,13 @@ public sealed class OpenLoopTimeline
         try
         {
             await using var command = host.Database.CreateCommand(
-                "select total_exec_time + total_plan_time, calls, rows, left(ltrim(regexp_replace(query, '\\s+', ' ', 'g')), 90) from pg_stat_statements " +
+                "select total_exec_time + total_plan_time, calls, rows, query from pg_stat_statements " +
                 "where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat%' " +
                 "order by 1 desc limit 14");
             await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
             var per = Math.Max(1, requests);
             while (await reader.ReadAsync(CancellationToken.None))
-                Progress.Line($"  {label}: {reader.GetDouble(0) / per:N3} ms, {(double)reader.GetInt64(1) / per:N2} calls, {(double)reader.GetInt64(2) / per:N2} rows a request: {reader.GetString(3)}");
+                Progress.Line($"  {label}: {reader.GetDouble(0) / per:N3} ms, {(double)reader.GetInt64(1) / per:N2} calls, {(double)reader.GetInt64(2) / per:N2} rows a request: {IngestDiagnostics.Shorten(reader.GetString(3))}");
         }
         catch (Npgsql.PostgresException e)
         {
