@@ -13,7 +13,9 @@ public interface IMessageRenderer
     Task<RenderedMessage> RenderAsync(OutboundMessage message, CancellationToken ct);
 }
 
-public sealed record RenderedMessage(string? Subject, string? Html, string? Text, string? Url = null);
+/// <param name="UnsubscribeUrl">The signed unsubscribe link the render put in the message's variables, for the email's
+/// List-Unsubscribe header to carry the same one (null: none was made, the composer signs its own).</param>
+public sealed record RenderedMessage(string? Subject, string? Html, string? Text, string? Url = null, string? UnsubscribeUrl = null);
 
 public sealed class TemplateNotFoundException(string template) : Exception($"Template '{template}' does not exist.")
 {

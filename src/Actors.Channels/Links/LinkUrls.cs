@@ -18,17 +18,17 @@ public sealed class LinkUrls(MessageLinks links, IConfiguration configuration)
 
     public string BaseUrl => (configuration["Actors:Channels:PublicBaseUrl"] is { Length: > 0 } configured ? configured : "http://localhost:5080").TrimEnd('/');
 
-    public async Task<string> OpenAsync(string profileId, string messageKey, string channel, string? journeyId = null, string? stepId = null) =>
-        $"{BaseUrl}/m/o/{await links.SignAsync(LinkPurpose.Open, profileId, messageKey, channel, journeyId: journeyId, stepId: stepId)}";
+    public Task<string> OpenAsync(string profileId, string messageKey, string channel, string? journeyId = null, string? stepId = null) =>
+        links.SignAsync(BaseUrl + "/m/o/", LinkPurpose.Open, profileId, messageKey, channel, journeyId: journeyId, stepId: stepId);
 
-    public async Task<string> ClickAsync(string profileId, string messageKey, string channel, string url, string? journeyId = null, string? stepId = null) =>
-        $"{BaseUrl}/m/c/{await links.SignAsync(LinkPurpose.Click, profileId, messageKey, channel, url, journeyId: journeyId, stepId: stepId)}";
+    public Task<string> ClickAsync(string profileId, string messageKey, string channel, string url, string? journeyId = null, string? stepId = null) =>
+        links.SignAsync(BaseUrl + "/m/c/", LinkPurpose.Click, profileId, messageKey, channel, url, journeyId: journeyId, stepId: stepId);
 
-    public async Task<string> UnsubscribeAsync(string profileId, string? messageKey, string? channel) =>
-        $"{BaseUrl}/m/u/{await links.SignAsync(LinkPurpose.Unsubscribe, profileId, messageKey, channel)}";
+    public Task<string> UnsubscribeAsync(string profileId, string? messageKey, string? channel) =>
+        links.SignAsync(BaseUrl + "/m/u/", LinkPurpose.Unsubscribe, profileId, messageKey, channel);
 
-    public async Task<string> PreferencesAsync(string profileId, string? messageKey, string? channel) =>
-        $"{BaseUrl}/m/p/{await links.SignAsync(LinkPurpose.Preferences, profileId, messageKey, channel)}";
+    public Task<string> PreferencesAsync(string profileId, string? messageKey, string? channel) =>
+        links.SignAsync(BaseUrl + "/m/p/", LinkPurpose.Preferences, profileId, messageKey, channel);
 }
 
 public static class LinksSetup

@@ -50,14 +50,52 @@ public sealed class MessageLinks(InstallationSecrets secrets, IConfiguration con
 
     private Task<byte[]> KeyAsync() => _secret.BytesAsync();
 
-    public async Task<string> SignAsync(LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null, TimeSpan? lifetime = null,
-        string? journeyId = null, string? stepId = null)
+    public Task<string> SignAsync(LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null, TimeSpan? lifetime = null,
+        string? journeyId = null, string? stepId = null) =>
+        SignAsync("", purpose, profileId, messageKey, channel, url, lifetime, journeyId, stepId);
+
+    /// <summary>
+    /// <paramref name="prefix"/> followed by the token, made as one string: an email carries four or more links, and
+    /// the intermediate strings (the payload, its bytes, the signature's text, the joined token) were a fifth of what
+    /// signing one allocated.
+    /// </summary>
+    public async Task<string> SignAsync(string prefix, LinkPurpose purpose, string profileId, string? messageKey = null, string? channel = null, string? url = null,
+        TimeSpan? lifetime = null, string? journeyId = null, string? stepId = null)
     {
+        var key = await KeyAsync();
         var expires = DateTimeOffset.FromUnixTimeSeconds(clock.GetUtcNow().Add(lifetime ?? DefaultLifetime).ToUnixTimeSeconds());
-        var body = JsonSerializer.SerializeToUtf8Bytes(new Wire(purpose.ToString().ToLowerInvariant(), profileId, messageKey, channel, url, expires.ToUnixTimeSeconds(), journeyId, stepId), WireJson);
-        var payload = Base64Url.EncodeToString(body);
-        return payload + "." + Base64Url.EncodeToString(HMACSHA256.HashData(await KeyAsync(), Encoding.ASCII.GetBytes(payload)));
+        var body = JsonSerializer.SerializeToUtf8Bytes(new Wire(NameOf(purpose), profileId, messageKey, channel, url, expires.ToUnixTimeSeconds(), journeyId, stepId), WireJson);
+        var payloadLength = Base64Url.GetEncodedLength(body.Length);
+        // The payload's text, then its signature, in one rented buffer.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(payloadLength + HMACSHA256.HashSizeInBytes);
+        try
+        {
+            Base64Url.EncodeToUtf8(body, buffer);
+            HMACSHA256.HashData(key, buffer.AsSpan(0, payloadLength), buffer.AsSpan(payloadLength, HMACSHA256.HashSizeInBytes));
+            var length = prefix.Length + payloadLength + 1 + Base64Url.GetEncodedLength(HMACSHA256.HashSizeInBytes);
+            return string.Create(length, (prefix, buffer, payloadLength), static (chars, state) =>
+            {
+                state.prefix.CopyTo(chars);
+                var at = state.prefix.Length;
+                at += Encoding.ASCII.GetChars(state.buffer.AsSpan(0, state.payloadLength), chars[at..]);
+                chars[at++] = '.';
+                Base64Url.EncodeToChars(state.buffer.AsSpan(state.payloadLength, HMACSHA256.HashSizeInBytes), chars[at..]);
+            });
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
+
+    private static string NameOf(LinkPurpose purpose) => purpose switch
+    {
+        LinkPurpose.Open => "open",
+        LinkPurpose.Click => "click",
+        LinkPurpose.Unsubscribe => "unsubscribe",
+        LinkPurpose.Preferences => "preferences",
+        _ => purpose.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>The claims of a genuine, unexpired token made for <paramref name="purpose"/>; null for anything else.</summary>
     public async Task<LinkClaims?> ReadAsync(string? token, LinkPurpose purpose)
@@ -87,7 +125,7 @@ public sealed class MessageLinks(InstallationSecrets secrets, IConfiguration con
         {
             return null;
         }
-        if (wire is null || wire.p != purpose.ToString().ToLowerInvariant() || string.IsNullOrEmpty(wire.v)) return null;
+        if (wire is null || wire.p != NameOf(purpose) || string.IsNullOrEmpty(wire.v)) return null;
         var expiresAt = DateTimeOffset.FromUnixTimeSeconds(wire.e);
         if (expiresAt <= clock.GetUtcNow()) return null;
         return new LinkClaims(purpose, wire.v, wire.m, wire.c, wire.u, expiresAt, wire.j, wire.s);

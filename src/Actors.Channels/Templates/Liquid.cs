@@ -50,10 +50,22 @@ internal static class Liquid
     public static bool HasFilter(string name) => Options.Filters.TryGetValue(name, out _);
 
     /// <summary>A render context with the model's roots set and the deadline started.</summary>
-    public static TemplateContext Context(IReadOnlyDictionary<string, object?> model)
+    public static TemplateContext Context(IReadOnlyDictionary<string, object?> model) => Context(Values(model));
+
+    /// <summary>The model's values as Fluid takes them: made once per message, shared by the contexts of its parts (values do not change).</summary>
+    public static KeyValuePair<string, FluidValue>[] Values(IReadOnlyDictionary<string, object?> model)
+    {
+        var values = new KeyValuePair<string, FluidValue>[model.Count];
+        var i = 0;
+        foreach (var (name, value) in model) values[i++] = new(name, FluidValue.Create(value, Options));
+        return values;
+    }
+
+    /// <summary>A fresh context per part, so what one part assigns is not seen by the next.</summary>
+    public static TemplateContext Context(KeyValuePair<string, FluidValue>[] values)
     {
         var context = new TemplateContext(Options);
-        foreach (var (name, value) in model) context.SetValue(name, FluidValue.Create(value, Options));
+        foreach (var (name, value) in values) context.SetValue(name, value);
         context.AmbientValues[DeadlineKey] = Stopwatch.GetTimestamp() + (long)(Deadline.TotalSeconds * Stopwatch.Frequency);
         return context;
     }

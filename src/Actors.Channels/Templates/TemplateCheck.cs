@@ -30,12 +30,12 @@ public sealed class CompiledTemplate
     /// </summary>
     public async Task<RenderedMessage> RenderAsync(MessageRecipient recipient, TemplateVariables.MessageContext message)
     {
-        var model = TemplateVariables.Model(recipient, message);
+        var model = Liquid.Values(TemplateVariables.Model(recipient, message));
         var subject = _subject is null ? null : OneLine(await Liquid.RenderAsync(_subject, Liquid.Context(model), NullEncoder.Default));
         var html = _html is null ? null : await Liquid.RenderAsync(_html, Liquid.Context(model), HtmlEncoder.Default);
         var text = _text is null ? null : await Liquid.RenderAsync(_text, Liquid.Context(model), NullEncoder.Default);
         var url = _url is null ? null : (await Liquid.RenderAsync(_url, Liquid.Context(model), NullEncoder.Default)).Trim();
-        return new RenderedMessage(subject, html, text, url is { Length: > 0 } ? url : null);
+        return new RenderedMessage(subject, html, text, url is { Length: > 0 } ? url : null, message.UnsubscribeUrl);
     }
 
     /// <summary>Header injection is not possible through a subject: line breaks become spaces.</summary>

@@ -164,6 +164,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages) =>
         Statement(schema, messages)?.QueueIn(session);
 
+    // The statements' text by schema (one in a node), made once rather than with every append batch.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_insertSql = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_reportedSql = new(StringComparer.Ordinal);
+
     /// <summary>The rows' INSERT as one statement (null for none), for the batch that appends their decisions.</summary>
     public static BatchStatement? Statement(string schema, IReadOnlyList<OutboundMessage> messages)
     {
@@ -188,7 +192,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         }
         // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it); the
         // body goes in only for the rows this statement inserted, so a retried decision keeps the message first stored.
-        return new BatchStatement(
+        return new BatchStatement(s_insertSql.GetOrAdd(schema, static schema =>
             "with u as (select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[], ?::smallint[]) " +
             "as u(key, channel, bucket, profile, body, decided, priority)), " +
             $"inserted as (insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at, priority) " +
@@ -196,7 +200,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             "order by u.key on conflict (message_key) do nothing returning message_key) " +
             $"insert into {schema}.{BodyTableName} (message_key, message) " +
             "select distinct on (u.key) u.key, u.body::jsonb from u join inserted i on i.message_key = u.key " +
-            "order by u.key on conflict (message_key) do nothing",
+            "order by u.key on conflict (message_key) do nothing"),
             [keys, channels, buckets, profiles, bodies, decided, priorities]);
     }
 
@@ -223,9 +227,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             (statuses ??= []).Add(status!);
         }
         if (keys is null) return null;
-        return new BatchStatement(
+        return new BatchStatement(s_reportedSql.GetOrAdd(schema, static schema =>
             $"update {schema}.{TableName} o set reported = true from unnest(?::varchar[], ?::varchar[]) as r(key, status) " +
-            "where o.message_key = r.key and o.status = r.status and not o.reported",
+            "where o.message_key = r.key and o.status = r.status and not o.reported"),
             [keys.ToArray(), statuses!.ToArray()]);
     }
 
@@ -265,7 +269,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var message = JsonSerializer.Deserialize<OutboundMessage>(reader.GetString(0), Json)!;
+            // The text's UTF-8 bytes as they came (the row is buffered): read as a string, each body was first widened to
+            // UTF-16 only for the parser to narrow it back.
+            OutboundMessage message;
+            await using (var body = reader.GetStream(0)) message = JsonSerializer.Deserialize<OutboundMessage>(body, Json)!;
             claimed.Add(new OutboxEntry(message, reader.GetInt32(1), reader.GetString(2) == "sending"));
         }
         return claimed;

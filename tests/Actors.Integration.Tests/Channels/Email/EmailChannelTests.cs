@@ -200,6 +200,42 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
     }
 
     /// <summary>
+    /// Headers that need no encoding are written as they are (ASCII on one short line); any other value goes through
+    /// MimeKit's encoding and folding. Either way a mail client reads back exactly what was meant, and the
+    /// List-Unsubscribe header carries the render's own unsubscribe link when it made one.
+    /// </summary>
+    [Theory]
+    [InlineData("Your cart is waiting", "anon:plain:j-cart:1:remind:1")]
+    [InlineData("", "anon:empty:j-cart:1:remind:1")]
+    [InlineData("Dein Warenkorb wartet, Jürgen 🛒", "anon:jürgen:j-cart:1:remind:1")]
+    [InlineData("A subject long enough that it cannot stay on one line of a header, so that it has to be folded at a space", "anon:x:j:1:s:1")]
+    [InlineData("two  spaces and a tab\tinside", "anon:z:j:1:s:1")]
+    public async Task Headers_read_back_as_they_were_meant_whether_written_plain_or_encoded(string subject, string key)
+    {
+        var composer = Services(null).GetRequiredService<EmailComposer>();
+        var message = Message(Address(), key: key);
+        var unsubscribe = $"{BaseUrl}/m/u/from-the-render";
+        using var email = await composer.ComposeAsync(message, new RenderedMessage(subject, "<p>x</p>", "x", UnsubscribeUrl: unsubscribe), EmailComposer.Recipient(message.Recipient.Email)!);
+        using var stream = new MemoryStream();
+        await email.WriteToAsync(FormatOptions.Default, stream);
+        var bytes = stream.ToArray();
+        Assert.All(System.Text.Encoding.ASCII.GetString(bytes).Split('\n'), line => Assert.True(line.TrimEnd('\r').Length <= 998, line));
+        stream.Position = 0;
+        var parsed = await MimeMessage.LoadAsync(stream);
+        Assert.Equal(subject, parsed.Subject);
+        Assert.Equal(key, parsed.Headers[EmailComposer.MessageKeyHeader]);
+        Assert.Equal(message.DecidedAt, parsed.Date);
+        Assert.Equal(composer.MessageIdFor(key), parsed.MessageId);
+        Assert.Equal($"<{unsubscribe}>", parsed.Headers[HeaderId.ListUnsubscribe]);
+        Assert.Equal("List-Unsubscribe=One-Click", parsed.Headers[HeaderId.ListUnsubscribePost]);
+        Assert.Equal(message.Recipient.Email, Assert.Single(parsed.To.Mailboxes).Address);
+        Assert.Equal("shop@localhost", Assert.Single(parsed.From.Mailboxes).Address);
+        // One of each: no default the message made for itself is left beside ours.
+        foreach (var id in new[] { HeaderId.Date, HeaderId.Subject, HeaderId.MessageId, HeaderId.From, HeaderId.To })
+            Assert.Single(parsed.Headers, h => h.Id == id);
+    }
+
+    /// <summary>
     /// MimeKit's messages and parts have finalizers: an email left to the collector instead of disposed lived through
     /// its first collection with all it holds, so every email sent made the node's collections longer (and every one a
     /// gen1). Whatever the transport makes of it, the email is disposed once the provider is done with it.
