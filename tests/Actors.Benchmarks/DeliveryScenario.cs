@@ -330,9 +330,12 @@ public static class DeliveryScenario
     /// Waits until no email is open in the outbox and every finished one's outcome is in its visitor's stream, so that
     /// an earlier phase's deliveries neither compete with the next phase nor get counted in it.
     /// </summary>
-    internal static async Task WaitForIdleOutboxAsync(BenchHost host, string schema, CancellationToken ct, string label = "delivery: waiting for {0:N0} emails of earlier groups to leave the outbox")
+    /// <summary>Until every email is finished and reported; <paramref name="poll"/> set: looked at that often throughout (when the wait is timed).</summary>
+    internal static async Task WaitForIdleOutboxAsync(BenchHost host, string schema, CancellationToken ct, string label = "delivery: waiting for {0:N0} emails of earlier groups to leave the outbox",
+        TimeSpan? poll = null)
     {
         var waited = Stopwatch.StartNew();
+        var printed = TimeSpan.Zero;
         while (true)
         {
             await using var command = host.Database.CreateCommand(
@@ -341,8 +344,12 @@ public static class DeliveryScenario
             var open = (long)(await command.ExecuteScalarAsync(ct))!;
             if (open == 0) return;
             if (waited.Elapsed > TimeSpan.FromMinutes(15)) throw new InvalidOperationException($"{open:N0} emails still open or unreported after 15 minutes");
-            if (waited.Elapsed > TimeSpan.FromSeconds(2)) Progress.Line("  " + string.Format(System.Globalization.CultureInfo.InvariantCulture, label, open));
-            await Task.Delay(waited.Elapsed > TimeSpan.FromSeconds(2) ? 2_000 : 200, ct);
+            if (waited.Elapsed > TimeSpan.FromSeconds(2) && waited.Elapsed - printed >= TimeSpan.FromSeconds(2))
+            {
+                Progress.Line("  " + string.Format(System.Globalization.CultureInfo.InvariantCulture, label, open));
+                printed = waited.Elapsed;
+            }
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(waited.Elapsed > TimeSpan.FromSeconds(2) ? 2_000 : 200), ct);
         }
     }
 
