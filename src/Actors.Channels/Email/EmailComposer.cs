@@ -63,7 +63,8 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
             // The decision's time, not the send's: a resend is byte for byte the same message.
             PlainHeader(HeaderId.Date, DateUtils.FormatDate(message.DecidedAt)),
             PlainHeader(HeaderId.Subject, rendered.Subject ?? ""),
-            PlainHeader(MessageKeyHeader, message.MessageKey),
+            // An id like the Message-ID: nowhere to fold it, so a long one (a visitor id and a journey's) stays on its line.
+            PlainHeader(MessageKeyHeader, message.MessageKey, structured: true),
         };
         var messageId = MessageIdFor(message.MessageKey);
         var plainId = IsPlain("Message-Id", messageId, structured: true);
@@ -93,8 +94,8 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     private static Header PlainHeader(HeaderId id, string value, bool structured = false) =>
         IsPlain(id.ToHeaderName(), value, structured) ? new RawHeader(id, RawValue(value)) : new Header(id, value);
 
-    private static Header PlainHeader(string field, string value) =>
-        IsPlain(field, value, structured: false) ? new RawHeader(field, RawValue(value)) : new Header(field, value);
+    private static Header PlainHeader(string field, string value, bool structured = false) =>
+        IsPlain(field, value, structured) ? new RawHeader(field, RawValue(value)) : new Header(field, value);
 
     private static bool IsPlain(string field, string value, bool structured)
     {

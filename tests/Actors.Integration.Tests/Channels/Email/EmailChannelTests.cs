@@ -207,6 +207,7 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
     [Theory]
     [InlineData("Your cart is waiting", "anon:plain:j-cart:1:remind:1")]
     [InlineData("", "anon:empty:j-cart:1:remind:1")]
+    [InlineData("Your cart", "anon:0b7f3c2e9a4d4f1e8c6b5a3d2e1f0a9b:journey-with-a-rather-long-name:12:second-reminder:3")]
     [InlineData("Dein Warenkorb wartet, Jürgen 🛒", "anon:jürgen:j-cart:1:remind:1")]
     [InlineData("A subject long enough that it cannot stay on one line of a header, so that it has to be folded at a space", "anon:x:j:1:s:1")]
     [InlineData("two  spaces and a tab\tinside", "anon:z:j:1:s:1")]
