@@ -328,9 +328,9 @@ public static class DeliveryScenario
 
     /// <summary>
     /// Waits until no email is open in the outbox and every finished one's outcome is in its visitor's stream, so that
-    /// an earlier phase's deliveries neither compete with the next phase nor get counted in it.
+    /// an earlier phase's deliveries neither compete with the next phase nor get counted in it. With
+    /// <paramref name="poll"/>, it looks that often throughout (when the wait itself is timed).
     /// </summary>
-    /// <summary>Until every email is finished and reported; <paramref name="poll"/> set: looked at that often throughout (when the wait is timed).</summary>
     internal static async Task WaitForIdleOutboxAsync(BenchHost host, string schema, CancellationToken ct, string label = "delivery: waiting for {0:N0} emails of earlier groups to leave the outbox",
         TimeSpan? poll = null)
     {

@@ -68,13 +68,13 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
         };
         var messageId = MessageIdFor(message.MessageKey);
         var plainId = IsPlain("Message-Id", messageId, structured: true);
-        if (plainId) headers.Add(new RawHeader(HeaderId.MessageId, RawValue("<" + messageId + ">")));
+        if (plainId) headers.Add(new RawHeader(HeaderId.MessageId, HeaderId.MessageId.ToHeaderName(), RawValue("<" + messageId + ">")));
         if (CarriesUnsubscribe(message))
         {
             // The template's own unsubscribe link when it made one: the same claims, signed once.
             var unsubscribe = rendered.UnsubscribeUrl ?? await links.UnsubscribeAsync(message.ProfileId, message.MessageKey, Channel);
             headers.Add(PlainHeader(HeaderId.ListUnsubscribe, $"<{unsubscribe}>", structured: true));
-            headers.Add(new RawHeader(HeaderId.ListUnsubscribePost, OneClickValue));
+            headers.Add(new RawHeader(HeaderId.ListUnsubscribePost, HeaderId.ListUnsubscribePost.ToHeaderName(), OneClickValue));
         }
 
         var body = new BodyBuilder { TextBody = rendered.Text };
@@ -92,10 +92,10 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     /// anyway); any other value is encoded and folded by MimeKit.
     /// </summary>
     private static Header PlainHeader(HeaderId id, string value, bool structured = false) =>
-        IsPlain(id.ToHeaderName(), value, structured) ? new RawHeader(id, RawValue(value)) : new Header(id, value);
+        IsPlain(id.ToHeaderName(), value, structured) ? new RawHeader(id, id.ToHeaderName(), RawValue(value)) : new Header(id, value);
 
     private static Header PlainHeader(string field, string value, bool structured = false) =>
-        IsPlain(field, value, structured) ? new RawHeader(field, RawValue(value)) : new Header(field, value);
+        IsPlain(field, value, structured) ? new RawHeader(HeaderId.Unknown, field, RawValue(value)) : new Header(field, value);
 
     private static bool IsPlain(string field, string value, bool structured)
     {
@@ -119,12 +119,8 @@ public sealed partial class EmailComposer(LinkUrls links, EmailSettings settings
     private static readonly byte[] OneClickValue = RawValue("List-Unsubscribe=One-Click");
 
     /// <summary>A header made from its bytes as they are sent (MimeKit's raw constructor, as its parser and clones use).</summary>
-    private sealed class RawHeader : Header
-    {
-        public RawHeader(HeaderId id, byte[] value) : base(ParserOptions.Default, id, id.ToHeaderName(), System.Text.Encoding.ASCII.GetBytes(id.ToHeaderName()), value) { }
-
-        public RawHeader(string field, byte[] value) : base(ParserOptions.Default, HeaderId.Unknown, field, System.Text.Encoding.ASCII.GetBytes(field), value) { }
-    }
+    private sealed class RawHeader(HeaderId id, string field, byte[] value)
+        : Header(ParserOptions.Default, id, field, System.Text.Encoding.ASCII.GetBytes(field), value);
 
     /// <summary>The HTML with its links made trackable and the open pixel added.</summary>
     public async Task<string> TrackAsync(string html, OutboundMessage message)

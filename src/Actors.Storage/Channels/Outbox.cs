@@ -164,10 +164,6 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
     public static void Stage(IDocumentSession session, string schema, IReadOnlyList<OutboundMessage> messages) =>
         Statement(schema, messages)?.QueueIn(session);
 
-    // The statements' text by schema (one in a node), made once rather than with every append batch.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_insertSql = new(StringComparer.Ordinal);
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_reportedSql = new(StringComparer.Ordinal);
-
     /// <summary>The rows' INSERT as one statement (null for none), for the batch that appends their decisions.</summary>
     public static BatchStatement? Statement(string schema, IReadOnlyList<OutboundMessage> messages)
     {
@@ -192,7 +188,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
         }
         // A key twice in one statement is skipped like one already stored (DO NOTHING, unlike DO UPDATE, allows it); the
         // body goes in only for the rows this statement inserted, so a retried decision keeps the message first stored.
-        return new BatchStatement(s_insertSql.GetOrAdd(schema, static schema =>
+        return new BatchStatement(BatchStatement.Text.For("outbox-insert", schema, static schema =>
             "with u as (select * from unnest(?::varchar[], ?::varchar[], ?::int[], ?::varchar[], ?::text[], ?::timestamptz[], ?::smallint[]) " +
             "as u(key, channel, bucket, profile, body, decided, priority)), " +
             $"inserted as (insert into {schema}.{TableName} (message_key, channel, bucket, profile_id, message, status, due_at, created_at, priority) " +
@@ -227,7 +223,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource, string schema) : IA
             (statuses ??= []).Add(status!);
         }
         if (keys is null) return null;
-        return new BatchStatement(s_reportedSql.GetOrAdd(schema, static schema =>
+        return new BatchStatement(BatchStatement.Text.For("outbox-reported", schema, static schema =>
             $"update {schema}.{TableName} o set reported = true from unnest(?::varchar[], ?::varchar[]) as r(key, status) " +
             "where o.message_key = r.key and o.status = r.status and not o.reported"),
             [keys.ToArray(), statuses!.ToArray()]);

@@ -9,37 +9,52 @@ namespace Actors.Storage.Streams;
 /// One SQL statement of an append batch, written once with Marten's <c>?</c> placeholders, that goes either into a
 /// Marten session's unit of work (when an inline projection must see the batch) or into a plain Npgsql batch.
 /// </summary>
-public sealed record BatchStatement(string Sql, object[] Arguments)
+public sealed record BatchStatement(BatchStatement.Text Statement, object[] Arguments)
 {
+    public string Sql => Statement.Sql;
+
     public void QueueIn(IDocumentSession session) => session.QueueSqlCommand(Sql, Arguments);
 
     /// <summary>The same statement with positional parameters ($1, $2 …), as Npgsql's batches take them.</summary>
     public NpgsqlBatchCommand ToBatchCommand()
     {
-        var command = new NpgsqlBatchCommand(Positional(Sql, Arguments.Length));
+        if (Statement.Placeholders != Arguments.Length)
+            throw new InvalidOperationException($"The statement has {Statement.Placeholders} placeholders for {Arguments.Length} arguments: {Sql}");
+        var command = new NpgsqlBatchCommand(Statement.Positional);
         foreach (var argument in Arguments) command.Parameters.Add(new NpgsqlParameter { Value = argument });
         return command;
     }
 
-    // The append batches' few statement shapes, rewritten once each instead of once per batch (a kilobyte and more of
-    // text every time). Bounded, so a statement made with its values inlined could never fill it.
-    private static readonly ConcurrentDictionary<string, string> s_positional = new(StringComparer.Ordinal);
-    private const int PositionalKept = 64;
-
-    private static string Positional(string sql, int arguments)
+    /// <summary>
+    /// A statement's text in both forms, made once per name and schema: every append batch used to write its statements'
+    /// text again, and rewrite it with positional parameters (a kilobyte and more each time).
+    /// </summary>
+    public sealed class Text
     {
-        if (s_positional.TryGetValue(sql, out var known)) return known;
-        var text = new StringBuilder(sql.Length + 16);
-        var next = 0;
-        foreach (var c in sql)
+        private static readonly ConcurrentDictionary<(string Name, string Schema), Text> s_known = new();
+
+        private Text(string sql)
         {
-            if (c == '?') text.Append('$').Append(++next);
-            else text.Append(c);
+            Sql = sql;
+            var positional = new StringBuilder(sql.Length + 16);
+            foreach (var c in sql)
+            {
+                if (c == '?') positional.Append('$').Append(++Placeholders);
+                else positional.Append(c);
+            }
+            Positional = positional.ToString();
         }
-        if (next != arguments)
-            throw new InvalidOperationException($"The statement has {next} placeholders for {arguments} arguments: {sql}");
-        var positional = text.ToString();
-        if (s_positional.Count < PositionalKept) s_positional.TryAdd(sql, positional);
-        return positional;
+
+        /// <summary>With Marten's <c>?</c> placeholders.</summary>
+        public string Sql { get; }
+
+        /// <summary>With $1, $2 … in their place.</summary>
+        public string Positional { get; }
+
+        public int Placeholders { get; }
+
+        /// <summary>The statement <paramref name="name"/> of <paramref name="schema"/>, written by <paramref name="write"/> the first time.</summary>
+        public static Text For(string name, string schema, Func<string, string> write) =>
+            s_known.GetOrAdd((name, schema), static (key, write) => new Text(write(key.Schema)), write);
     }
 }

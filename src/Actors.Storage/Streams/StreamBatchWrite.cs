@@ -76,8 +76,6 @@ public static class StreamBatchWrite
     /// <summary>One stream's append as the batch statement takes it.</summary>
     public readonly record struct StreamAppend(string ProfileId, long ExpectedVersion, IReadOnlyList<VisitorEvent> Events);
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_callSql = new(StringComparer.Ordinal);
-
     /// <summary>The appends as one statement (null for none), serialized as Marten would store each event.</summary>
     public static BatchStatement? Statement(StoreOptions options, string schema, IReadOnlyList<StreamAppend> appends)
     {
@@ -117,7 +115,7 @@ public static class StreamBatchWrite
                 stamps[n] = now;
             }
         }
-        return new BatchStatement(s_callSql.GetOrAdd(schema, static schema =>
+        return new BatchStatement(BatchStatement.Text.For("append-streams", schema, static schema =>
             $"call {schema}.{FunctionName}(?::varchar[], ?::bigint[], ?::int[], ?::uuid[], ?::varchar[], ?::bigint[], ?::varchar[], ?::varchar[], ?::jsonb[], ?::timestamptz[])"),
             [streamIds, expected, appended, ids, streams, versions, types, dotnetTypes, bodies, stamps]);
     }

@@ -237,6 +237,27 @@ public sealed class EmailChannelTests(EmailChannelFixture fixture) : IClassFixtu
     }
 
     /// <summary>
+    /// What a template or a profile could put in a header that is not plain (a NUL, a lone surrogate) goes through
+    /// MimeKit's encoder, and a key made of the longest ids the API takes (200 characters) stays one line: the email is
+    /// still composed, every line stays within 998 characters, and the key reads back whole.
+    /// </summary>
+    [Fact]
+    public async Task Hostile_header_values_are_encoded_not_written_raw()
+    {
+        var composer = Services(null).GetRequiredService<EmailComposer>();
+        var key = new string('k', 200) + ":" + new string('j', 200) + ":1:send:1";
+        var message = Message(Address(), key: key);
+        using var email = await composer.ComposeAsync(message, new RenderedMessage("nul\0 and \ud800 alone", "<p>x</p>", "x"), EmailComposer.Recipient(message.Recipient.Email)!);
+        using var stream = new MemoryStream();
+        await email.WriteToAsync(FormatOptions.Default, stream);
+        Assert.All(System.Text.Encoding.ASCII.GetString(stream.ToArray()).Split('\n'), line => Assert.True(line.TrimEnd('\r').Length <= 998, line[..Math.Min(line.Length, 80)]));
+        stream.Position = 0;
+        var parsed = await MimeMessage.LoadAsync(stream);
+        Assert.Equal(key, parsed.Headers[EmailComposer.MessageKeyHeader]);
+        Assert.StartsWith("nul", parsed.Subject);
+    }
+
+    /// <summary>
     /// MimeKit's messages and parts have finalizers: an email left to the collector instead of disposed lived through
     /// its first collection with all it holds, so every email sent made the node's collections longer (and every one a
     /// gen1). Whatever the transport makes of it, the email is disposed once the provider is done with it.
