@@ -86,7 +86,8 @@ internal static class GcLog
 /// </summary>
 internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
 {
-    private sealed record Phase(long Index, int Depth, double SuspendMs, double CollectMs, double TotalMs, Dictionary<int, long> MarkedBytes, Dictionary<int, double> MarkedAtMs);
+    private sealed record Phase(long Index, int Depth, double SuspendMs, double CollectMs, double TotalMs, Dictionary<int, long> MarkedBytes, Dictionary<int, double> MarkedAtMs,
+        DateTime Began, DateTime Ended);
 
     private static readonly ConcurrentQueue<Phase> Done = new();
     private static GcPhases? _instance;
@@ -132,7 +133,7 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
             case 3:
                 if (_gcStart > _suspendBegin)
                     Done.Enqueue(new(_index, _depth, (_suspendEnd - _suspendBegin).TotalMilliseconds, (_gcEnd - _gcStart).TotalMilliseconds,
-                        (e.TimeStamp - _suspendBegin).TotalMilliseconds, _marked, _markedAt));
+                        (e.TimeStamp - _suspendBegin).TotalMilliseconds, _marked, _markedAt, _suspendBegin.ToUniversalTime(), e.TimeStamp.ToUniversalTime()));
                 while (Done.Count > 10_000) Done.TryDequeue(out _);
                 break;
         }
@@ -152,6 +153,39 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
         if (total == 0) return "";
         return "; allocation samples " + total.ToString(CultureInfo.InvariantCulture) + ": " + string.Join(", ", taken.OrderByDescending(kv => kv.Value).Take(25)
             .Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {100.0 * kv.Value / total:N1}%")));
+    }
+
+    /// <summary>
+    /// Where the slow requests of a window fell against the collections (times in UTC): with a pause inside them, or
+    /// how long after the end of the last collection before them (by its generation), each against the share of the
+    /// window's time that lies that far after one. A tail made by the pauses' aftermath (the work queued while the
+    /// process stood still) shows as slow requests packed into the first few hundred milliseconds after them.
+    /// </summary>
+    public static string Relate(IReadOnlyCollection<(DateTime From, DateTime To)> slow, DateTime windowFrom, DateTime windowTo)
+    {
+        if (slow.Count == 0) return "";
+        var phases = Done.Where(p => p.Ended >= windowFrom.AddSeconds(-5) && p.Began <= windowTo).OrderBy(p => p.Began).ToList();
+        if (phases.Count == 0) return "no collections seen";
+        string[] buckets = ["0-100", "100-300", "300-1000", "1000+"];
+        static int Bucket(double ms) => ms < 100 ? 0 : ms < 300 ? 1 : ms < 1000 ? 2 : 3;
+        (int Depth, int Bucket)? After(DateTime t)
+        {
+            var last = phases.LastOrDefault(p => p.Ended <= t);
+            return last is null ? null : (Math.Min(last.Depth, 1), Bucket((t - last.Ended).TotalMilliseconds));
+        }
+        var inside = slow.Count(r => phases.Any(p => p.Began <= r.To && p.Ended >= r.From));
+        var counts = new Dictionary<(int, int), int>();
+        foreach (var r in slow.Where(r => !phases.Any(p => p.Began <= r.To && p.Ended >= r.From)))
+            if (After(r.From) is { } k) counts[k] = counts.GetValueOrDefault(k) + 1;
+        var time = new Dictionary<(int, int), int>();
+        var steps = 0;
+        for (var t = windowFrom; t < windowTo; t = t.AddMilliseconds(5), steps++)
+            if (After(t) is { } k) time[k] = time.GetValueOrDefault(k) + 1;
+        var parts = new List<string>();
+        foreach (var depth in new[] { 1, 0 })
+            parts.Add((depth == 1 ? "after a gen1 or gen2" : "after a gen0") + ": " + string.Join(", ", buckets.Select((b, i) => string.Create(CultureInfo.InvariantCulture,
+                $"{b} ms {counts.GetValueOrDefault((depth, i))} ({100.0 * time.GetValueOrDefault((depth, i)) / Math.Max(1, steps):N0}% of the time)"))));
+        return string.Create(CultureInfo.InvariantCulture, $"{inside} with a pause inside; the others by how long after the last collection they were due: {string.Join("; ", parts)}");
     }
 
     private static readonly string[] Roots = ["stack", "finalize", "handles", "older", "sizedref", "overflow", "dependent", "new-finalize", "steal"];

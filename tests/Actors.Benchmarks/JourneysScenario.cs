@@ -205,6 +205,7 @@ public static class JourneysScenario
         // CPU per request at the maximum too: at half of it each request costs more (smaller batches everywhere), and
         // that ratio, not the maximum, is what leaves the open loop's machine full or not. Read once the loop's emails
         // are delivered and its events projected, so work the loop put off counts in its cost.
+        var maxCounted = o.Timeline ? await OpenLoopTimeline.StartCountingAsync(host) : null;
         var (maxCpu, maxWakeups, maxSent) = (CpuTime.Now(host), Wakeups.Now(host), Interlocked.Read(ref cartAdds));
         var maxWatch = Stopwatch.StartNew();
         var max = await Load.ClosedAsync("journeys: cart adds that trigger a send, max rate", o.HttpConcurrency, o.Warmup, o.Window, (_, _) => AddToCart(), ct);
@@ -221,6 +222,9 @@ public static class JourneysScenario
         Progress.Line($"  journeys: sustained maximum {sustained:N0}/s: the closed loop's {sentAtMax:N0} requests (warm-up included) over its {maxLoop.TotalSeconds:N1} s " +
             $"and the {(maxSettled - maxLoop).TotalSeconds:N1} s until their emails were delivered and reported and their events projected");
         var maxCpuPer = (CpuTime.Now(host) - maxCpu).PerWithoutSink(sentAtMax) + ", " + (Wakeups.Now(host) - maxWakeups).Per(sentAtMax);
+        // PostgreSQL's statements per request at the maximum too, its delivery and reports included: against the open
+        // loop's, they say which statements cost a request more at half the rate.
+        if (maxCounted is not null) await OpenLoopTimeline.PrintCountsAsync(host, "journeys: cart adds at max rate, statements", sentAtMax, maxCounted);
         Progress.Line($"  journeys: cart adds at max rate: {maxCpuPer} per request, their delivery and reports included");
         await VacuumBeforeTimingAsync(host, "before the open loop", ct);
         // Both open loops run their first seconds as a warm-up (as every closed loop does): from an idle node to the rate

@@ -113,6 +113,7 @@ public static class Load
         // collection cost nothing, which says how much of a p99 is the collector's and how much is the machine's.
         var lessPauses = Enumerable.Range(0, workers).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
         long slowWithPause = 0;
+        var slowRequests = new System.Collections.Concurrent.ConcurrentQueue<(long From, long To)>();
         var warmHistograms = Enumerable.Range(0, warmCount > 0 ? workers : 0).Select(_ => new LongHistogram(MaxMicros, 3)).ToArray();
         var ops = new long[workers];
         var errors = new long[workers];
@@ -157,7 +158,8 @@ public static class Load
                 bool ok;
                 try { ok = await op(k); }
                 catch (Exception) when (!ct.IsCancellationRequested) { ok = false; }
-                var micros = Math.Min(MaxMicros, Micros(timedFrom, Stopwatch.GetTimestamp()));
+                var ended = Stopwatch.GetTimestamp();
+                var micros = Math.Min(MaxMicros, Micros(timedFrom, ended));
                 var pausedMicros = (long)(GC.GetTotalPauseDuration() - pausedBefore).TotalMicroseconds;
                 if (k < warmCount)
                 {
@@ -174,6 +176,7 @@ public static class Load
                     if (micros > SlowMicros)
                     {
                         Interlocked.Increment(ref slowBySecond[Math.Min(slowBySecond.Length - 1, (int)((due - windowStart) / Stopwatch.Frequency))]);
+                        slowRequests.Enqueue((timedFrom, ended));
                         if (pausedMicros > 0) Interlocked.Increment(ref slowWithPause);
                     }
                 }
@@ -197,6 +200,12 @@ public static class Load
             Progress.Line($"  {label}: requests over {SlowMicros / 1000} ms by second of the window: " +
                 string.Join(", ", slowBySecond.Select((n, second) => (n, second)).Where(x => x.n > 0).Select(x => $"{x.second}s:{x.n}")) +
                 $"; {slowWithPause:N0} of the {slowBySecond.Sum():N0} had a collection's pause inside them");
+        // Stopwatch ticks to the UTC times the runtime's GC events carry.
+        var (nowTicks, nowUtc) = (Stopwatch.GetTimestamp(), DateTime.UtcNow);
+        DateTime Utc(long ticks) => nowUtc - Stopwatch.GetElapsedTime(ticks, nowTicks);
+        if (!slowRequests.IsEmpty)
+            Progress.Line($"  {label}: the requests over {SlowMicros / 1000} ms against the collections: " +
+                GcPhases.Relate([.. slowRequests.Select(r => (Utc(r.From), Utc(r.To)))], Utc(windowStart), Utc(Stopwatch.GetTimestamp())));
         var less = Merge(lessPauses);
         Progress.Line($"  {label}: less the collections' pauses inside each request: p50 {Ms(less, 50):N2} ms, p99 {Ms(less, 99):N2} ms, p99.9 {Ms(less, 99.9):N2} ms");
         return result;

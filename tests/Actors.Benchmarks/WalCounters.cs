@@ -7,8 +7,11 @@ namespace Actors.Benchmarks;
 /// The WAL PostgreSQL wrote during a phase (<c>pg_stat_wal</c>) and the checkpoints that started in it
 /// (<c>pg_stat_bgwriter</c>). A checkpoint makes every page written first after it go to the WAL whole (a full-page
 /// image): a phase that meets one writes several times the WAL and its tail grows, which the p99s alone cannot tell.
+/// Also how often the WAL was flushed to disk (<c>wal_sync</c>): every durable commit waits for a flush, which commits
+/// that come together share. (A backend reports its counts when it goes idle, at most once a second: the figure of a
+/// phase is late by that much at both ends.)
 /// </summary>
-internal readonly record struct WalCounters(long Records, long FullPageImages, long Bytes, long TimedCheckpoints, long RequestedCheckpoints, string Lsn)
+internal readonly record struct WalCounters(long Records, long FullPageImages, long Bytes, long TimedCheckpoints, long RequestedCheckpoints, string Lsn, long Flushes)
 {
     private static NpgsqlDataSource? _source;
 
@@ -31,11 +34,11 @@ internal readonly record struct WalCounters(long Records, long FullPageImages, l
         {
             using var connection = _source.OpenConnection();
             using var command = new NpgsqlCommand(
-                "select w.wal_records, w.wal_fpi, w.wal_bytes::bigint, b.checkpoints_timed, b.checkpoints_req, pg_current_wal_flush_lsn()::text " +
+                "select w.wal_records, w.wal_fpi, w.wal_bytes::bigint, b.checkpoints_timed, b.checkpoints_req, pg_current_wal_flush_lsn()::text, w.wal_sync " +
                 "from pg_stat_wal w, pg_stat_bgwriter b", connection) { CommandTimeout = 5 };
             using var reader = command.ExecuteReader();
             reader.Read();
-            return new(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetString(5));
+            return new(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetString(5), reader.GetInt64(6));
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
         {
@@ -48,10 +51,10 @@ internal readonly record struct WalCounters(long Records, long FullPageImages, l
         if (before is not { } from || Read() is not { } to) return "";
         var bytes = to.Bytes - from.Bytes;
         var perOperation = operations > 0
-            ? string.Create(CultureInfo.InvariantCulture, $", {bytes / (double)operations / 1024:N2} KB per operation")
+            ? string.Create(CultureInfo.InvariantCulture, $", {bytes / (double)operations / 1024:N2} KB and {(to.Flushes - from.Flushes) / (double)operations:N2} flushes per operation")
             : "";
         return string.Create(CultureInfo.InvariantCulture,
-            $"; WAL {bytes / 1048576.0:N1} MB{perOperation} ({to.Records - from.Records:N0} records, {to.FullPageImages - from.FullPageImages:N0} full-page images), " +
+            $"; WAL {bytes / 1048576.0:N1} MB{perOperation} ({to.Records - from.Records:N0} records, {to.FullPageImages - from.FullPageImages:N0} full-page images, {to.Flushes - from.Flushes:N0} flushes to disk), " +
             $"checkpoints started: {to.TimedCheckpoints - from.TimedCheckpoints} by time, {to.RequestedCheckpoints - from.RequestedCheckpoints} by WAL or request") +
             (ByTable ? Tables(from.Lsn, to.Lsn, operations) : "");
     }
