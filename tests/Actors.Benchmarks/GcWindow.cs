@@ -156,7 +156,7 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
     }
 
     /// <summary>
-    /// Where the slow requests of a window fell against the collections (times in UTC): with a pause inside them, or
+    /// Where the slow requests of a window fell against the collections (times in UTC): overlapping one, or
     /// how long after the end of the last collection before them (by its generation), each against the share of the
     /// window's time that lies that far after one. A tail made by the pauses' aftermath (the work queued while the
     /// process stood still) shows as slow requests packed into the first few hundred milliseconds after them.
@@ -173,10 +173,13 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
             var last = phases.LastOrDefault(p => p.Ended <= t);
             return last is null ? null : (Math.Min(last.Depth, 1), Bucket((t - last.Ended).TotalMilliseconds));
         }
-        var inside = slow.Count(r => phases.Any(p => p.Began <= r.To && p.Ended >= r.From));
+        var inside = 0;
         var counts = new Dictionary<(int, int), int>();
-        foreach (var r in slow.Where(r => !phases.Any(p => p.Began <= r.To && p.Ended >= r.From)))
-            if (After(r.From) is { } k) counts[k] = counts.GetValueOrDefault(k) + 1;
+        foreach (var r in slow)
+        {
+            if (phases.Any(p => p.Began <= r.To && p.Ended >= r.From)) inside++;
+            else if (After(r.From) is { } k) counts[k] = counts.GetValueOrDefault(k) + 1;
+        }
         var time = new Dictionary<(int, int), int>();
         var steps = 0;
         for (var t = windowFrom; t < windowTo; t = t.AddMilliseconds(5), steps++)
@@ -185,7 +188,8 @@ internal sealed class GcPhases : System.Diagnostics.Tracing.EventListener
         foreach (var depth in new[] { 1, 0 })
             parts.Add((depth == 1 ? "after a gen1 or gen2" : "after a gen0") + ": " + string.Join(", ", buckets.Select((b, i) => string.Create(CultureInfo.InvariantCulture,
                 $"{b} ms {counts.GetValueOrDefault((depth, i))} ({100.0 * time.GetValueOrDefault((depth, i)) / Math.Max(1, steps):N0}% of the time)"))));
-        return string.Create(CultureInfo.InvariantCulture, $"{inside} with a pause inside; the others by how long after the last collection they were due: {string.Join("; ", parts)}");
+        return string.Create(CultureInfo.InvariantCulture, $"{inside} overlapping a collection from the start of its suspension to the restart (the runtime's events; the pause count above is the runtime's pause time, so it can be lower); " +
+            $"the others by how long after the last collection they were due: {string.Join("; ", parts)}");
     }
 
     private static readonly string[] Roots = ["stack", "finalize", "handles", "older", "sizedref", "overflow", "dependent", "new-finalize", "steal"];
