@@ -5,8 +5,9 @@ namespace Actors.Benchmarks;
 
 /// <summary>
 /// Diagnostics of an open loop, second by second (<c>--timeline</c>): how often the reporting daemon's high-water mark
-/// moved, the thread pool's longest queue, collections, the cores the host and PostgreSQL used, and what PostgreSQL's
-/// active backends waited on (sampled every 50 ms). A slow second then shows what the machine was doing in it.
+/// moved, the thread pool's longest queue, collections, the cores the host and PostgreSQL used, the whole machine's busy
+/// and stolen cores, and what PostgreSQL's active backends waited on (sampled every 50 ms). A slow second then shows what
+/// the machine was doing in it.
 /// </summary>
 public sealed class OpenLoopTimeline
 {
@@ -21,6 +22,8 @@ public sealed class OpenLoopTimeline
         var doing = new Dictionary<string, int>();
         var (second, steps, lastMark, poolMax) = (0, 0, 0L, 0L);
         var (gen0, gen1, cpu) = (GC.CollectionCount(0), GC.CollectionCount(1), CpuTime.Now(host));
+        var machine = MachineTime.Now();
+        var windowMachine = machine;
         while (!stop.IsCancellationRequested)
         {
             poolMax = Math.Max(poolMax, ThreadPool.PendingWorkItemCount);
@@ -45,8 +48,12 @@ public sealed class OpenLoopTimeline
             if (now != second)
             {
                 var used = CpuTime.Now(host) - cpu;
+                var whole = MachineTime.Now();
+                var (busy, stolen) = whole.CoresSince(machine);
+                machine = whole;
+                if (second == (int)warmup.TotalSeconds - 1) windowMachine = whole; // the warm-up's last second ends: the window starts
                 timeline._lines.Add($"{second - (int)warmup.TotalSeconds}s (ended {DateTime.UtcNow:HH:mm:ss} UTC): high-water mark moved {steps}x; pool queue max {poolMax}, threads {ThreadPool.ThreadCount}; " +
-                    $"gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}; cores: host {used.Process.TotalSeconds:N2}, PostgreSQL {used.Postgres.TotalSeconds:N2}; " +
+                    $"gen0 {GC.CollectionCount(0) - gen0}, gen1 {GC.CollectionCount(1) - gen1}; cores: host {used.Process.TotalSeconds:N2}, PostgreSQL {used.Postgres.TotalSeconds:N2}, the machine's busy {busy:N2} and stolen {stolen:N2}; " +
                     "active backends sampled: " + string.Join(" ", waits.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key}={kv.Value}")) +
                     "; running: " + string.Join(" | ", doing.OrderByDescending(kv => kv.Value).Take(6).Select(kv => $"{kv.Key}={kv.Value}")));
                 waits.Clear();
@@ -57,6 +64,8 @@ public sealed class OpenLoopTimeline
             try { await Task.Delay(50, stop); }
             catch (OperationCanceledException) { }
         }
+        var (windowBusy, windowStolen) = MachineTime.Now().CoresSince(windowMachine);
+        timeline._lines.Add($"from the window's start to the end: the machine's cores busy {windowBusy:N2} (of {Environment.ProcessorCount}) and stolen by the hypervisor {windowStolen:N2} on average");
         return timeline;
     }
 
@@ -138,5 +147,37 @@ public sealed class OpenLoopTimeline
             catch (OperationCanceledException) { }
         }
         await hold.Hold(TimeSpan.Zero);
+    }
+}
+
+/// <summary>
+/// The whole machine's CPU from <c>/proc/stat</c>: busy (every process of this VM and the kernel's own work) and stolen
+/// (time the hypervisor gave this VM's cores to another guest, so nothing here ran), to tell a slow second of ours
+/// from one the machine lost. Zero where there is no <c>/proc/stat</c>.
+/// </summary>
+public readonly record struct MachineTime(long BusyTicks, long StealTicks, long At)
+{
+    private const double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public static MachineTime Now()
+    {
+        try
+        {
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long Field(int i) => fields.Length > i ? long.Parse(fields[i], System.Globalization.CultureInfo.InvariantCulture) : 0;
+            // cpu user nice system idle iowait irq softirq steal
+            return new MachineTime(Field(1) + Field(2) + Field(3) + Field(6) + Field(7), Field(8), Stopwatch.GetTimestamp());
+        }
+        catch (IOException)
+        {
+            return new MachineTime(0, 0, Stopwatch.GetTimestamp());
+        }
+    }
+
+    /// <summary>Cores busy and cores stolen on average since <paramref name="before"/>.</summary>
+    public (double Busy, double Stolen) CoresSince(MachineTime before)
+    {
+        var seconds = Stopwatch.GetElapsedTime(before.At, At).TotalSeconds;
+        return seconds <= 0 ? (0, 0) : ((BusyTicks - before.BusyTicks) / TicksPerSecond / seconds, (StealTicks - before.StealTicks) / TicksPerSecond / seconds);
     }
 }
