@@ -10,7 +10,7 @@ namespace Actors.Benchmarks;
 /// </summary>
 public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
 {
-    private const double TicksPerSecond = 100; // USER_HZ on Linux
+    internal const double TicksPerSecond = 100; // USER_HZ on Linux
 
     public static CpuTime Now(BenchHost host, SmtpCountSink? sink = null)
     {
@@ -128,5 +128,35 @@ public sealed record CpuTime(TimeSpan Process, TimeSpan Postgres, TimeSpan Sink)
             catch (UnauthorizedAccessException) { }
         }
         return stats;
+    }
+}
+
+/// <summary>
+/// The whole machine's CPU from <c>/proc/stat</c>: busy (every process of this VM and the kernel's own work) and stolen
+/// (time the hypervisor gave this VM's cores to another guest, so nothing here ran), to tell a slow second of ours
+/// from one the machine lost. Zero where there is no <c>/proc/stat</c>.
+/// </summary>
+public readonly record struct MachineTime(long BusyTicks, long StealTicks, long At)
+{
+    public static MachineTime Now()
+    {
+        try
+        {
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long Field(int i) => fields.Length > i ? long.Parse(fields[i], CultureInfo.InvariantCulture) : 0;
+            // cpu user nice system idle iowait irq softirq steal
+            return new MachineTime(Field(1) + Field(2) + Field(3) + Field(6) + Field(7), Field(8), Stopwatch.GetTimestamp());
+        }
+        catch (IOException)
+        {
+            return new MachineTime(0, 0, Stopwatch.GetTimestamp());
+        }
+    }
+
+    /// <summary>Cores busy and cores stolen on average since <paramref name="before"/>.</summary>
+    public (double Busy, double Stolen) CoresSince(MachineTime before)
+    {
+        var seconds = Stopwatch.GetElapsedTime(before.At, At).TotalSeconds;
+        return seconds <= 0 ? (0, 0) : ((BusyTicks - before.BusyTicks) / CpuTime.TicksPerSecond / seconds, (StealTicks - before.StealTicks) / CpuTime.TicksPerSecond / seconds);
     }
 }
